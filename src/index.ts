@@ -1,0 +1,2 @@
+// Package root: the library API other programs script against (see docs/ARCHITECTURE.md).
+export {};
