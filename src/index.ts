@@ -1,2 +1,3 @@
 // Package root: the library API other programs script against (see docs/ARCHITECTURE.md).
-export {};
+export * from "./sigv4/index.js";
+export * from "./token/index.js";
