@@ -1,0 +1,56 @@
+/**
+ * Typed IAM / STS errors. Each carries the AWS error code and HTTP status the Query-protocol
+ * API returns, so the admin API converts them without a lookup table.
+ * @see https://docs.aws.amazon.com/IAM/latest/APIReference/CommonErrors.html
+ * @see https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateUser.html#API_CreateUser_Errors
+ */
+export abstract class IamError extends Error {
+  /** The AWS error code, e.g. `NoSuchEntity`. */
+  abstract readonly code: string;
+  /** The HTTP status AWS answers with. */
+  abstract readonly httpStatus: number;
+  /** `Sender` (caller's fault) or `Receiver`, as in the Query-protocol error envelope. */
+  readonly type: "Sender" | "Receiver" = "Sender";
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class NoSuchEntityError extends IamError {
+  readonly code = "NoSuchEntity";
+  readonly httpStatus = 404;
+}
+
+export class EntityAlreadyExistsError extends IamError {
+  readonly code = "EntityAlreadyExists";
+  readonly httpStatus = 409;
+}
+
+export class LimitExceededError extends IamError {
+  readonly code = "LimitExceeded";
+  readonly httpStatus = 409;
+}
+
+export class DeleteConflictError extends IamError {
+  readonly code = "DeleteConflict";
+  readonly httpStatus = 409;
+}
+
+/** Raised when a policy document fails validation; the message is the policy module's. */
+export class MalformedPolicyDocumentError extends IamError {
+  readonly code = "MalformedPolicyDocument";
+  readonly httpStatus = 400;
+}
+
+export class ValidationError extends IamError {
+  readonly code = "ValidationError";
+  readonly httpStatus = 400;
+}
+
+/** STS refuses AssumeRole / GetSessionToken for this caller. */
+export class AccessDeniedError extends IamError {
+  readonly code = "AccessDenied";
+  readonly httpStatus = 403;
+}

@@ -1,0 +1,14 @@
+export * from "./arns.js";
+export { StoredPolicyError } from "./compile-graph.js";
+export * from "./errors.js";
+export type { LookupOptions, PrincipalPolicies } from "./lookup.js";
+export { IamLookup } from "./lookup.js";
+export type { AssumeRoleResult, Credentials } from "./ops/sts.js";
+export type { PageRequest } from "./paginate.js";
+export type * from "./principal.js";
+export type * from "./records.js";
+export type * from "./repository.js";
+export { SealedValueError, SecretBox } from "./secret-box.js";
+export { ConfigurationError, createIamService, type IamService, type IamServiceOptions } from "./service.js";
+export type { Tag } from "./tags.js";
+export type * from "./views.js";

@@ -1,0 +1,241 @@
+import type { CompiledPolicy, PolicySet, RequestPrincipal } from "../policy/index.js";
+import { type AccountConfig, assumedRoleArn, roleArn, userArn } from "./arns.js";
+import { InvalidatingCache } from "./cache.js";
+import {
+  type CompiledGraph,
+  compileRoleGraph,
+  compileSessionPolicy,
+  compileUserGraph,
+} from "./compile-graph.js";
+import { sealContext } from "./context.js";
+import type { Credential, Principal } from "./principal.js";
+import type { IamRepository } from "./repository.js";
+import type { SecretBox } from "./secret-box.js";
+
+/** What the evaluator needs for one principal: pass both halves to the policy module's `evaluate`. */
+export interface PrincipalPolicies {
+  /** ARN, type, account, `aws:username`, `aws:userid`, principal tags and (sessions) the role ARN. */
+  readonly principal: RequestPrincipal;
+  /** Identity policies, boundary, session policy. */
+  readonly policies: PolicySet;
+}
+
+export interface LookupOptions {
+  readonly repo: IamRepository;
+  readonly secrets: SecretBox;
+  readonly account: AccountConfig;
+  /** Most credentials and principals kept in memory each. Default 10,000. */
+  readonly cacheEntries?: number;
+  /** A key's last-used record is written at most this often per key (service or region change writes at once). Default 60 s. */
+  readonly keyUseIntervalMs?: number;
+}
+
+/** A credential as cached: the secret stays sealed until a signature must be checked. */
+interface CachedCredential {
+  readonly accessKeyId: string;
+  readonly sealedSecret: string;
+  readonly sealedSessionToken?: string | undefined;
+  readonly status: "Active" | "Inactive";
+  readonly expiresAt?: Date | undefined;
+  readonly principal: Principal;
+  readonly sessionPolicy?: CompiledPolicy | undefined;
+}
+
+/**
+ * The authentication/authorization read path. Caches credentials and compiled policy graphs,
+ * and drops them on every change the store reports (own writes synchronously; other processes'
+ * through the change feed), so a key deactivated, a policy detached or a user deleted affects
+ * the very next lookup in this process.
+ */
+export class IamLookup {
+  private readonly credentials: InvalidatingCache<CachedCredential>;
+  private readonly graphs: InvalidatingCache<CompiledGraph>;
+  private readonly unsubscribe: () => void;
+  private readonly keyUse = new Map<string, { at: number; where: string }>();
+  private readonly repo: IamRepository;
+  private readonly secrets: SecretBox;
+  private readonly account: AccountConfig;
+  private readonly keyUseIntervalMs: number;
+
+  constructor(options: LookupOptions) {
+    this.repo = options.repo;
+    this.secrets = options.secrets;
+    this.account = options.account;
+    this.keyUseIntervalMs = options.keyUseIntervalMs ?? 60_000;
+    const size = options.cacheEntries ?? 10_000;
+    this.credentials = new InvalidatingCache(this.repo.changes, size);
+    this.graphs = new InvalidatingCache(this.repo.changes, size);
+    this.unsubscribe = this.repo.changes.subscribe((change) => {
+      if (change.scope === "credential") {
+        this.credentials.delete(change.accessKeyId);
+      } else {
+        this.credentials.clear();
+        this.graphs.clear();
+      }
+    });
+  }
+
+  /**
+   * The credential behind an access key id, or undefined when no such key or session exists.
+   * Expired sessions are still returned (with `expiresAt`) so the caller can name the cause.
+   */
+  async lookupCredential(accessKeyId: string): Promise<Credential | undefined> {
+    const c = await this.credentials.get(accessKeyId, () => this.loadCredential(accessKeyId));
+    if (c === undefined) return undefined;
+    return {
+      accessKeyId: c.accessKeyId,
+      secretAccessKey: this.secrets.open(c.sealedSecret, sealContext.secret(c.accessKeyId)),
+      status: c.status,
+      sessionToken:
+        c.sealedSessionToken === undefined
+          ? undefined
+          : this.secrets.open(c.sealedSessionToken, sealContext.sessionToken(c.accessKeyId)),
+      expiresAt: c.expiresAt,
+      principal: c.principal,
+    };
+  }
+
+  /**
+   * Everything the evaluator needs for `principal`, or undefined when the user, role or
+   * session no longer exists.
+   */
+  async policySetFor(principal: Principal): Promise<PrincipalPolicies | undefined> {
+    if (principal.type === "user") {
+      const g = await this.graphs.get(`user:${principal.userId}`, () => this.loadUserGraph(principal.userId));
+      if (g === undefined) return undefined;
+      if (
+        principal.sessionAccessKeyId !== undefined &&
+        !(await this.sessionAlive(principal.sessionAccessKeyId))
+      ) {
+        return undefined;
+      }
+      return {
+        principal: {
+          arn: g.arn,
+          type: "User",
+          accountId: this.account.accountId,
+          username: g.name,
+          userId: g.id,
+          tags: g.tags,
+        },
+        policies: { identity: g.identity, ...(g.boundary ? { boundary: g.boundary } : {}) },
+      };
+    }
+    const g = await this.graphs.get(`role:${principal.roleId}`, () => this.loadRoleGraph(principal.roleId));
+    const session = await this.credentials.get(principal.sessionAccessKeyId, () =>
+      this.loadCredential(principal.sessionAccessKeyId),
+    );
+    if (g === undefined || session === undefined) return undefined;
+    return {
+      principal: {
+        arn: principal.arn,
+        type: "AssumedRole",
+        accountId: this.account.accountId,
+        userId: principal.principalId,
+        tags: g.tags,
+        roleArn: g.arn,
+      },
+      policies: {
+        identity: g.identity,
+        ...(g.boundary ? { boundary: g.boundary } : {}),
+        ...(session.sessionPolicy ? { session: [session.sessionPolicy] } : {}),
+      },
+    };
+  }
+
+  /**
+   * Last-used bookkeeping for GetAccessKeyLastUsed. AWS reports this approximately, so writes
+   * are coalesced per key (`keyUseIntervalMs`) to keep fsyncs off the login path. Temporary
+   * credentials are not tracked, as in AWS.
+   * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_access-keys.html#Using_RotateAccessKey
+   */
+  async recordKeyUse(accessKeyId: string, service: string, region: string, when: Date): Promise<void> {
+    if (accessKeyId.startsWith("ASIA")) return;
+    const where = `${service}\n${region}`;
+    const last = this.keyUse.get(accessKeyId);
+    if (last !== undefined && last.where === where && when.getTime() - last.at < this.keyUseIntervalMs)
+      return;
+    if (this.keyUse.size >= 100_000) this.keyUse.clear();
+    this.keyUse.set(accessKeyId, { at: when.getTime(), where });
+    await this.repo.recordAccessKeyUse(accessKeyId, when, service, region);
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+
+  private async sessionAlive(accessKeyId: string): Promise<boolean> {
+    return (await this.credentials.get(accessKeyId, () => this.loadCredential(accessKeyId))) !== undefined;
+  }
+
+  private async loadUserGraph(userId: string): Promise<CompiledGraph | undefined> {
+    const g = await this.repo.loadUserPolicyGraph(userId);
+    return g && compileUserGraph(this.account, g);
+  }
+
+  private async loadRoleGraph(roleId: string): Promise<CompiledGraph | undefined> {
+    const g = await this.repo.loadRolePolicyGraph(roleId);
+    return g && compileRoleGraph(this.account, g);
+  }
+
+  private async loadCredential(accessKeyId: string): Promise<CachedCredential | undefined> {
+    if (accessKeyId.startsWith("ASIA")) return this.loadSession(accessKeyId);
+    const key = await this.repo.getAccessKey(accessKeyId);
+    const user = key && (await this.repo.getUserById(key.userId));
+    if (!key || !user) return undefined;
+    return {
+      accessKeyId,
+      sealedSecret: key.sealedSecret,
+      status: key.status,
+      principal: {
+        type: "user",
+        arn: userArn(this.account, user.path, user.userName),
+        userId: user.userId,
+        userName: user.userName,
+      },
+    };
+  }
+
+  private async loadSession(accessKeyId: string): Promise<CachedCredential | undefined> {
+    const s = await this.repo.getSession(accessKeyId);
+    if (!s) return undefined;
+    const base = {
+      accessKeyId,
+      sealedSecret: s.sealedSecret,
+      sealedSessionToken: s.sealedSessionToken,
+      status: "Active" as const,
+      expiresAt: s.expiresAt,
+    };
+    if (s.subject.kind === "user") {
+      const user = await this.repo.getUserById(s.subject.userId);
+      if (!user) return undefined;
+      return {
+        ...base,
+        principal: {
+          type: "user",
+          arn: userArn(this.account, user.path, user.userName),
+          userId: user.userId,
+          userName: user.userName,
+          sessionAccessKeyId: accessKeyId,
+        },
+      };
+    }
+    const role = await this.repo.getRoleById(s.subject.roleId);
+    if (!role) return undefined;
+    const arn = assumedRoleArn(this.account, role.roleName, s.subject.sessionName);
+    return {
+      ...base,
+      principal: {
+        type: "assumed-role",
+        arn,
+        roleArn: roleArn(this.account, role.path, role.roleName),
+        roleId: role.roleId,
+        roleName: role.roleName,
+        sessionName: s.subject.sessionName,
+        principalId: `${role.roleId}:${s.subject.sessionName}`,
+        sessionAccessKeyId: accessKeyId,
+      },
+      sessionPolicy: s.sessionPolicy === undefined ? undefined : compileSessionPolicy(s.sessionPolicy, arn),
+    };
+  }
+}

@@ -1,0 +1,127 @@
+import type { Tag } from "./tags.js";
+
+/**
+ * What the store keeps. ARNs are not stored: they follow from path, name and the deployment's
+ * account (see arns.ts), so renaming a user or changing the account id needs no data rewrite.
+ * Names are unique without regard to case, as in IAM, and keep the case they were created with.
+ * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html#reference_iam-quotas-names
+ */
+export interface UserRecord {
+  readonly userId: string;
+  readonly userName: string;
+  readonly path: string;
+  readonly createDate: Date;
+  readonly tags: readonly Tag[];
+  readonly permissionsBoundaryPolicyId?: string | undefined;
+}
+
+export interface GroupRecord {
+  readonly groupId: string;
+  readonly groupName: string;
+  readonly path: string;
+  readonly createDate: Date;
+}
+
+export interface RoleRecord {
+  readonly roleId: string;
+  readonly roleName: string;
+  readonly path: string;
+  readonly createDate: Date;
+  readonly assumeRolePolicyDocument: string;
+  readonly description?: string | undefined;
+  readonly maxSessionDuration: number;
+  readonly tags: readonly Tag[];
+  readonly permissionsBoundaryPolicyId?: string | undefined;
+}
+
+export type KeyStatus = "Active" | "Inactive";
+
+/** A long-term access key. The secret is sealed (see secret-box.ts); the store never sees it in clear. */
+export interface AccessKeyRecord {
+  readonly accessKeyId: string;
+  readonly userId: string;
+  readonly sealedSecret: string;
+  readonly status: KeyStatus;
+  readonly createDate: Date;
+  readonly lastUsedDate?: Date | undefined;
+  readonly lastUsedService?: string | undefined;
+  readonly lastUsedRegion?: string | undefined;
+}
+
+/** Who a temporary credential speaks for: a user (GetSessionToken) or a role session (AssumeRole). */
+export type SessionSubject =
+  | { readonly kind: "user"; readonly userId: string }
+  | { readonly kind: "role"; readonly roleId: string; readonly sessionName: string };
+
+/** Temporary (STS) credentials. Secret and session token are sealed. */
+export interface SessionRecord {
+  readonly accessKeyId: string;
+  readonly sealedSecret: string;
+  readonly sealedSessionToken: string;
+  readonly subject: SessionSubject;
+  readonly sessionPolicy?: string | undefined;
+  readonly createDate: Date;
+  readonly expiresAt: Date;
+}
+
+export interface ManagedPolicyRecord {
+  readonly policyId: string;
+  readonly policyName: string;
+  readonly path: string;
+  readonly description?: string | undefined;
+  readonly defaultVersionId: string;
+  readonly createDate: Date;
+  readonly updateDate: Date;
+  /** Users, groups and roles the policy is attached to. */
+  readonly attachmentCount: number;
+  /** Users and roles that use the policy as their permissions boundary. */
+  readonly permissionsBoundaryUsageCount: number;
+}
+
+export interface PolicyVersionRecord {
+  readonly policyId: string;
+  readonly versionId: string;
+  readonly document: string;
+  readonly createDate: Date;
+  readonly isDefaultVersion: boolean;
+}
+
+export type OwnerKind = "user" | "group" | "role";
+
+/** The user, group or role that holds an inline policy or an attachment. */
+export interface OwnerRef {
+  readonly kind: OwnerKind;
+  readonly id: string;
+}
+
+export interface InlinePolicyRecord {
+  readonly policyName: string;
+  readonly document: string;
+}
+
+/** A managed policy with the document of its default version, as evaluation needs it. */
+export interface AttachedDocument {
+  readonly policy: ManagedPolicyRecord;
+  readonly document: string;
+}
+
+/** Everything that decides a user's permissions, read in one go. */
+export interface UserPolicyGraph {
+  readonly user: UserRecord;
+  readonly inline: readonly InlinePolicyRecord[];
+  readonly attached: readonly AttachedDocument[];
+  readonly groups: readonly {
+    readonly group: GroupRecord;
+    readonly inline: readonly InlinePolicyRecord[];
+    readonly attached: readonly AttachedDocument[];
+  }[];
+  readonly boundary?: AttachedDocument | undefined;
+}
+
+/** Everything that decides a role's permissions, read in one go. */
+export interface RolePolicyGraph {
+  readonly role: RoleRecord;
+  readonly inline: readonly InlinePolicyRecord[];
+  readonly attached: readonly AttachedDocument[];
+  readonly boundary?: AttachedDocument | undefined;
+}

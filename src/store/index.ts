@@ -1,0 +1,4 @@
+export { MasterKeyError, SchemaTooNewError, StoreError } from "./errors.js";
+export { loadMasterKey, MASTER_KEY_ENV, MASTER_KEY_FILE, type MasterKeyOptions } from "./master-key.js";
+export { openPostgresStore, type PostgresStoreOptions } from "./postgres/open.js";
+export { DEFAULT_SQLITE_FILE, openSqliteStore, type SqliteStoreOptions } from "./sqlite/open.js";

@@ -1,0 +1,117 @@
+/**
+ * Versioned schema changes, applied in order and recorded in `schema_migrations`. Never edit a
+ * released migration: add a new one. The DDL is portable between SQLite and PostgreSQL
+ * (BIGINT has INTEGER affinity in SQLite); a migration may give per-dialect text when not.
+ * Times are epoch milliseconds. Secrets and session tokens are sealed (AES-256-GCM) text.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string | { readonly sqlite: string; readonly postgres: string };
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "iam model",
+    sql: `
+CREATE TABLE managed_policies (
+  policy_id          TEXT PRIMARY KEY,
+  policy_name        TEXT NOT NULL,
+  name_key           TEXT NOT NULL UNIQUE,
+  path               TEXT NOT NULL,
+  description        TEXT,
+  default_version_id TEXT NOT NULL,
+  next_version       BIGINT NOT NULL,
+  create_date        BIGINT NOT NULL,
+  update_date        BIGINT NOT NULL
+);
+CREATE TABLE policy_versions (
+  policy_id   TEXT NOT NULL REFERENCES managed_policies(policy_id) ON DELETE CASCADE,
+  version_id  TEXT NOT NULL,
+  document    TEXT NOT NULL,
+  create_date BIGINT NOT NULL,
+  PRIMARY KEY (policy_id, version_id)
+);
+CREATE TABLE users (
+  user_id            TEXT PRIMARY KEY,
+  user_name          TEXT NOT NULL,
+  name_key           TEXT NOT NULL UNIQUE,
+  path               TEXT NOT NULL,
+  create_date        BIGINT NOT NULL,
+  tags               TEXT NOT NULL,
+  boundary_policy_id TEXT REFERENCES managed_policies(policy_id)
+);
+CREATE INDEX users_boundary ON users(boundary_policy_id);
+CREATE TABLE iam_groups (
+  group_id    TEXT PRIMARY KEY,
+  group_name  TEXT NOT NULL,
+  name_key    TEXT NOT NULL UNIQUE,
+  path        TEXT NOT NULL,
+  create_date BIGINT NOT NULL
+);
+CREATE TABLE group_members (
+  group_id TEXT NOT NULL REFERENCES iam_groups(group_id),
+  user_id  TEXT NOT NULL REFERENCES users(user_id),
+  PRIMARY KEY (group_id, user_id)
+);
+CREATE INDEX group_members_user ON group_members(user_id);
+CREATE TABLE roles (
+  role_id              TEXT PRIMARY KEY,
+  role_name            TEXT NOT NULL,
+  name_key             TEXT NOT NULL UNIQUE,
+  path                 TEXT NOT NULL,
+  create_date          BIGINT NOT NULL,
+  trust_policy         TEXT NOT NULL,
+  description          TEXT,
+  max_session_duration BIGINT NOT NULL,
+  tags                 TEXT NOT NULL,
+  boundary_policy_id   TEXT REFERENCES managed_policies(policy_id)
+);
+CREATE INDEX roles_boundary ON roles(boundary_policy_id);
+CREATE TABLE access_keys (
+  access_key_id     TEXT PRIMARY KEY,
+  user_id           TEXT NOT NULL REFERENCES users(user_id),
+  secret            TEXT NOT NULL,
+  status            TEXT NOT NULL CHECK (status IN ('Active', 'Inactive')),
+  create_date       BIGINT NOT NULL,
+  last_used_date    BIGINT,
+  last_used_service TEXT,
+  last_used_region  TEXT
+);
+CREATE INDEX access_keys_user ON access_keys(user_id);
+CREATE TABLE sessions (
+  access_key_id  TEXT PRIMARY KEY,
+  secret         TEXT NOT NULL,
+  session_token  TEXT NOT NULL,
+  subject_kind   TEXT NOT NULL CHECK (subject_kind IN ('user', 'role')),
+  subject_id     TEXT NOT NULL,
+  session_name   TEXT,
+  session_policy TEXT,
+  create_date    BIGINT NOT NULL,
+  expires_at     BIGINT NOT NULL
+);
+CREATE INDEX sessions_subject ON sessions(subject_id);
+CREATE INDEX sessions_expiry ON sessions(expires_at);
+CREATE TABLE inline_policies (
+  owner_kind  TEXT NOT NULL CHECK (owner_kind IN ('user', 'group', 'role')),
+  owner_id    TEXT NOT NULL,
+  name_key    TEXT NOT NULL,
+  policy_name TEXT NOT NULL,
+  document    TEXT NOT NULL,
+  PRIMARY KEY (owner_kind, owner_id, name_key)
+);
+CREATE TABLE policy_attachments (
+  owner_kind TEXT NOT NULL CHECK (owner_kind IN ('user', 'group', 'role')),
+  owner_id   TEXT NOT NULL,
+  policy_id  TEXT NOT NULL REFERENCES managed_policies(policy_id),
+  PRIMARY KEY (owner_kind, owner_id, policy_id)
+);
+CREATE INDEX policy_attachments_policy ON policy_attachments(policy_id);
+`,
+  },
+];
+
+export function migrationSql(m: Migration, dialect: "sqlite" | "postgres"): string {
+  return typeof m.sql === "string" ? m.sql : m.sql[dialect];
+}

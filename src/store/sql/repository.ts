@@ -1,0 +1,29 @@
+import type { IamRepository } from "../../iam/repository.js";
+import { accessKeyQueries, sessionQueries } from "./access-keys.js";
+import { attachmentQueries } from "./attachments.js";
+import type { SqlDriver } from "./driver.js";
+import { graphQueries } from "./graph.js";
+import { groupQueries } from "./groups.js";
+import { policyQueries } from "./policies.js";
+import { roleQueries } from "./roles.js";
+import { userQueries } from "./users.js";
+
+/**
+ * The IAM repository over any SQL driver. Both stores share this code, so SQLite and
+ * PostgreSQL answer every question identically; only connection handling, locking, migrations
+ * and change notification differ (see sqlite/ and postgres/).
+ */
+export function createSqlRepository(db: SqlDriver): IamRepository {
+  return {
+    ...userQueries(db),
+    ...groupQueries(db),
+    ...roleQueries(db),
+    ...accessKeyQueries(db),
+    ...sessionQueries(db),
+    ...policyQueries(db),
+    ...attachmentQueries(db),
+    ...graphQueries(db),
+    changes: db.changes,
+    close: () => db.close(),
+  };
+}
