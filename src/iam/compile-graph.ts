@@ -28,12 +28,30 @@ export class StoredPolicyError extends Error {
   }
 }
 
+/**
+ * Compiled policies by kind, id, name and exact text. A compiled policy is immutable and a
+ * pure function of those, so sharing one is always correct, and a managed or group policy
+ * that many principals share is compiled once, not once per principal whose cache fills.
+ */
+const compiled = new Map<string, CompiledPolicy>();
+const COMPILED_MAX = 4096;
+
 function compile(text: string, kind: PolicyKind, name: string, id: string): CompiledPolicy {
+  const key = `${kind}\0${id}\0${name}\0${text}`;
+  const hit = compiled.get(key);
+  if (hit !== undefined) return hit;
+  let policy: CompiledPolicy;
   try {
-    return compilePolicy(text, { kind, name, id });
+    policy = compilePolicy(text, { kind, name, id });
   } catch (e) {
     throw new StoredPolicyError(id, e);
   }
+  if (compiled.size >= COMPILED_MAX) {
+    const oldest = compiled.keys().next();
+    if (oldest.done !== true) compiled.delete(oldest.value);
+  }
+  compiled.set(key, policy);
+  return policy;
 }
 
 /**

@@ -1,7 +1,15 @@
+let lastSecond = Number.NaN;
+let lastFormatted = "";
+
 /** Formats a date as SigV4's basic ISO 8601 form, YYYYMMDDTHHMMSSZ. */
 export function formatAmzDate(date: Date): string {
+  // Signers format the same second over and over (a pool opening connections): remember the last.
+  const second = Math.floor(date.getTime() / 1000);
+  if (second === lastSecond) return lastFormatted;
   const iso = date.toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
-  return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+  lastFormatted = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+  lastSecond = second;
+  return lastFormatted;
 }
 
 const AMZ_DATE = /^\d{8}T\d{6}Z$/;

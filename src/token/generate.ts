@@ -4,7 +4,7 @@ import {
   EMPTY_SHA256,
   formatAmzDate,
   type SigningKeyCache,
-  scopeString,
+  TERMINATOR,
   uriEncode,
 } from "../sigv4/index.js";
 import type { Credentials } from "../sigv4/types.js";
@@ -82,7 +82,8 @@ export function generateAuthToken(input: GenerateAuthTokenInput, cache?: Signing
   const scope = { date: amzDate.slice(0, 8), region: input.region, service: RDS_DB_SERVICE };
   const head =
     `Action=connect&DBUser=${uriEncode(input.username)}&X-Amz-Algorithm=${ALGORITHM}` +
-    `&X-Amz-Credential=${uriEncode(`${accessKeyId}/${scopeString(scope)}`)}` +
+    // The scope's parts are unreserved (validated above), so only its slashes need encoding.
+    `&X-Amz-Credential=${uriEncode(accessKeyId)}%2F${scope.date}%2F${scope.region}%2F${RDS_DB_SERVICE}%2F${TERMINATOR}` +
     `&X-Amz-Date=${amzDate}&X-Amz-Expires=${TOKEN_LIFETIME_SECONDS}`;
   const tokenParam = sessionToken ? `&X-Amz-Security-Token=${uriEncode(sessionToken)}` : "";
   const { signature } = computeSignature(
