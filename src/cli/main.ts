@@ -1,5 +1,8 @@
 import { Command, CommanderError } from "commander";
+import { registerAdminCommands } from "./admin/register.js";
+import { dbUserCommand } from "./commands/dbUser.js";
 import { inspectTokenCommand } from "./commands/inspectToken.js";
+import { statusCommand } from "./commands/status.js";
 import { tokenCommand } from "./commands/token.js";
 import { upCommand } from "./commands/up.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UserError } from "./errors.js";
@@ -30,9 +33,36 @@ function program(io: CliIO, setExit: (code: number) => void): Command {
 
   p.command("up")
     .description("run iamdb with embedded defaults and print how to connect")
-    .option("--data-dir <dir>", "where iamdb keeps its state")
-    .option("--config <file>", "configuration file")
+    .option("--data-dir <dir>", "where iamdb keeps its state (default .iamdb)")
+    .option("--config <file>", "JSON configuration file (see docs/CONFIGURATION.md)")
     .action(async (opts) => setExit(await upCommand(opts, io)));
+
+  p.command("status")
+    .description("print what the iamdb of this data directory is running")
+    .option("--data-dir <dir>", "the data directory (default .iamdb)")
+    .option("--config <file>", "JSON configuration file")
+    .option("--json", "print JSON")
+    .action(async (opts) => setExit(await statusCommand(opts, io)));
+
+  const dbUser = p.command("db-user").description("IAM-only database accounts (the rds_iam way)");
+  for (const [action, what] of [
+    ["create", "create a DB role that logs in only through IAM (gateway-held password, granted rds_iam)"],
+    ["enable", "hand an existing DB role to IAM: new gateway-held password, granted rds_iam"],
+    ["rotate", "replace the gateway-held password of an IAM DB user"],
+    ["delete", "drop the role (or with --keep-role only stop IAM logins for it)"],
+    ["list", "list the IAM DB users of an instance"],
+  ] as const) {
+    const c = dbUser
+      .command(action)
+      .description(what)
+      .requiredOption("--db-instance-identifier <id>", "the instance")
+      .option("--data-dir <dir>", "the data directory (default .iamdb)")
+      .option("--config <file>", "JSON configuration file");
+    if (action !== "list") c.requiredOption("--username <name>", "the DB user (case-sensitive)");
+    if (action === "delete") c.option("--keep-role", "keep the role on the backend");
+    c.action(async (opts) => setExit(await dbUserCommand(action, opts, io)));
+  }
+  registerAdminCommands(p, io, setExit);
   return p;
 }
 

@@ -1,0 +1,262 @@
+import { randomUUID } from "node:crypto";
+import type { IamService } from "../iam/service.js";
+import type { InstanceRegistry } from "../instances/types.js";
+import { describeDecision, evaluate, type RequestContext } from "../policy/index.js";
+import { type RequestAuthErrorCode, verifyRequest } from "../sigv4/index.js";
+import type { ActionCall, ServiceSpec } from "./action.js";
+import { ApiError, accessDenied, invalidAction, toApiError } from "./errors.js";
+import { IAM_ACTIONS } from "./iam-actions.js";
+import { parseForm, QueryParams } from "./params.js";
+import { RDS_ACTIONS } from "./rds-actions.js";
+import { STS_ACTIONS } from "./sts-actions.js";
+import { children, escapeXml, type XmlObject } from "./xml.js";
+
+/**
+ * The admin API without sockets: one Query-protocol request in, one response out.
+ * authenticate (SigV4) -> route (credential scope service + Action) -> authorize (policy
+ * evaluation of SERVICE:Action on the resource ARN) -> run -> XML.
+ * @see https://docs.aws.amazon.com/IAM/latest/APIReference/iam-api.pdf (Making Query requests)
+ */
+
+export const SERVICES: Readonly<Record<string, ServiceSpec>> = {
+  iam: {
+    name: "iam",
+    version: "2010-05-08",
+    namespace: "https://iam.amazonaws.com/doc/2010-05-08/",
+    style: "iam",
+    actions: IAM_ACTIONS,
+  },
+  sts: {
+    name: "sts",
+    version: "2011-06-15",
+    namespace: "https://sts.amazonaws.com/doc/2011-06-15/",
+    style: "iam",
+    actions: STS_ACTIONS,
+  },
+  rds: {
+    name: "rds",
+    version: "2014-10-31",
+    namespace: "http://rds.amazonaws.com/doc/2014-10-31/",
+    style: "rds",
+    actions: RDS_ACTIONS,
+  },
+};
+
+export interface ApiRequest {
+  readonly method: string;
+  /** The path without the query string. */
+  readonly path: string;
+  /** The decoded query pairs. */
+  readonly query: ReadonlyArray<readonly [string, string]>;
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  readonly body: Uint8Array;
+  /** The peer's address, for aws:SourceIp. */
+  readonly remoteAddress?: string | undefined;
+  /** Whether the request arrived over TLS, for aws:SecureTransport. */
+  readonly secure?: boolean;
+}
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+export interface ApiHandlerOptions {
+  readonly iam: IamService;
+  readonly instances: InstanceRegistry;
+  readonly now?: () => Date;
+  /** One structured line per request; never carries secrets, signatures or bodies. */
+  readonly log?: (line: object) => void;
+}
+
+/** HTTP status AWS answers each authentication failure with. */
+const AUTH_STATUS: Readonly<Record<RequestAuthErrorCode, number>> = {
+  MissingAuthenticationToken: 403,
+  IncompleteSignature: 400,
+  InvalidClientTokenId: 403,
+  SignatureDoesNotMatch: 403,
+  RequestExpired: 400,
+  ExpiredToken: 403,
+};
+
+const IAM_NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/";
+
+export function errorDocument(namespace: string, error: ApiError, requestId: string): string {
+  return (
+    `<ErrorResponse xmlns="${namespace}"><Error><Type>${error.type}</Type>` +
+    `<Code>${escapeXml(error.code)}</Code><Message>${escapeXml(error.message)}</Message></Error>` +
+    `<RequestId>${requestId}</RequestId></ErrorResponse>`
+  );
+}
+
+export function resultDocument(
+  service: ServiceSpec,
+  action: string,
+  result: XmlObject | undefined,
+  requestId: string,
+): string {
+  const body = result === undefined ? "" : `<${action}Result>${children(result)}</${action}Result>`;
+  return (
+    `<${action}Response xmlns="${service.namespace}">${body}` +
+    `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`
+  );
+}
+
+/** The service named in the request's credential scope, read without verifying, for the error namespace. */
+function claimedService(request: ApiRequest): ServiceSpec | undefined {
+  const auth = request.headers.find(([k]) => k.toLowerCase() === "authorization")?.[1];
+  const credential = auth ?? request.query.find(([k]) => k === "X-Amz-Credential")?.[1] ?? "";
+  const m = /(?:^|[\s,=])[^/\s,]+\/\d{8}\/[^/]*\/([^/]+)\/aws4_request/.exec(credential);
+  return m?.[1] === undefined ? undefined : SERVICES[m[1]];
+}
+
+function requestContext(request: ApiRequest, region: string): RequestContext {
+  const ip = request.remoteAddress?.replace(/^::ffff:/, "");
+  const agent = request.headers.find(([k]) => k.toLowerCase() === "user-agent")?.[1];
+  return {
+    "aws:SourceIp": ip,
+    "aws:SecureTransport": request.secure ?? false,
+    "aws:RequestedRegion": region,
+    "aws:UserAgent": agent,
+  };
+}
+
+export function createApiHandler(options: ApiHandlerOptions): (request: ApiRequest) => Promise<ApiResponse> {
+  const { iam, instances } = options;
+  const clock = options.now ?? (() => new Date());
+  const log = options.log ?? (() => {});
+
+  return async function handle(request: ApiRequest): Promise<ApiResponse> {
+    const requestId = randomUUID();
+    const started = Date.now();
+    let service = claimedService(request);
+    let action: string | undefined;
+    let accessKeyId: string | undefined;
+    let principalArn: string | undefined;
+
+    const respond = (status: number, body: string, extra: object = {}): ApiResponse => {
+      log({
+        event: "admin-api",
+        requestId,
+        service: service?.name,
+        action,
+        status,
+        accessKeyId,
+        principal: principalArn,
+        ms: Date.now() - started,
+        ...extra,
+      });
+      return {
+        status,
+        headers: { "content-type": "text/xml", "x-amzn-requestid": requestId },
+        body,
+      };
+    };
+    const fail = (error: ApiError, extra: object = {}) =>
+      respond(error.httpStatus, errorDocument(service?.namespace ?? IAM_NAMESPACE, error, requestId), {
+        code: error.code,
+        ...extra,
+      });
+
+    try {
+      const now = clock();
+      const auth = await verifyRequest(
+        {
+          method: request.method,
+          path: request.path,
+          query: request.query,
+          headers: request.headers,
+          body: request.body,
+        },
+        { lookupCredential: (id) => iam.lookupCredential(id), now: () => now },
+      );
+      if (!auth.ok) {
+        accessKeyId = auth.accessKeyId;
+        return fail(new ApiError(auth.code, AUTH_STATUS[auth.code], auth.message));
+      }
+      accessKeyId = auth.accessKeyId;
+      service = SERVICES[auth.service];
+      if (service === undefined) {
+        return fail(
+          new ApiError(
+            "SignatureDoesNotMatch",
+            403,
+            `Credential should be scoped to a valid service: iam, sts or rds, not '${auth.service}'.`,
+          ),
+        );
+      }
+      const pairs = [
+        ...request.query.filter(([k]) => !k.startsWith("X-Amz-")),
+        ...parseForm(Buffer.from(request.body).toString("utf8")),
+      ];
+      const values = new Map<string, string>();
+      for (const [k, v] of pairs) values.set(k, v);
+      action = values.get("Action");
+      if (action === undefined || action === "") {
+        return fail(new ApiError("MissingAction", 400, "The request must contain the parameter Action."));
+      }
+      const version = values.get("Version");
+      if (version !== undefined && version !== service.version) {
+        return fail(
+          new ApiError(
+            "NoSuchVersion",
+            400,
+            `The requested version (${version}) of service ${service.name} does not exist; use ${service.version}.`,
+          ),
+        );
+      }
+      const spec = Object.hasOwn(service.actions, action) ? service.actions[action] : undefined;
+      if (spec === undefined) return fail(invalidAction(action, service.version));
+
+      const caller = auth.credential.principal;
+      principalArn = caller.arn;
+      const callerPolicies = await iam.policySetFor(caller);
+      if (callerPolicies === undefined) {
+        return fail(
+          new ApiError("InvalidClientTokenId", 403, "The security token included in the request is invalid."),
+        );
+      }
+      iam.recordKeyUse(auth.accessKeyId, service.name, auth.region, now).catch(() => {});
+      const call: ActionCall = {
+        iam,
+        instances,
+        params: new QueryParams(values, service.style),
+        caller,
+        callerPolicies,
+        region: auth.region,
+        context: requestContext(request, auth.region),
+        now,
+      };
+      const policyAction = `${service.name}:${action}`;
+      if (spec.authorize !== "none") {
+        const target = spec.authorize === "self" ? { resource: "*" } : await spec.authorize(call);
+        const decision = evaluate(
+          {
+            action: policyAction,
+            resource: target.resource,
+            principal: callerPolicies.principal,
+            context: { ...call.context, ...target.context },
+            now,
+          },
+          callerPolicies.policies,
+        );
+        const refused =
+          spec.authorize === "self" ? decision.decision === "explicitDeny" : decision.decision !== "allowed";
+        if (refused) {
+          return fail(accessDenied(caller.arn, policyAction, target.resource), {
+            reason: describeDecision(decision, { action: policyAction, resource: target.resource }),
+          });
+        }
+      }
+      const result = await spec.run(call);
+      return respond(200, resultDocument(service, action, result, requestId));
+    } catch (err) {
+      const { error, internal } = toApiError(err);
+      return fail(
+        error,
+        internal ? { internal: err instanceof Error ? (err.stack ?? err.message) : String(err) } : {},
+      );
+    }
+  };
+}

@@ -1,0 +1,75 @@
+import type { Credentials } from "../iam/ops/sts.js";
+import type { ActionSpec } from "./action.js";
+import { ApiError } from "./errors.js";
+import type { XmlObject } from "./xml.js";
+
+/**
+ * The STS actions. GetCallerIdentity needs no permission (as in AWS); AssumeRole authorizes
+ * itself (trust policy plus the caller's identity policies, in the control plane); GetSessionToken
+ * needs no permission either, but an explicit Deny of sts:GetSessionToken is honoured.
+ * @see https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
+ * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_getsessiontoken.html
+ */
+const credentialsXml = (c: Credentials): XmlObject => ({
+  AccessKeyId: c.accessKeyId,
+  SecretAccessKey: c.secretAccessKey,
+  SessionToken: c.sessionToken,
+  Expiration: c.expiration,
+});
+
+export const STS_ACTIONS: Readonly<Record<string, ActionSpec>> = {
+  GetCallerIdentity: {
+    authorize: "none",
+    run: async ({ caller, iam }) => ({
+      UserId: caller.type === "user" ? caller.userId : caller.principalId,
+      Account: iam.account.accountId,
+      Arn: caller.arn,
+    }),
+  },
+  AssumeRole: {
+    authorize: "self",
+    run: async ({ iam, params: p, caller, context }) => {
+      for (const unsupported of ["PolicyArns", "Tags", "TransitiveTagKeys", "SerialNumber", "TokenCode"]) {
+        if (p.has(unsupported)) {
+          throw new ApiError(
+            "ValidationError",
+            400,
+            `iamdb does not support ${unsupported} in AssumeRole; pass an inline session policy with Policy instead.`,
+          );
+        }
+      }
+      const r = await iam.assumeRole({
+        caller,
+        roleArn: p.required("RoleArn"),
+        roleSessionName: p.required("RoleSessionName"),
+        durationSeconds: p.int("DurationSeconds"),
+        policy: p.str("Policy"),
+        context: {
+          ...context,
+          ...(p.str("ExternalId") === undefined ? {} : { "sts:ExternalId": p.str("ExternalId") }),
+          ...(p.str("SourceIdentity") === undefined ? {} : { "sts:SourceIdentity": p.str("SourceIdentity") }),
+          "sts:RoleSessionName": p.required("RoleSessionName"),
+        },
+      });
+      return {
+        Credentials: credentialsXml(r.credentials),
+        AssumedRoleUser: { AssumedRoleId: r.assumedRoleUser.assumedRoleId, Arn: r.assumedRoleUser.arn },
+        PackedPolicySize: r.packedPolicySize,
+        SourceIdentity: p.str("SourceIdentity"),
+      };
+    },
+  },
+  GetSessionToken: {
+    authorize: "self",
+    run: async ({ iam, params: p, caller }) => {
+      if (p.has("SerialNumber") || p.has("TokenCode"))
+        throw new ApiError(
+          "ValidationError",
+          400,
+          "iamdb has no MFA devices; omit SerialNumber and TokenCode.",
+        );
+      const r = await iam.getSessionToken({ caller, durationSeconds: p.int("DurationSeconds") });
+      return { Credentials: credentialsXml(r.credentials) };
+    },
+  },
+};

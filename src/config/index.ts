@@ -1,0 +1,2 @@
+export { ConfigError, DEFAULT_INSTANCE, DEFAULTS, loadConfig, parseConfig } from "./load.js";
+export type * from "./types.js";

@@ -1,0 +1,329 @@
+import { readFileSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import type { DbEngine } from "../instances/types.js";
+import type { BackendConfig, Config, GatewayLimits, InstanceConfig, StoreConfig } from "./types.js";
+
+/** A configuration problem; the message names the field and says what is expected. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * Default ports sit clear of a PostgreSQL on 5432, a MySQL on 3306, pgbouncer on 6432, and
+ * below the ephemeral range (32768+), so `iamdb up` starts beside the databases it fronts.
+ */
+export const DEFAULTS = {
+  dataDir: ".iamdb",
+  accountId: "000000000000",
+  region: "us-east-1",
+  apiPort: 18400,
+  opsPort: 18401,
+  postgresPort: 15432,
+  mysqlPort: 13306,
+  gateway: {
+    loginTimeoutMs: 15_000,
+    backendConnectTimeoutMs: 5_000,
+    maxPendingLogins: 2_000,
+    maxPendingLoginsPerSource: 500,
+    clockSkewSeconds: 60,
+    drainTimeoutMs: 10_000,
+  } satisfies GatewayLimits,
+};
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function str(o: Json, key: string, where: string, fallback?: string): string {
+  const v = o[key];
+  if (v === undefined && fallback !== undefined) return fallback;
+  if (typeof v !== "string" || v === "") throw new ConfigError(`${where}.${key} must be a non-empty string`);
+  return v;
+}
+
+function optStr(o: Json, key: string, where: string): string | undefined {
+  return o[key] === undefined ? undefined : str(o, key, where);
+}
+
+function int(o: Json, key: string, where: string, fallback: number, min: number, max: number): number {
+  const v = o[key] ?? fallback;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(
+      `${where}.${key} must be a whole number from ${min} to ${max} (got ${JSON.stringify(v)})`,
+    );
+  }
+  return v;
+}
+
+function bool(o: Json, key: string, where: string, fallback: boolean): boolean {
+  const v = o[key] ?? fallback;
+  if (typeof v !== "boolean") throw new ConfigError(`${where}.${key} must be true or false`);
+  return v;
+}
+
+function obj(o: Json, key: string, where: string): Json {
+  const v = o[key] ?? {};
+  if (!isObject(v)) throw new ConfigError(`${where}.${key} must be an object`);
+  return v;
+}
+
+function known(o: Json, keys: readonly string[], where: string): void {
+  for (const k of Object.keys(o)) {
+    if (!keys.includes(k))
+      throw new ConfigError(`${where} has an unknown field "${k}" (known: ${keys.join(", ")})`);
+  }
+}
+
+const IDENTIFIER = /^[a-zA-Z](?:-?[a-zA-Z0-9])*$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d$|^local$/;
+
+function backend(o: Json, where: string, engine: DbEngine): BackendConfig {
+  if (o.backend === undefined || o.backend === "embedded") {
+    if (engine !== "postgres") {
+      throw new ConfigError(
+        `${where}.backend is required for ${engine} instances (no embedded ${engine}); give host, port, adminUser`,
+      );
+    }
+    return { type: "embedded" };
+  }
+  const b = obj(o, "backend", where);
+  const w = `${where}.backend`;
+  known(
+    b,
+    ["host", "port", "database", "tls", "caFile", "adminUser", "adminPassword", "adminPasswordEnv"],
+    w,
+  );
+  const tls = str(b, "tls", w, "disable");
+  if (tls !== "disable" && tls !== "require" && tls !== "verify-full") {
+    throw new ConfigError(`${w}.tls must be disable, require or verify-full`);
+  }
+  const envName = optStr(b, "adminPasswordEnv", w);
+  const adminPassword = envName !== undefined ? process.env[envName] : optStr(b, "adminPassword", w);
+  if (envName !== undefined && adminPassword === undefined) {
+    throw new ConfigError(
+      `${w}.adminPasswordEnv names ${envName}, which is not set; export it before starting iamdb`,
+    );
+  }
+  return {
+    type: "server",
+    host: str(b, "host", w),
+    port: int(b, "port", w, engine === "postgres" ? 5432 : 3306, 1, 65535),
+    database: str(b, "database", w, engine === "postgres" ? "postgres" : ""),
+    tls,
+    caFile: optStr(b, "caFile", w),
+    adminUser: str(b, "adminUser", w, engine === "postgres" ? "postgres" : "root"),
+    adminPassword,
+  };
+}
+
+function instance(o: unknown, index: number, defaults: { region: string }): InstanceConfig {
+  const where = `instances[${index}]`;
+  if (!isObject(o)) throw new ConfigError(`${where} must be an object`);
+  known(
+    o,
+    [
+      "identifier",
+      "engine",
+      "region",
+      "listen",
+      "endpoints",
+      "port",
+      "iamAuthEnabled",
+      "tags",
+      "backend",
+      "tls",
+      "allowPlaintext",
+    ],
+    where,
+  );
+  const identifier = str(o, "identifier", where);
+  if (!IDENTIFIER.test(identifier) || identifier.length > 63) {
+    throw new ConfigError(
+      `${where}.identifier must be 1-63 letters, digits or hyphens, start with a letter, no "--" (got "${identifier}")`,
+    );
+  }
+  const engine = str(o, "engine", where, "postgres");
+  if (engine !== "postgres" && engine !== "mysql" && engine !== "mariadb") {
+    throw new ConfigError(`${where}.engine must be postgres, mysql or mariadb`);
+  }
+  const listen = obj(o, "listen", where);
+  const listenPort = int(
+    listen,
+    "port",
+    `${where}.listen`,
+    engine === "postgres" ? DEFAULTS.postgresPort : DEFAULTS.mysqlPort,
+    0,
+    65535,
+  );
+  const listenHost = str(listen, "host", `${where}.listen`, "127.0.0.1");
+  const endpoints = o.endpoints ?? ["localhost", "127.0.0.1"];
+  if (
+    !Array.isArray(endpoints) ||
+    endpoints.length === 0 ||
+    !endpoints.every((e) => typeof e === "string" && /^[A-Za-z0-9.:_-]+$/.test(e))
+  ) {
+    throw new ConfigError(`${where}.endpoints must be a non-empty list of host names or IP addresses`);
+  }
+  const tags = o.tags ?? [];
+  if (
+    !Array.isArray(tags) ||
+    !tags.every((t) => isObject(t) && typeof t.key === "string" && typeof t.value === "string")
+  ) {
+    throw new ConfigError(`${where}.tags must be a list of {"key": "...", "value": "..."}`);
+  }
+  const region = str(o, "region", where, defaults.region);
+  if (!REGION.test(region))
+    throw new ConfigError(`${where}.region must look like us-east-1 (got "${region}")`);
+  const tls = obj(o, "tls", where);
+  known(tls, ["certFile", "keyFile", "caFile"], `${where}.tls`);
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
+    throw new ConfigError(
+      `${where}.tls needs both certFile and keyFile, or neither (then iamdb generates them)`,
+    );
+  }
+  return {
+    identifier,
+    engine,
+    region,
+    listen: { host: listenHost, port: listenPort },
+    endpoints: endpoints as string[],
+    port: int(o, "port", where, listenPort, 0, 65535),
+    iamAuthEnabled: bool(o, "iamAuthEnabled", where, true),
+    tags: tags.map((t) => ({ key: String((t as Json).key), value: String((t as Json).value) })),
+    backend: backend(o, where, engine),
+    tls: {
+      ...(tls.certFile === undefined ? {} : { certFile: str(tls, "certFile", `${where}.tls`) }),
+      ...(tls.keyFile === undefined ? {} : { keyFile: str(tls, "keyFile", `${where}.tls`) }),
+      ...(tls.caFile === undefined ? {} : { caFile: str(tls, "caFile", `${where}.tls`) }),
+    },
+    allowPlaintext: bool(o, "allowPlaintext", where, false),
+  };
+}
+
+function store(o: Json): StoreConfig {
+  const s = obj(o, "store", "config");
+  const type = str(s, "type", "config.store", "sqlite");
+  if (type === "sqlite") return { type };
+  if (type !== "postgres") throw new ConfigError("config.store.type must be sqlite or postgres");
+  known(s, ["type", "host", "port", "user", "password", "database", "schema"], "config.store");
+  return {
+    type,
+    host: str(s, "host", "config.store", "127.0.0.1"),
+    port: int(s, "port", "config.store", 5432, 1, 65535),
+    user: str(s, "user", "config.store", "postgres"),
+    password: optStr(s, "password", "config.store"),
+    database: str(s, "database", "config.store", "postgres"),
+    schema: optStr(s, "schema", "config.store"),
+  };
+}
+
+/** The instance `iamdb up` runs when the configuration defines none: PostgreSQL over embedded PGlite. */
+export const DEFAULT_INSTANCE = { identifier: "iamdb-postgres", engine: "postgres" };
+
+/**
+ * Validates a configuration object once, filling every default. `baseDir` resolves relative
+ * paths (the config file's directory, or the working directory).
+ */
+export function parseConfig(raw: unknown, baseDir: string = process.cwd()): Config {
+  const o = raw ?? {};
+  if (!isObject(o)) throw new ConfigError("the configuration must be a JSON object");
+  known(
+    o,
+    ["dataDir", "accountId", "partition", "region", "store", "api", "ops", "gateway", "instances", "authLog"],
+    "config",
+  );
+  const dataDir = str(o, "dataDir", "config", DEFAULTS.dataDir);
+  const accountId = str(o, "accountId", "config", DEFAULTS.accountId);
+  if (!/^\d{12}$/.test(accountId))
+    throw new ConfigError(`config.accountId must be 12 digits (got "${accountId}")`);
+  const region = str(o, "region", "config", DEFAULTS.region);
+  if (!REGION.test(region)) throw new ConfigError(`config.region must look like us-east-1 (got "${region}")`);
+  const api = obj(o, "api", "config");
+  const ops = obj(o, "ops", "config");
+  const g = obj(o, "gateway", "config");
+  known(g, Object.keys(DEFAULTS.gateway), "config.gateway");
+  const gateway: GatewayLimits = {
+    loginTimeoutMs: int(g, "loginTimeoutMs", "config.gateway", DEFAULTS.gateway.loginTimeoutMs, 100, 600_000),
+    backendConnectTimeoutMs: int(
+      g,
+      "backendConnectTimeoutMs",
+      "config.gateway",
+      DEFAULTS.gateway.backendConnectTimeoutMs,
+      100,
+      600_000,
+    ),
+    maxPendingLogins: int(
+      g,
+      "maxPendingLogins",
+      "config.gateway",
+      DEFAULTS.gateway.maxPendingLogins,
+      1,
+      1_000_000,
+    ),
+    maxPendingLoginsPerSource: int(
+      g,
+      "maxPendingLoginsPerSource",
+      "config.gateway",
+      DEFAULTS.gateway.maxPendingLoginsPerSource,
+      1,
+      1_000_000,
+    ),
+    clockSkewSeconds: int(g, "clockSkewSeconds", "config.gateway", DEFAULTS.gateway.clockSkewSeconds, 0, 900),
+    drainTimeoutMs: int(g, "drainTimeoutMs", "config.gateway", DEFAULTS.gateway.drainTimeoutMs, 0, 3_600_000),
+  };
+  const list = o.instances ?? [DEFAULT_INSTANCE];
+  if (!Array.isArray(list)) throw new ConfigError("config.instances must be a list");
+  const instances = list.map((i, n) => instance(i, n, { region }));
+  const seen = new Set<string>();
+  for (const i of instances) {
+    if (seen.has(i.identifier))
+      throw new ConfigError(`two instances are called ${i.identifier}; identifiers must be unique`);
+    seen.add(i.identifier);
+  }
+  const absolute = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const resolvedDataDir = absolute(dataDir);
+  const authLog = str(o, "authLog", "config", join(resolvedDataDir, "auth.log"));
+  return {
+    dataDir: resolvedDataDir,
+    accountId,
+    partition: str(o, "partition", "config", "aws"),
+    region,
+    store: store(o),
+    api: {
+      host: str(api, "host", "config.api", "127.0.0.1"),
+      port: int(api, "port", "config.api", DEFAULTS.apiPort, 0, 65535),
+    },
+    ops: {
+      host: str(ops, "host", "config.ops", "127.0.0.1"),
+      port: int(ops, "port", "config.ops", DEFAULTS.opsPort, 0, 65535),
+    },
+    gateway,
+    instances,
+    authLog: authLog === "-" ? "-" : absolute(authLog),
+  };
+}
+
+/** Reads and validates a JSON configuration file; no file means all defaults. */
+export function loadConfig(file: string | undefined, overrides: { dataDir?: string } = {}): Config {
+  let raw: unknown = {};
+  let baseDir = process.cwd();
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (err) {
+      throw new ConfigError(`cannot read the configuration file ${file}: ${(err as Error).message}`);
+    }
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`the configuration file ${file} is not valid JSON: ${(err as Error).message}`);
+    }
+    baseDir = resolve(file, "..");
+  }
+  if (overrides.dataDir !== undefined) raw = { ...(raw as Json), dataDir: resolve(overrides.dataDir) };
+  return parseConfig(raw, baseDir);
+}

@@ -1,0 +1,75 @@
+import type { DbEngine, InstanceTag } from "../instances/types.js";
+
+/** The backend of an instance: a real server, or "embedded" (PGlite, PostgreSQL only). */
+export type BackendConfig =
+  | { readonly type: "embedded" }
+  | {
+      readonly type: "server";
+      readonly host: string;
+      readonly port: number;
+      readonly database: string;
+      readonly tls: "disable" | "require" | "verify-full";
+      readonly caFile?: string | undefined;
+      readonly adminUser: string;
+      /** Provisioning password; or name an environment variable with adminPasswordEnv. */
+      readonly adminPassword?: string | undefined;
+    };
+
+export interface InstanceConfig {
+  readonly identifier: string;
+  readonly engine: DbEngine;
+  readonly region: string;
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly endpoints: readonly string[];
+  /** The port tokens are signed for; defaults to listen.port. */
+  readonly port: number;
+  /** Initial IAMDatabaseAuthenticationEnabled; ModifyDBInstance changes it afterwards. */
+  readonly iamAuthEnabled: boolean;
+  readonly tags: readonly InstanceTag[];
+  readonly backend: BackendConfig;
+  /** Operator TLS files; generated under the data directory when absent. */
+  readonly tls: { readonly certFile?: string; readonly keyFile?: string; readonly caFile?: string };
+  /** Accept token logins without TLS. Off by default (RDS requires TLS for IAM); for loopback demos only. */
+  readonly allowPlaintext: boolean;
+}
+
+export interface GatewayLimits {
+  /** Time allowed from accept to authenticated session: TLS, startup and password. */
+  readonly loginTimeoutMs: number;
+  readonly backendConnectTimeoutMs: number;
+  /** Connections in the handshake phase, in total and from one source address. */
+  readonly maxPendingLogins: number;
+  readonly maxPendingLoginsPerSource: number;
+  /** Tolerated client clock lead for X-Amz-Date. */
+  readonly clockSkewSeconds: number;
+  /** How long SIGTERM waits for sessions to end before closing them. */
+  readonly drainTimeoutMs: number;
+}
+
+export type StoreConfig =
+  | { readonly type: "sqlite" }
+  | {
+      readonly type: "postgres";
+      readonly host: string;
+      readonly port: number;
+      readonly user: string;
+      readonly password?: string | undefined;
+      readonly database: string;
+      readonly schema?: string | undefined;
+    };
+
+/** Validated configuration with every default filled in. */
+export interface Config {
+  readonly dataDir: string;
+  readonly accountId: string;
+  readonly partition: string;
+  readonly region: string;
+  readonly store: StoreConfig;
+  readonly api: { readonly host: string; readonly port: number };
+  /** /metrics, /healthz, /readyz. */
+  readonly ops: { readonly host: string; readonly port: number };
+  readonly gateway: GatewayLimits;
+  readonly instances: readonly InstanceConfig[];
+  /** Where the auth log's JSON lines go: a file path, or "-" for stderr. */
+  readonly authLog: string;
+}

@@ -1,0 +1,80 @@
+import { appendFileSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { classify, type LoginFailureCause } from "./outcome.js";
+
+/** One auth attempt, as the auth log records it. Never a token, secret or password. */
+export interface AuthAttempt {
+  correlationId: string;
+  client: string;
+  instance: string;
+  engine: string;
+  dbUser?: string | undefined;
+  accessKeyId?: string | undefined;
+  principalArn?: string | undefined;
+}
+
+export interface AuthLogSink {
+  write(line: string): void;
+}
+
+/** Appends JSON lines to a file (created 0600), or writes them to stderr for "-". */
+export function authLogSink(target: string): AuthLogSink {
+  if (target === "-") return { write: (line) => process.stderr.write(line) };
+  mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+  return { write: (line) => appendFileSync(target, line, { mode: 0o600 }) };
+}
+
+/**
+ * The auth error log: a JSON line for every attempt, with RDS's wording and status/error
+ * codes plus the precise cause and a correlation id the client's error message also carries.
+ */
+export class AuthLog {
+  constructor(
+    private readonly sink: AuthLogSink,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  success(a: AuthAttempt, detail: string): void {
+    this.#write({ ...this.#base(a), decision: "success", statusCode: 200, detail });
+  }
+
+  failure(
+    a: AuthAttempt,
+    cause: LoginFailureCause,
+    detail: string,
+    tokenErrorCode?: "InvalidToken" | "ExpiredToken" | "InternalFailure",
+  ): void {
+    const c = classify(cause, tokenErrorCode);
+    const user = a.dbUser ?? "";
+    this.#write({
+      ...this.#base(a),
+      decision: "failure",
+      statusCode: c.statusCode,
+      errorCode: c.errorCode,
+      cause,
+      message: `PAM: Authentication failure for user "${user}" because ${c.because}. (Status Code: ${c.statusCode}, Error Code: ${c.errorCode})`,
+      detail,
+    });
+  }
+
+  #base(a: AuthAttempt) {
+    return {
+      time: this.now().toISOString(),
+      correlationId: a.correlationId,
+      client: a.client,
+      instance: a.instance,
+      engine: a.engine,
+      dbUser: a.dbUser,
+      accessKeyId: a.accessKeyId,
+      principalArn: a.principalArn,
+    };
+  }
+
+  #write(entry: object): void {
+    try {
+      this.sink.write(`${JSON.stringify(entry)}\n`);
+    } catch {
+      // A full disk must not take logins down with it; the metrics still count the attempt.
+    }
+  }
+}

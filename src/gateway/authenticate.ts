@@ -1,0 +1,148 @@
+import type { IamService } from "../iam/service.js";
+import type { DbAccountStore } from "../instances/accounts.js";
+import type { DbInstance } from "../instances/types.js";
+import { describeDecision, evaluate, type RequestContext } from "../policy/index.js";
+import type { RdsErrorCode } from "../token/causes.js";
+import { verifyAuthToken } from "../token/verify.js";
+import type { LoginFailureCause } from "./outcome.js";
+
+export interface LoginRequest {
+  readonly instance: DbInstance;
+  /** The user named in the startup packet / handshake. */
+  readonly dbUser: string;
+  /** The cleartext password: the auth token. */
+  readonly password: string;
+  /** The client's IP address, as aws:SourceIp. */
+  readonly sourceIp: string;
+  readonly secureTransport: boolean;
+}
+
+export type LoginResult =
+  | {
+      readonly ok: true;
+      readonly accessKeyId: string;
+      readonly principalArn: string;
+      /** The gateway-held password for the backend login. */
+      readonly backendPassword: string;
+      readonly detail: string;
+    }
+  | {
+      readonly ok: false;
+      readonly cause: LoginFailureCause;
+      readonly detail: string;
+      readonly tokenErrorCode?: RdsErrorCode;
+      readonly accessKeyId?: string;
+      readonly principalArn?: string;
+    };
+
+export interface AuthenticatorOptions {
+  readonly iam: IamService;
+  readonly accounts: DbAccountStore;
+  readonly clockSkewSeconds: number;
+  readonly now?: () => Date;
+}
+
+/** The `arn:aws:rds-db:REGION:ACCOUNT:dbuser:DbiResourceId/USER` a login is authorized against. */
+export function dbUserArn(
+  partition: string,
+  accountId: string,
+  instance: DbInstance,
+  dbUser: string,
+): string {
+  return `arn:${partition}:rds-db:${instance.region}:${accountId}:dbuser:${instance.dbiResourceId}/${dbUser}`;
+}
+
+/** IPv4 clients of a dual-stack listener arrive as ::ffff:a.b.c.d; policies name them as a.b.c.d. */
+function normalizeIp(address: string): string {
+  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+}
+
+/**
+ * Everything between "the client sent a password" and "log in to the backend", the same for
+ * every engine: the token (bound to this instance's names, port and the login user), the key
+ * or session behind it, the instance's IAM switch, the IAM-only DB account, and
+ * `rds-db:connect` under the principal's policies.
+ */
+export class Authenticator {
+  constructor(private readonly options: AuthenticatorOptions) {}
+
+  async authenticate(req: LoginRequest): Promise<LoginResult> {
+    const { iam, accounts } = this.options;
+    const now = this.options.now ?? (() => new Date());
+    const { instance, dbUser } = req;
+    if (!instance.iamAuthEnabled) {
+      return {
+        ok: false,
+        cause: "iam-disabled",
+        detail: `IAM database authentication is disabled on ${instance.identifier}; enable it with: iamdb rds modify-db-instance --db-instance-identifier ${instance.identifier} --enable-iam-database-authentication`,
+      };
+    }
+    const verified = await verifyAuthToken(req.password, {
+      hostnames: instance.endpoints,
+      port: instance.port,
+      region: instance.region,
+      dbUser,
+      lookupCredential: (id) => iam.lookupCredential(id),
+      now,
+      clockSkewSeconds: this.options.clockSkewSeconds,
+    });
+    if (!verified.ok) {
+      return {
+        ok: false,
+        cause: verified.cause,
+        detail: verified.detail,
+        tokenErrorCode: verified.errorCode,
+        ...(verified.accessKeyId === undefined ? {} : { accessKeyId: verified.accessKeyId }),
+      };
+    }
+    const { accessKeyId } = verified;
+    const principal = verified.credential.principal;
+    const backendPassword = accounts.password(instance.identifier, dbUser);
+    if (backendPassword === undefined) {
+      return {
+        ok: false,
+        cause: "db-user-not-iam-enabled",
+        detail: `DB user "${dbUser}" is not an IAM-enabled account on ${instance.identifier}; create it with: iamdb db-user create --db-instance-identifier ${instance.identifier} --username ${dbUser} (or take over an existing role with db-user enable)`,
+        accessKeyId,
+        principalArn: principal.arn,
+      };
+    }
+    const set = await iam.policySetFor(principal);
+    if (set === undefined) {
+      return {
+        ok: false,
+        cause: "not-authorized",
+        detail: `${principal.arn} no longer exists`,
+        accessKeyId,
+        principalArn: principal.arn,
+      };
+    }
+    const { accountId, partition } = iam.account;
+    const resource = dbUserArn(partition, accountId, instance, dbUser);
+    const at = now();
+    const context: Record<string, RequestContext[string]> = {
+      "aws:SourceIp": normalizeIp(req.sourceIp),
+      "aws:SecureTransport": req.secureTransport,
+      "aws:RequestedRegion": instance.region,
+    };
+    for (const tag of instance.tags) context[`aws:ResourceTag/${tag.key}`] = tag.value;
+    const decision = evaluate(
+      { action: "rds-db:connect", resource, principal: set.principal, context, now: at },
+      set.policies,
+    );
+    const explained = describeDecision(decision, { action: "rds-db:connect", resource });
+    if (decision.decision !== "allowed") {
+      return {
+        ok: false,
+        cause: "not-authorized",
+        detail: `'${principal.arn}' is not authorized to perform rds-db:connect: ${explained}`,
+        accessKeyId,
+        principalArn: principal.arn,
+      };
+    }
+    void iam.recordKeyUse(accessKeyId, "rds-db", instance.region, at).catch(() => {
+      // Last-used bookkeeping is best effort; a store hiccup must not fail a login.
+    });
+    return { ok: true, accessKeyId, principalArn: principal.arn, backendPassword, detail: explained };
+  }
+}

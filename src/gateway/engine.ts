@@ -1,0 +1,37 @@
+import type { Socket } from "node:net";
+import type { SecureContext } from "node:tls";
+import type { GatewayLimits } from "../config/types.js";
+import type { DbInstance } from "../instances/types.js";
+import type { Authenticator } from "./authenticate.js";
+import type { AuthLog } from "./authLog.js";
+import type { GatewayMetrics } from "./metrics.js";
+
+/** What an engine needs to serve one connection; shared by every connection of a listener. */
+export interface ListenerContext {
+  /** The instance as it is now (the RDS API may switch IAM off or change tags at any time). */
+  instance(): DbInstance;
+  readonly secureContext: SecureContext;
+  readonly allowPlaintext: boolean;
+  readonly limits: GatewayLimits;
+  readonly authenticator: Authenticator;
+  readonly authLog: AuthLog;
+  readonly metrics: GatewayMetrics;
+  /** Called when a session starts relaying and when it ends, for draining on shutdown. */
+  readonly sessions: SessionTracker;
+}
+
+export interface SessionTracker {
+  opened(close: () => void): () => void;
+}
+
+/**
+ * One engine per wire protocol (Teleport's lib/srv/db shape): the listener accepts, the
+ * engine runs the protocol's handshake, authentication through the shared Authenticator,
+ * the backend login, and the relay.
+ */
+export interface Engine {
+  /** Takes over an accepted socket. Never throws; every failure ends in a protocol error and a closed socket. */
+  handle(socket: Socket, ctx: ListenerContext): void;
+  /** Refuses a connection before any handshake (too many pending logins), in the protocol's own words. */
+  refuse(socket: Socket, ctx: ListenerContext, reason: "throttled"): void;
+}

@@ -1,0 +1,236 @@
+import { readFileSync } from "node:fs";
+import { connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import type { BackendSpec } from "../../../instances/types.js";
+import {
+  type BackendMessage,
+  BackendParser,
+  md5Password,
+  passwordMessage,
+  ScramSha256Client,
+  saslInitialResponse,
+  saslResponse,
+  sslRequest,
+  startupMessage,
+} from "../../../wire/postgres/index.js";
+import { ConnectionClosed, EventQueue } from "../../queue.js";
+
+/** The backend refused or broke the login; `fields` is its ErrorResponse when it sent one. */
+export class BackendLoginError extends Error {
+  constructor(
+    message: string,
+    readonly kind: "unavailable" | "refused" | "protocol",
+    readonly fields?: Record<string, string>,
+  ) {
+    super(message);
+    this.name = "BackendLoginError";
+  }
+}
+
+export interface BackendSession {
+  readonly socket: Socket;
+  /** Messages after AuthenticationOk up to and including ReadyForQuery. */
+  readonly startup: BackendMessage[];
+  /** Bytes that followed ReadyForQuery (none in practice): the relay forwards them first. */
+  readonly remainder: Buffer;
+  readonly processId: number;
+  readonly secretKey: Buffer;
+}
+
+function connectTcp(host: string, port: number, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host, port, noDelay: true });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(
+        new BackendLoginError(
+          `backend ${host}:${port} did not accept a connection within ${timeoutMs} ms`,
+          "unavailable",
+        ),
+      );
+    }, timeoutMs);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      socket.off("error", onError);
+      resolve(socket);
+    });
+    const onError = (err: Error) => {
+      clearTimeout(timer);
+      reject(new BackendLoginError(`backend ${host}:${port} is unreachable: ${err.message}`, "unavailable"));
+    };
+    socket.once("error", onError);
+  });
+}
+
+function readByte(socket: Socket): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      cleanup();
+      if (chunk.length > 1) socket.unshift(chunk.subarray(1));
+      resolve(chunk[0] as number);
+    };
+    const onEnd = () => {
+      cleanup();
+      reject(
+        new BackendLoginError("backend closed the connection during the SSL negotiation", "unavailable"),
+      );
+    };
+    const cleanup = () => {
+      socket.off("data", onData);
+      socket.off("end", onEnd);
+      socket.off("error", onEnd);
+      socket.pause();
+    };
+    socket.on("data", onData);
+    socket.once("end", onEnd);
+    socket.once("error", onEnd);
+  });
+}
+
+/** Opens a connection to the backend, with TLS when the instance asks for it. */
+export async function openBackend(spec: BackendSpec, timeoutMs: number): Promise<Socket> {
+  const socket = await connectTcp(spec.host, spec.port, timeoutMs);
+  if (spec.tls === "disable") return socket;
+  socket.write(sslRequest());
+  const answer = await readByte(socket);
+  if (answer !== 0x53 /* S */) {
+    socket.destroy();
+    throw new BackendLoginError(
+      `backend ${spec.host}:${spec.port} does not accept TLS, but the instance requires it`,
+      "unavailable",
+    );
+  }
+  return new Promise((resolve, reject) => {
+    const secure = tlsConnect({
+      socket,
+      servername: /^[\d.:]+$/.test(spec.host) ? undefined : spec.host,
+      rejectUnauthorized: spec.tls === "verify-full",
+      ...(spec.caFile ? { ca: readFileSync(spec.caFile) } : {}),
+    });
+    secure.once("secureConnect", () => {
+      secure.off("error", onError);
+      resolve(secure as unknown as Socket);
+    });
+    const onError = (err: Error) => {
+      secure.destroy();
+      reject(
+        new BackendLoginError(
+          `TLS to backend ${spec.host}:${spec.port} failed: ${err.message}`,
+          "unavailable",
+        ),
+      );
+    };
+    secure.once("error", onError);
+  });
+}
+
+/**
+ * Logs in to the backend as `user` with the gateway-held password, answering whichever
+ * method the backend asks for (trust, cleartext, md5, SCRAM-SHA-256), and reads up to
+ * ReadyForQuery.
+ * @see https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-START-UP
+ */
+export async function backendLogin(
+  socket: Socket,
+  parameters: Record<string, string>,
+  password: string,
+  timeoutMs: number,
+): Promise<BackendSession> {
+  const parser = new BackendParser();
+  const queue = new EventQueue<BackendMessage>();
+  const onData = (chunk: Buffer) => {
+    try {
+      queue.push(parser.push(chunk));
+    } catch (err) {
+      queue.fail(new BackendLoginError(`backend sent malformed data: ${(err as Error).message}`, "protocol"));
+    }
+  };
+  const onClose = () =>
+    queue.fail(new BackendLoginError("backend closed the connection during login", "unavailable"));
+  socket.on("data", onData);
+  socket.once("close", onClose);
+  socket.once("error", onClose);
+  const timer = setTimeout(
+    () => queue.fail(new BackendLoginError(`backend login took longer than ${timeoutMs} ms`, "unavailable")),
+    timeoutMs,
+  );
+  socket.resume();
+  try {
+    socket.write(startupMessage(parameters));
+    let scram: ScramSha256Client | undefined;
+    const startup: BackendMessage[] = [];
+    let processId = 0;
+    let secretKey: Buffer = Buffer.alloc(0);
+    let authenticated = false;
+    for (;;) {
+      const m = await queue.next();
+      switch (m.kind) {
+        case "AuthenticationOk":
+          authenticated = true;
+          break;
+        case "AuthenticationCleartextPassword":
+          socket.write(passwordMessage(password));
+          break;
+        case "AuthenticationMD5Password":
+          socket.write(passwordMessage(md5Password(parameters.user ?? "", password, m.salt)));
+          break;
+        case "AuthenticationSASL":
+          if (!m.mechanisms.includes("SCRAM-SHA-256")) {
+            throw new BackendLoginError(
+              `backend offers SASL mechanisms ${m.mechanisms.join(", ")}; iamdb speaks SCRAM-SHA-256`,
+              "protocol",
+            );
+          }
+          scram = new ScramSha256Client(password);
+          socket.write(saslInitialResponse("SCRAM-SHA-256", scram.clientFirstMessage()));
+          break;
+        case "AuthenticationSASLContinue":
+          if (!scram) throw new BackendLoginError("backend sent SASLContinue without SASL", "protocol");
+          socket.write(saslResponse(scram.handleServerFirst(m.data)));
+          break;
+        case "AuthenticationSASLFinal":
+          if (!scram) throw new BackendLoginError("backend sent SASLFinal without SASL", "protocol");
+          scram.verifyServerFinal(m.data);
+          break;
+        case "AuthenticationOther":
+          throw new BackendLoginError(
+            `backend asks for authentication method ${m.code}, which iamdb does not speak`,
+            "protocol",
+          );
+        case "ErrorResponse":
+          throw new BackendLoginError(m.fields.M ?? "backend refused the login", "refused", m.fields);
+        case "BackendKeyData":
+          processId = m.processId;
+          secretKey = m.secretKey;
+          break;
+        case "ReadyForQuery":
+          if (!authenticated)
+            throw new BackendLoginError("backend sent ReadyForQuery before AuthenticationOk", "protocol");
+          startup.push(m);
+          return { socket, startup, remainder: parser.takeRemainder(), processId, secretKey };
+        default:
+          if (authenticated) startup.push(m);
+      }
+    }
+  } catch (err) {
+    socket.destroy();
+    if (err instanceof BackendLoginError) throw err;
+    if (err instanceof ConnectionClosed) throw new BackendLoginError(err.reason, "unavailable");
+    throw new BackendLoginError(`backend login failed: ${(err as Error).message}`, "protocol");
+  } finally {
+    clearTimeout(timer);
+    socket.off("data", onData);
+    socket.off("close", onClose);
+    socket.off("error", onClose);
+    socket.pause();
+  }
+}
+
+/** Sends a CancelRequest to the backend on a connection of its own, as PostgreSQL requires. */
+export function sendBackendCancel(spec: BackendSpec, timeoutMs: number, cancel: Buffer): void {
+  openBackend(spec, timeoutMs)
+    .then((s) => s.end(cancel))
+    .catch(() => {
+      // A cancel is best effort in PostgreSQL too: the client learns nothing either way.
+    });
+}

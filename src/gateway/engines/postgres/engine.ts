@@ -1,0 +1,434 @@
+import { randomUUID } from "node:crypto";
+import type { Socket } from "node:net";
+import { TLSSocket } from "node:tls";
+import type { DbInstance } from "../../../instances/types.js";
+import {
+  authenticationCleartextPassword,
+  authenticationOk,
+  type BackendMessage,
+  backendKeyData,
+  cancelRequest,
+  errorResponse,
+  type FrontendEvent,
+  FrontendParser,
+  negotiateProtocolVersion,
+  readPasswordMessage,
+  readyForQuery,
+  sslResponse,
+} from "../../../wire/postgres/index.js";
+import type { AuthAttempt } from "../../authLog.js";
+import type { Engine, ListenerContext } from "../../engine.js";
+import { classify, type LoginFailureCause } from "../../outcome.js";
+import { ConnectionClosed, EventQueue } from "../../queue.js";
+import { BackendLoginError, backendLogin, openBackend, sendBackendCancel } from "./backendLogin.js";
+import { CancelKeys } from "./cancel.js";
+
+/** A TLS record of type handshake: a client that starts TLS without an SSLRequest (PostgreSQL 17 sslnegotiation=direct). */
+const TLS_HANDSHAKE_RECORD = 0x16;
+
+/** Startup parameters that configure the protocol rather than the session: never forwarded. */
+const isProtocolOption = (name: string) => name.startsWith("_pq_.");
+
+type Stage = "startup" | "password" | "authenticating" | "backend";
+
+/**
+ * The PostgreSQL engine. See docs/gateway-postgres.md for the handshake as a sequence diagram.
+ * @see https://www.postgresql.org/docs/current/protocol-flow.html
+ */
+export class PostgresEngine implements Engine {
+  readonly cancelKeys = new CancelKeys();
+
+  handle(socket: Socket, ctx: ListenerContext): void {
+    new PostgresConnection(socket, ctx, this.cancelKeys).run().catch(() => {
+      socket.destroy();
+    });
+  }
+
+  refuse(socket: Socket, ctx: ListenerContext, reason: "throttled"): void {
+    const instance = ctx.instance();
+    const attempt: AuthAttempt = {
+      correlationId: randomUUID(),
+      client: `${socket.remoteAddress}:${socket.remotePort}`,
+      instance: instance.identifier,
+      engine: instance.engine,
+    };
+    ctx.metrics.request(instance.identifier);
+    ctx.metrics.failure(instance.identifier, classify(reason).kind);
+    ctx.authLog.failure(
+      attempt,
+      reason,
+      "too many connections are logging in at once (maxPendingLogins / maxPendingLoginsPerSource); the client should retry with backoff",
+    );
+    // What the postmaster sends when it is out of slots; libpq reports it even in answer to an SSLRequest.
+    socket.end(
+      errorResponse({ severity: "FATAL", code: "53300", message: "sorry, too many clients already" }),
+    );
+    socket.on("error", () => socket.destroy());
+  }
+}
+
+class PostgresConnection {
+  readonly #raw: Socket;
+  #socket: Socket;
+  #tls = false;
+  readonly #parser = new FrontendParser();
+  readonly #queue = new EventQueue<FrontendEvent>();
+  readonly #attempt: AuthAttempt;
+  readonly #instance: DbInstance;
+  readonly #started = performance.now();
+  #stage: Stage = "startup";
+  #timer: NodeJS.Timeout | undefined;
+  #first = true;
+
+  constructor(
+    raw: Socket,
+    private readonly ctx: ListenerContext,
+    private readonly cancelKeys: CancelKeys,
+  ) {
+    this.#raw = raw;
+    this.#socket = raw;
+    this.#instance = ctx.instance();
+    this.#attempt = {
+      correlationId: randomUUID(),
+      client: `${raw.remoteAddress}:${raw.remotePort}`,
+      instance: this.#instance.identifier,
+      engine: this.#instance.engine,
+    };
+  }
+
+  readonly #onData = (chunk: Buffer) => {
+    if (this.#first) {
+      this.#first = false;
+      if (chunk[0] === TLS_HANDSHAKE_RECORD) {
+        this.#queue.fail(
+          new ConnectionClosed(
+            "direct TLS (sslnegotiation=direct) is not supported; connect with the default sslnegotiation=postgres",
+          ),
+        );
+        return;
+      }
+    }
+    this.#queue.push(this.#parser.push(chunk));
+  };
+
+  readonly #onClose = () =>
+    this.#queue.fail(new ConnectionClosed(`client closed the connection during ${this.#stage}`));
+
+  #attach(socket: Socket): void {
+    this.#socket = socket;
+    socket.on("data", this.#onData);
+    socket.on("end", this.#onClose);
+    socket.on("close", this.#onClose);
+    socket.on("error", this.#onClose);
+  }
+
+  #detach(socket: Socket): void {
+    socket.off("data", this.#onData);
+    socket.off("end", this.#onClose);
+    socket.off("close", this.#onClose);
+    socket.off("error", this.#onClose);
+  }
+
+  async run(): Promise<void> {
+    this.#raw.on("error", () => this.#raw.destroy());
+    this.#timer = setTimeout(() => {
+      this.#queue.fail(
+        new ConnectionClosed(
+          `login timeout: no authenticated session within ${this.ctx.limits.loginTimeoutMs} ms (stage: ${this.#stage})`,
+        ),
+      );
+    }, this.ctx.limits.loginTimeoutMs);
+    this.#attach(this.#raw);
+    try {
+      await this.#handshake();
+    } catch (err) {
+      const reason =
+        err instanceof ConnectionClosed ? err.reason : `internal error: ${(err as Error).message}`;
+      if (
+        this.#stage !== "startup" ||
+        !(err instanceof ConnectionClosed) ||
+        /timeout|direct TLS/.test(reason)
+      ) {
+        this.ctx.authLog.failure(
+          this.#attempt,
+          err instanceof ConnectionClosed ? "malformed" : "internal-error",
+          reason,
+        );
+      }
+      this.#destroy();
+    } finally {
+      clearTimeout(this.#timer);
+    }
+  }
+
+  #destroy(): void {
+    this.#socket.destroy();
+    this.#raw.destroy();
+  }
+
+  /** Sends a fatal error and closes; what PostgreSQL does when it refuses a connection. */
+  #fatal(code: string, message: string, extra: { detail?: string; hint?: string } = {}): void {
+    this.#detach(this.#socket);
+    this.#socket.end(errorResponse({ severity: "FATAL", code, message, ...extra }));
+    this.#socket.on("error", () => this.#destroy());
+    setTimeout(() => this.#destroy(), 1000).unref();
+  }
+
+  async #upgrade(): Promise<void> {
+    this.#detach(this.#raw);
+    this.#raw.write(sslResponse(true));
+    const secure = new TLSSocket(this.#raw, { isServer: true, secureContext: this.ctx.secureContext });
+    await new Promise<void>((resolve, reject) => {
+      const fail = (err?: Error) =>
+        reject(
+          new ConnectionClosed(`TLS handshake failed: ${err?.message ?? "client closed the connection"}`),
+        );
+      secure.once("secure", () => {
+        secure.off("error", fail);
+        secure.off("close", fail);
+        resolve();
+      });
+      secure.once("error", fail);
+      secure.once("close", fail);
+      this.#queue.next().catch(() => {
+        // The login timer fires through the queue; during the handshake it must end it too.
+        fail(new Error("login timeout"));
+      });
+    });
+    this.#tls = true;
+    this.#attach(secure as unknown as Socket);
+  }
+
+  async #handshake(): Promise<void> {
+    const ctx = this.ctx;
+    const instance = this.#instance;
+    let parameters: Record<string, string> | undefined;
+    let minor = 0;
+    while (parameters === undefined) {
+      const event = await this.#queue.next();
+      if (event.kind === "error") {
+        this.ctx.authLog.failure(this.#attempt, "malformed", `protocol error before login: ${event.message}`);
+        return this.#fatal(event.code, event.message);
+      }
+      if (event.kind !== "startup") {
+        return this.#fatal("08P01", "expected a startup packet");
+      }
+      const packet = event.packet;
+      switch (packet.kind) {
+        case "SSLRequest":
+          if (this.#tls) {
+            this.ctx.authLog.failure(
+              this.#attempt,
+              "malformed",
+              "a second SSLRequest inside TLS (protocol violation)",
+            );
+            return this.#fatal("08P01", "SSLRequest received on an encrypted connection");
+          }
+          if (this.#parser.buffered > 0) {
+            // CVE-2021-23214: bytes sent before the TLS handshake could be injected by a man in the middle.
+            this.ctx.authLog.failure(
+              this.#attempt,
+              "malformed",
+              "unencrypted data after SSLRequest (possible man-in-the-middle injection)",
+            );
+            return this.#fatal("08P01", "received unencrypted data after SSL request");
+          }
+          await this.#upgrade();
+          this.#parser.expectStartup();
+          break;
+        case "GSSENCRequest":
+          if (this.#tls) return this.#fatal("08P01", "GSSENCRequest received on an encrypted connection");
+          this.#raw.write(sslResponse(false));
+          this.#parser.expectStartup();
+          break;
+        case "CancelRequest":
+          this.cancelKeys.cancel(packet.processId, packet.secretKey);
+          this.#destroy();
+          return;
+        case "StartupMessage":
+          parameters = packet.parameters;
+          minor = packet.protocolVersion & 0xffff;
+          break;
+      }
+    }
+    const user = parameters.user;
+    const database = parameters.database ?? user;
+    this.#attempt.dbUser = user;
+    if (!user) return this.#fatal("28000", "no PostgreSQL user name specified in startup packet");
+    const unrecognized = Object.keys(parameters).filter(isProtocolOption);
+    if (minor > 0 || unrecognized.length > 0) this.#socket.write(negotiateProtocolVersion(0, unrecognized));
+    if (!this.#tls && !ctx.allowPlaintext) {
+      ctx.authLog.failure(
+        this.#attempt,
+        "malformed",
+        "the client did not request TLS; IAM logins require it (the password was never asked for)",
+      );
+      return this.#fatal(
+        "28000",
+        `no pg_hba.conf entry for host "${this.#raw.remoteAddress}", user "${user}", database "${database}", no encryption`,
+        {
+          hint: "IAM authentication requires TLS: connect with sslmode=verify-full sslrootcert=<the iamdb CA file>",
+        },
+      );
+    }
+
+    ctx.metrics.request(instance.identifier);
+    this.#stage = "password";
+    this.#socket.write(authenticationCleartextPassword());
+    this.#parser.expectTyped();
+    const reply = await this.#queue.next();
+    if (reply.kind !== "message" || reply.type !== "p") {
+      const why = reply.kind === "error" ? reply.message : "expected a password message";
+      return this.#loginFailed("malformed", `protocol error in the password phase: ${why}`);
+    }
+    if (this.#parser.buffered > 0 || this.#queue.size > 0) {
+      return this.#loginFailed(
+        "malformed",
+        "the client sent data before the login completed (protocol violation)",
+      );
+    }
+    const password = readPasswordMessage(reply.body);
+    this.#detach(this.#socket);
+    this.#socket.pause();
+    this.#socket.on("close", this.#onClose);
+
+    this.#stage = "authenticating";
+    const auth = await ctx.authenticator.authenticate({
+      instance: ctx.instance(),
+      dbUser: user,
+      password,
+      sourceIp: this.#raw.remoteAddress ?? "",
+      secureTransport: this.#tls,
+    });
+    this.#attempt.accessKeyId = auth.accessKeyId;
+    this.#attempt.principalArn = auth.principalArn;
+    if (!auth.ok) return this.#loginFailed(auth.cause, auth.detail, auth.tokenErrorCode);
+
+    this.#stage = "backend";
+    const spec = instance.backend;
+    const forwarded = Object.fromEntries(Object.entries(parameters).filter(([k]) => !isProtocolOption(k)));
+    let session: Awaited<ReturnType<typeof backendLogin>>;
+    try {
+      const backend = await openBackend(spec, ctx.limits.backendConnectTimeoutMs);
+      session = await backendLogin(
+        backend,
+        forwarded,
+        auth.backendPassword,
+        ctx.limits.backendConnectTimeoutMs,
+      );
+    } catch (err) {
+      const e = err instanceof BackendLoginError ? err : new BackendLoginError(String(err), "protocol");
+      const code = e.fields?.C;
+      if (e.kind === "refused" && code !== "28P01" && code !== "28000") {
+        // The backend's own refusal of the session (unknown database, too many connections):
+        // the client's to see, as it would connecting directly.
+        ctx.authLog.failure(
+          this.#attempt,
+          "backend-login-failed",
+          `backend refused the session: ${code} ${e.message}`,
+        );
+        ctx.metrics.failure(instance.identifier, "ServerError");
+        return this.#fatal(code ?? "08006", e.message, e.fields?.D ? { detail: e.fields.D } : {});
+      }
+      const detail =
+        e.kind === "refused"
+          ? `the backend refused the gateway-held password for "${user}" (${code} ${e.message}); reset it with: iamdb db-user rotate --db-instance-identifier ${instance.identifier} --username ${user}`
+          : e.message;
+      ctx.authLog.failure(
+        this.#attempt,
+        e.kind === "refused" ? "backend-login-failed" : "backend-unavailable",
+        detail,
+      );
+      ctx.metrics.failure(instance.identifier, "ServerError");
+      if (e.kind === "refused") return this.#authFailedToClient(user);
+      return this.#fatal(
+        "08006",
+        `could not connect to the database (iamdb correlation id ${this.#attempt.correlationId})`,
+        {
+          hint: "the gateway could not reach or log in to its backend; the operator's auth log has the cause",
+        },
+      );
+    }
+    this.#relay(session, auth.detail);
+  }
+
+  #authFailedToClient(user: string): void {
+    this.#fatal("28000", `PAM authentication failed for user "${user}"`, {
+      detail: `iamdb correlation id ${this.#attempt.correlationId}`,
+    });
+  }
+
+  #loginFailed(
+    cause: LoginFailureCause,
+    detail: string,
+    tokenErrorCode?: "InvalidToken" | "ExpiredToken" | "InternalFailure",
+  ): void {
+    const id = this.#instance.identifier;
+    this.ctx.authLog.failure(this.#attempt, cause, detail, tokenErrorCode);
+    this.ctx.metrics.failure(id, classify(cause, tokenErrorCode).kind);
+    this.#authFailedToClient(this.#attempt.dbUser ?? "");
+  }
+
+  #relay(session: Awaited<ReturnType<typeof backendLogin>>, detail: string): void {
+    const { ctx } = this;
+    const id = this.#instance.identifier;
+    const client = this.#socket;
+    const backend = session.socket;
+    const spec = this.#instance.backend;
+    const key = this.cancelKeys.issue({
+      processId: session.processId,
+      secretKey: session.secretKey,
+      send: (pid, secret) =>
+        sendBackendCancel(spec, ctx.limits.backendConnectTimeoutMs, cancelRequest(pid, secret)),
+    });
+    const out: Buffer[] = [authenticationOk()];
+    for (const m of session.startup) out.push(...forward(m, key));
+    if (session.remainder.length > 0) out.push(session.remainder);
+    client.off("close", this.#onClose);
+    clearTimeout(this.#timer);
+    this.#raw.emit("iamdb:relaying");
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      key.release();
+      client.destroy();
+      backend.destroy();
+      this.#raw.destroy();
+      ctx.metrics.sessionClosed(id);
+      untrack();
+    };
+    const untrack = ctx.sessions.opened(close);
+    ctx.metrics.sessionOpened(id);
+    ctx.metrics.success(id, (performance.now() - this.#started) / 1000);
+    ctx.authLog.success(this.#attempt, detail);
+    client.write(Buffer.concat(out));
+    // pipe() carries backpressure both ways: a slow reader pauses the other side's socket.
+    client.pipe(backend);
+    backend.pipe(client);
+    for (const s of [client, backend]) {
+      s.on("error", close);
+      s.on("close", close);
+    }
+    client.resume();
+    backend.resume();
+  }
+}
+
+/** The backend's startup messages as the client must see them: our BackendKeyData, never the backend's. */
+function forward(m: BackendMessage, key: { processId: number; secretKey: Buffer }): Buffer[] {
+  switch (m.kind) {
+    case "ParameterStatus":
+    case "NoticeResponse":
+      // Relayed byte for byte: values follow client_encoding, which need not be UTF-8.
+      return [m.raw];
+    case "BackendKeyData":
+      return [];
+    case "ReadyForQuery":
+      return [backendKeyData(key.processId, key.secretKey), readyForQuery(m.status)];
+    case "Other":
+      return [m.raw];
+    default:
+      return [];
+  }
+}

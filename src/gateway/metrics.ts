@@ -1,0 +1,116 @@
+import type { FailureKind } from "./outcome.js";
+
+const FAILURE_COUNTERS: Record<FailureKind, string> = {
+  InvalidToken: "iam_db_auth_connection_failure_invalid_token_total",
+  InsufficientPermissions: "iam_db_auth_connection_failure_insufficient_permissions_total",
+  Throttling: "iam_db_auth_connection_failure_throttling_total",
+  ServerError: "iam_db_auth_connection_failure_server_error_total",
+};
+
+const HELP: Record<string, string> = {
+  iam_db_auth_connection_requests_total: "IAM authentication attempts (RDS IamDbAuthConnectionRequests).",
+  iam_db_auth_connection_success_total: "Successful IAM authentications (IamDbAuthConnectionSuccess).",
+  iam_db_auth_connection_failure_total: "Failed IAM authentications (IamDbAuthConnectionFailure).",
+  iam_db_auth_connection_failure_invalid_token_total:
+    "Failures for an invalid token (IamDbAuthConnectionFailureInvalidToken).",
+  iam_db_auth_connection_failure_insufficient_permissions_total:
+    "Failures for missing rds-db:connect permission (IamDbAuthConnectionFailureInsufficientPermissions).",
+  iam_db_auth_connection_failure_throttling_total:
+    "Failures from throttling (IamDbAuthConnectionFailureThrottling).",
+  iam_db_auth_connection_failure_server_error_total:
+    "Failures from an internal error (IamDbAuthConnectionFailureServerError).",
+};
+
+/** Handshake latency buckets, in seconds. */
+const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Prometheus text-format metrics, labelled by instance: RDS's IAM auth metrics plus sessions and latency. */
+export class GatewayMetrics {
+  readonly #counters = new Map<string, Map<string, number>>();
+  readonly #sessions = new Map<string, number>();
+  readonly #histograms = new Map<string, { buckets: number[]; sum: number; count: number }>();
+
+  constructor(instances: readonly string[]) {
+    for (const name of [...Object.keys(HELP)]) {
+      this.#counters.set(name, new Map(instances.map((i) => [i, 0])));
+    }
+    for (const i of instances) {
+      this.#sessions.set(i, 0);
+      this.#histograms.set(i, { buckets: BUCKETS.map(() => 0), sum: 0, count: 0 });
+    }
+  }
+
+  #inc(name: string, instance: string): void {
+    const m = this.#counters.get(name);
+    if (m) m.set(instance, (m.get(instance) ?? 0) + 1);
+  }
+
+  request(instance: string): void {
+    this.#inc("iam_db_auth_connection_requests_total", instance);
+  }
+
+  success(instance: string, handshakeSeconds: number): void {
+    this.#inc("iam_db_auth_connection_success_total", instance);
+    const h = this.#histograms.get(instance);
+    if (!h) return;
+    h.count++;
+    h.sum += handshakeSeconds;
+    for (const [i, b] of BUCKETS.entries()) {
+      if (handshakeSeconds <= b) h.buckets[i] = (h.buckets[i] ?? 0) + 1;
+    }
+  }
+
+  failure(instance: string, kind: FailureKind): void {
+    this.#inc("iam_db_auth_connection_failure_total", instance);
+    this.#inc(FAILURE_COUNTERS[kind], instance);
+  }
+
+  sessionOpened(instance: string): void {
+    this.#sessions.set(instance, (this.#sessions.get(instance) ?? 0) + 1);
+  }
+
+  sessionClosed(instance: string): void {
+    this.#sessions.set(instance, Math.max(0, (this.#sessions.get(instance) ?? 0) - 1));
+  }
+
+  activeSessions(instance?: string): number {
+    if (instance !== undefined) return this.#sessions.get(instance) ?? 0;
+    let n = 0;
+    for (const v of this.#sessions.values()) n += v;
+    return n;
+  }
+
+  counter(name: string, instance: string): number {
+    return this.#counters.get(name)?.get(instance) ?? 0;
+  }
+
+  /** @see https://prometheus.io/docs/instrumenting/exposition_formats/ */
+  render(): string {
+    const lines: string[] = [];
+    const label = (i: string) => `instance="${i.replace(/["\\\n]/g, "_")}"`;
+    for (const [name, byInstance] of this.#counters) {
+      lines.push(`# HELP ${name} ${HELP[name]}`, `# TYPE ${name} counter`);
+      for (const [i, v] of byInstance) lines.push(`${name}{${label(i)}} ${v}`);
+    }
+    lines.push(
+      "# HELP iamdb_active_sessions Relayed sessions open now.",
+      "# TYPE iamdb_active_sessions gauge",
+    );
+    for (const [i, v] of this.#sessions) lines.push(`iamdb_active_sessions{${label(i)}} ${v}`);
+    lines.push(
+      "# HELP iamdb_handshake_seconds Time from accept to an authenticated, relayed session.",
+      "# TYPE iamdb_handshake_seconds histogram",
+    );
+    for (const [i, h] of this.#histograms) {
+      for (const [n, b] of BUCKETS.entries()) {
+        lines.push(`iamdb_handshake_seconds_bucket{${label(i)},le="${b}"} ${h.buckets[n] ?? 0}`);
+      }
+      lines.push(`iamdb_handshake_seconds_bucket{${label(i)},le="+Inf"} ${h.count}`);
+      lines.push(
+        `iamdb_handshake_seconds_sum{${label(i)}} ${h.sum}`,
+        `iamdb_handshake_seconds_count{${label(i)}} ${h.count}`,
+      );
+    }
+    return `${lines.join("\n")}\n`;
+  }
+}

@@ -1,0 +1,53 @@
+import { createServer, type Server } from "node:http";
+import type { GatewayMetrics } from "./metrics.js";
+
+export interface OpsServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * /metrics (Prometheus text), /healthz (the process is up) and /readyz (every listener is
+ * accepting and the gateway is not draining) on a port of their own, unauthenticated, so a
+ * scraper or orchestrator needs no AWS credentials.
+ */
+export function startOpsServer(
+  metrics: GatewayMetrics,
+  ready: () => { ok: boolean; detail: string },
+  host: string,
+  port: number,
+): Promise<OpsServer> {
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { allow: "GET, HEAD" }).end();
+      return;
+    }
+    if (path === "/metrics") {
+      res
+        .writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" })
+        .end(metrics.render());
+    } else if (path === "/healthz") {
+      res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+    } else if (path === "/readyz") {
+      const r = ready();
+      res.writeHead(r.ok ? 200 : 503, { "content-type": "text/plain" }).end(`${r.detail}\n`);
+    } else {
+      res
+        .writeHead(404, { "content-type": "text/plain" })
+        .end("not found: try /metrics, /healthz or /readyz\n");
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host, port }, () => {
+      const address = server.address();
+      const actual = typeof address === "object" && address ? address.port : port;
+      const shownHost = host.includes(":") ? `[${host}]` : host;
+      resolve({
+        url: `http://${shownHost}:${actual}`,
+        close: () => new Promise<void>((done) => server.close(() => done())),
+      });
+    });
+  });
+}

@@ -1,0 +1,67 @@
+import type { FailureCause, RdsErrorCode } from "../token/causes.js";
+
+/** Why a login failed, beyond the token's own causes. */
+export type LoginFailureCause =
+  | FailureCause
+  | "iam-disabled"
+  | "db-user-not-iam-enabled"
+  | "not-authorized"
+  | "throttled"
+  | "backend-unavailable"
+  | "backend-login-failed"
+  | "internal-error";
+
+/** The metric family a failure counts under, as RDS's IamDbAuthConnectionFailure* metrics split them. */
+export type FailureKind = "InvalidToken" | "InsufficientPermissions" | "Throttling" | "ServerError";
+
+export interface FailureClass {
+  kind: FailureKind;
+  statusCode: 400 | 403 | 429 | 500;
+  errorCode: RdsErrorCode | "NotAuthorized" | "ThrottlingException" | "InternalError";
+  /** RDS's wording after "because ". */
+  because: string;
+}
+
+export function classify(cause: LoginFailureCause, tokenErrorCode?: RdsErrorCode): FailureClass {
+  switch (cause) {
+    case "not-authorized":
+      return {
+        kind: "InsufficientPermissions",
+        statusCode: 403,
+        errorCode: "NotAuthorized",
+        because: "the principal is not authorized to perform rds-db:connect",
+      };
+    case "throttled":
+      return {
+        kind: "Throttling",
+        statusCode: 429,
+        errorCode: "ThrottlingException",
+        because: "of throttling",
+      };
+    case "backend-unavailable":
+    case "backend-login-failed":
+    case "internal-error":
+    case "lookup-failed":
+      return {
+        kind: "ServerError",
+        statusCode: 500,
+        errorCode: "InternalError",
+        because: "of an internal error",
+      };
+    case "expired":
+    case "session-expired":
+      return {
+        kind: "InvalidToken",
+        statusCode: 400,
+        errorCode: "ExpiredToken",
+        because: "the token age is longer than 15 minutes",
+      };
+    default:
+      return {
+        kind: "InvalidToken",
+        statusCode: 400,
+        errorCode: tokenErrorCode === "ExpiredToken" ? "ExpiredToken" : "InvalidToken",
+        because: "the provided token is malformed or otherwise invalid",
+      };
+  }
+}

@@ -1,0 +1,129 @@
+import pg from "pg";
+import type { BackendSpec } from "../../instances/types.js";
+
+/** A provisioning step the backend refused; the message carries the backend's words and what to do. */
+export class ProvisionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ProvisionError";
+  }
+}
+
+export interface BackendAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Runs `fn` on a connection as the instance's administrator. The administrator credential
+ * is used for provisioning only; client sessions always log in as their own DB user.
+ */
+export async function withAdmin<T>(spec: BackendSpec, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({
+    host: spec.host,
+    port: spec.port,
+    user: spec.adminUser,
+    password: spec.adminPassword,
+    database: spec.database,
+    ssl: spec.tls === "disable" ? false : { rejectUnauthorized: spec.tls === "verify-full" },
+    connectionTimeoutMillis: 10_000,
+  });
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new ProvisionError(
+      `cannot log in to the backend ${spec.host}:${spec.port} as ${spec.adminUser}: ${(err as Error).message}; check the instance's backend settings (host, port, adminUser, adminPassword)`,
+    );
+  }
+  try {
+    return await fn(client);
+  } catch (err) {
+    if (err instanceof ProvisionError) throw err;
+    throw new ProvisionError(`the backend refused: ${(err as Error).message}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** rds_iam marks IAM-only accounts, as on RDS; NOLOGIN because nobody logs in as it. */
+async function ensureRdsIam(client: pg.Client): Promise<void> {
+  try {
+    await client.query("CREATE ROLE rds_iam NOLOGIN");
+  } catch (err) {
+    // 42710 duplicate_object: it exists already (or another gateway just made it).
+    if ((err as { code?: string }).code !== "42710") throw err;
+  }
+}
+
+const roleExists = async (client: pg.Client, user: string) =>
+  (await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [user])).rowCount === 1;
+
+/** PostgreSQL IAM-only accounts: roles that log in with a password only the gateway holds. */
+export const postgresAccounts = {
+  async create(spec: BackendSpec, user: string, password: string): Promise<void> {
+    await withAdmin(spec, async (client) => {
+      if (await roleExists(client, user)) {
+        throw new ProvisionError(
+          `role "${user}" already exists on the backend; to hand it to IAM (new gateway-held password + rds_iam), run db-user enable instead`,
+        );
+      }
+      await ensureRdsIam(client);
+      const role = client.escapeIdentifier(user);
+      await client.query(`CREATE ROLE ${role} LOGIN PASSWORD ${client.escapeLiteral(password)}`);
+      await client.query(`GRANT rds_iam TO ${role}`);
+    });
+  },
+
+  /** Takes over an existing role: IAM takes precedence over its old password, as on RDS. */
+  async enable(spec: BackendSpec, user: string, password: string): Promise<void> {
+    await withAdmin(spec, async (client) => {
+      if (!(await roleExists(client, user))) {
+        throw new ProvisionError(
+          `role "${user}" does not exist on the backend; create it with db-user create`,
+        );
+      }
+      await ensureRdsIam(client);
+      const role = client.escapeIdentifier(user);
+      await client.query(`ALTER ROLE ${role} LOGIN PASSWORD ${client.escapeLiteral(password)}`);
+      await client.query(`GRANT rds_iam TO ${role}`);
+    });
+  },
+
+  async rotate(spec: BackendSpec, user: string, password: string): Promise<void> {
+    await withAdmin(spec, async (client) => {
+      if (!(await roleExists(client, user))) {
+        throw new ProvisionError(
+          `role "${user}" does not exist on the backend; recreate it with db-user create`,
+        );
+      }
+      await client.query(
+        `ALTER ROLE ${client.escapeIdentifier(user)} PASSWORD ${client.escapeLiteral(password)}`,
+      );
+    });
+  },
+
+  async drop(spec: BackendSpec, user: string): Promise<void> {
+    await withAdmin(spec, async (client) => {
+      if (!(await roleExists(client, user))) return;
+      try {
+        await client.query(`DROP ROLE ${client.escapeIdentifier(user)}`);
+      } catch (err) {
+        throw new ProvisionError(
+          `cannot drop role "${user}": ${(err as Error).message}; reassign or drop what it owns first (REASSIGN OWNED BY / DROP OWNED BY), or use --keep-role`,
+        );
+      }
+    });
+  },
+
+  /** Roles the backend marks as IAM accounts (members of rds_iam). */
+  async members(spec: BackendSpec): Promise<string[]> {
+    return withAdmin(spec, async (client) => {
+      const r = await client.query<{ rolname: string }>(
+        `SELECT m.rolname FROM pg_auth_members am
+           JOIN pg_roles g ON g.oid = am.roleid AND g.rolname = 'rds_iam'
+           JOIN pg_roles m ON m.oid = am.member ORDER BY 1`,
+      );
+      return r.rows.map((row) => row.rolname);
+    });
+  },
+};

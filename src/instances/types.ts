@@ -1,0 +1,73 @@
+/** The engines an instance can front. MariaDB speaks the MySQL protocol. */
+export type DbEngine = "postgres" | "mysql" | "mariadb";
+
+export interface InstanceTag {
+  readonly key: string;
+  readonly value: string;
+}
+
+/** How the gateway reaches the real database behind an instance. */
+export interface BackendSpec {
+  readonly host: string;
+  readonly port: number;
+  /** Database used for provisioning connections and when a client names none. */
+  readonly database: string;
+  /** TLS to the backend: off, required (unverified), or verified against `caFile`. */
+  readonly tls: "disable" | "require" | "verify-full";
+  readonly caFile?: string | undefined;
+  /** The administrator that provisions IAM-only DB accounts (never used for client sessions). */
+  readonly adminUser: string;
+  /** Its password, when the backend asks for one (kept sealed at rest by the instance store). */
+  readonly adminPassword?: string | undefined;
+}
+
+/**
+ * A DB instance as clients and the RDS API see it: what a token is signed for and what the
+ * gateway listens on. Mirrors the RDS DescribeDBInstances fields iamdb supports.
+ */
+export interface DbInstance {
+  /** DBInstanceIdentifier: 1-63 letters, digits, hyphens; starts with a letter. */
+  readonly identifier: string;
+  readonly engine: DbEngine;
+  readonly region: string;
+  /** `db-` + 26 upper-case letters and digits; stable for the instance's life. */
+  readonly dbiResourceId: string;
+  /** Where the gateway listens. */
+  readonly listen: { readonly host: string; readonly port: number };
+  /** Names a token may be signed for; the first is Endpoint.Address. DNS aliases allowed. */
+  readonly endpoints: readonly string[];
+  /** The port clients connect to and sign tokens for (Endpoint.Port); the listen port unless behind a forwarder. */
+  readonly port: number;
+  /** IAMDatabaseAuthenticationEnabled. */
+  readonly iamAuthEnabled: boolean;
+  readonly tags: readonly InstanceTag[];
+  readonly backend: BackendSpec;
+  readonly createdAt: Date;
+}
+
+export type InstanceChange = { readonly identifier: string };
+
+/** The instances this deployment defines, as the gateway and the RDS API use them. */
+export interface InstanceRegistry {
+  list(): readonly DbInstance[];
+  get(identifier: string): DbInstance | undefined;
+  /** `arn:PARTITION:rds:REGION:ACCOUNT:db:IDENTIFIER` */
+  arn(instance: DbInstance): string;
+  /** ModifyDBInstance --(no-)enable-iam-database-authentication. Throws InstanceNotFoundError. */
+  setIamAuth(identifier: string, enabled: boolean): DbInstance;
+  /** AddTagsToResource: merges by key. */
+  addTags(identifier: string, tags: readonly InstanceTag[]): DbInstance;
+  /** RemoveTagsFromResource. */
+  removeTags(identifier: string, keys: readonly string[]): DbInstance;
+  /** Called after every change, so listeners pick up IAM enablement and tags at once. */
+  onChange(listener: (change: InstanceChange) => void): () => void;
+}
+
+/** DBInstanceNotFound, as RDS names it. */
+export class InstanceNotFoundError extends Error {
+  readonly code = "DBInstanceNotFound";
+  constructor(identifier: string) {
+    super(`DBInstance ${identifier} not found.`);
+    this.name = "InstanceNotFoundError";
+  }
+}

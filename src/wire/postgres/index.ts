@@ -1,0 +1,13 @@
+/**
+ * Sans-I/O PostgreSQL frontend/backend protocol codec: split-safe parsers for both directions,
+ * serializers, and the password exchanges (MD5, SCRAM-SHA-256) toward a backend.
+ *
+ * @see https://www.postgresql.org/docs/current/protocol.html
+ */
+export * from "./auth.js";
+export * from "./backend.js";
+export * from "./constants.js";
+export * from "./errors.js";
+export * from "./frontend.js";
+export { saslprep } from "./saslprep.js";
+export * from "./serialize.js";

@@ -1,0 +1,301 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import {
+  CreateAccessKeyCommand,
+  CreateRoleCommand,
+  CreateUserCommand,
+  GetUserCommand,
+  ListUsersCommand,
+  PutRolePolicyCommand,
+  PutUserPolicyCommand,
+} from "@aws-sdk/client-iam";
+import {
+  AddTagsToResourceCommand,
+  DescribeDBInstancesCommand,
+  ListTagsForResourceCommand,
+  ModifyDBInstanceCommand,
+  RemoveTagsFromResourceCommand,
+} from "@aws-sdk/client-rds";
+import { AssumeRoleCommand, GetCallerIdentityCommand, GetSessionTokenCommand } from "@aws-sdk/client-sts";
+import { ACCOUNT, errorOf, type Harness, type Keys, policy, startHarness } from "./helpers.js";
+
+describe("STS through @aws-sdk/client-sts", () => {
+  let h: Harness;
+  let jane: Keys;
+  before(async () => {
+    h = await startHarness();
+    const { iam } = h.clients();
+    await iam.send(new CreateUserCommand({ UserName: "jane" }));
+    const k = await iam.send(new CreateAccessKeyCommand({ UserName: "jane" }));
+    jane = {
+      accessKeyId: k.AccessKey?.AccessKeyId ?? "",
+      secretAccessKey: k.AccessKey?.SecretAccessKey ?? "",
+    };
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: "db-admin",
+        AssumeRolePolicyDocument: policy({
+          Effect: "Allow",
+          Principal: { AWS: `arn:aws:iam::${ACCOUNT}:user/jane` },
+          Action: "sts:AssumeRole",
+        }),
+      }),
+    );
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName: "db-admin",
+        PolicyName: "rds",
+        PolicyDocument: policy({ Effect: "Allow", Action: ["rds:*", "iam:ListUsers"], Resource: "*" }),
+      }),
+    );
+  });
+  after(() => h.dispose());
+
+  it("GetCallerIdentity needs no permission", async () => {
+    const id = await h.clients(jane).sts.send(new GetCallerIdentityCommand({}));
+    assert.equal(id.Arn, `arn:aws:iam::${ACCOUNT}:user/jane`);
+    assert.equal(id.Account, ACCOUNT);
+    assert.match(id.UserId ?? "", /^AIDA/);
+  });
+
+  it("AssumeRole issues credentials that act as the role session", async () => {
+    const r = await h.clients(jane).sts.send(
+      new AssumeRoleCommand({
+        RoleArn: `arn:aws:iam::${ACCOUNT}:role/db-admin`,
+        RoleSessionName: "ops",
+        DurationSeconds: 900,
+      }),
+    );
+    assert.match(r.Credentials?.AccessKeyId ?? "", /^ASIA/);
+    assert.ok(r.Credentials?.Expiration instanceof Date);
+    const life = (r.Credentials?.Expiration?.getTime() ?? 0) - Date.now();
+    assert.ok(life > 800_000 && life <= 901_000, `life ${life}`);
+    assert.equal(r.AssumedRoleUser?.Arn, `arn:aws:sts::${ACCOUNT}:assumed-role/db-admin/ops`);
+    assert.match(r.AssumedRoleUser?.AssumedRoleId ?? "", /^AROA[A-Z0-9]+:ops$/);
+
+    const session = {
+      accessKeyId: r.Credentials?.AccessKeyId ?? "",
+      secretAccessKey: r.Credentials?.SecretAccessKey ?? "",
+      sessionToken: r.Credentials?.SessionToken ?? "",
+    };
+    const c = h.clients(session);
+    const id = await c.sts.send(new GetCallerIdentityCommand({}));
+    assert.equal(id.Arn, `arn:aws:sts::${ACCOUNT}:assumed-role/db-admin/ops`);
+    await c.iam.send(new ListUsersCommand({}));
+    const denied = await errorOf(c.iam.send(new CreateUserCommand({ UserName: "x" })));
+    assert.equal(denied.name, "AccessDenied");
+    assert.equal(
+      denied.message,
+      `User: arn:aws:sts::${ACCOUNT}:assumed-role/db-admin/ops is not authorized to perform: iam:CreateUser on resource: arn:aws:iam::${ACCOUNT}:user/x`,
+    );
+    const noUser = await errorOf(c.iam.send(new GetUserCommand({})));
+    assert.equal(noUser.name, "ValidationError");
+
+    const tampered = { ...session, sessionToken: `${session.sessionToken}x` };
+    const bad = await errorOf(h.clients(tampered).sts.send(new GetCallerIdentityCommand({})));
+    assert.equal(bad.name, "InvalidClientTokenId");
+  });
+
+  it("AssumeRole with a session policy narrows the session", async () => {
+    const r = await h.clients(jane).sts.send(
+      new AssumeRoleCommand({
+        RoleArn: `arn:aws:iam::${ACCOUNT}:role/db-admin`,
+        RoleSessionName: "narrow",
+        Policy: policy({ Effect: "Allow", Action: "rds:Describe*", Resource: "*" }),
+      }),
+    );
+    assert.ok((r.PackedPolicySize ?? 0) > 0);
+    const c = h.clients({
+      accessKeyId: r.Credentials?.AccessKeyId ?? "",
+      secretAccessKey: r.Credentials?.SecretAccessKey ?? "",
+      sessionToken: r.Credentials?.SessionToken ?? "",
+    });
+    await c.rds.send(new DescribeDBInstancesCommand({}));
+    const denied = await errorOf(c.iam.send(new ListUsersCommand({})));
+    assert.equal(denied.name, "AccessDenied");
+  });
+
+  it("AssumeRole is refused when the trust policy does not name the caller, and bounds duration", async () => {
+    const denied = await errorOf(
+      h.clients().sts.send(
+        new AssumeRoleCommand({
+          RoleArn: `arn:aws:iam::${ACCOUNT}:role/db-admin`,
+          RoleSessionName: "admin",
+        }),
+      ),
+    );
+    assert.equal(denied.name, "AccessDenied");
+    assert.equal(denied.status, 403);
+    assert.match(
+      denied.message,
+      /is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role\/db-admin/,
+    );
+    const tooLong = await errorOf(
+      h.clients(jane).sts.send(
+        new AssumeRoleCommand({
+          RoleArn: `arn:aws:iam::${ACCOUNT}:role/db-admin`,
+          RoleSessionName: "long",
+          DurationSeconds: 7200,
+        }),
+      ),
+    );
+    assert.equal(tooLong.name, "ValidationError");
+    const missing = await errorOf(
+      h
+        .clients(jane)
+        .sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${ACCOUNT}:role/db-admin` } as never)),
+    );
+    assert.equal(missing.name, "ValidationError");
+    assert.match(missing.message, /Value null at 'roleSessionName'/);
+  });
+
+  it("GetSessionToken issues session credentials for the user", async () => {
+    const r = await h.clients(jane).sts.send(new GetSessionTokenCommand({ DurationSeconds: 900 }));
+    assert.match(r.Credentials?.AccessKeyId ?? "", /^ASIA/);
+    const c = h.clients({
+      accessKeyId: r.Credentials?.AccessKeyId ?? "",
+      secretAccessKey: r.Credentials?.SecretAccessKey ?? "",
+      sessionToken: r.Credentials?.SessionToken ?? "",
+    });
+    const id = await c.sts.send(new GetCallerIdentityCommand({}));
+    assert.equal(id.Arn, `arn:aws:iam::${ACCOUNT}:user/jane`);
+    const again = await errorOf(c.sts.send(new GetSessionTokenCommand({})));
+    assert.equal(again.name, "AccessDenied");
+  });
+});
+
+describe("RDS through @aws-sdk/client-rds", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(() => h.dispose());
+
+  it("describes instances with the RDS fields clients read", async () => {
+    const { rds } = h.clients();
+    const all = await rds.send(new DescribeDBInstancesCommand({}));
+    assert.deepEqual(
+      all.DBInstances?.map((i) => i.DBInstanceIdentifier),
+      ["billing", "orders"],
+    );
+    const one = await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: "orders" }));
+    const i = one.DBInstances?.[0];
+    assert.equal(one.DBInstances?.length, 1);
+    assert.equal(i?.Engine, "postgres");
+    assert.deepEqual(i?.Endpoint, { Address: "orders.local", Port: 15432 });
+    assert.match(i?.DbiResourceId ?? "", /^db-[A-Z0-9]{26}$/);
+    assert.equal(i?.IAMDatabaseAuthenticationEnabled, false);
+    assert.equal(i?.DBInstanceArn, `arn:aws:rds:us-east-1:${ACCOUNT}:db:orders`);
+    assert.deepEqual(i?.TagList, []);
+
+    const filtered = await rds.send(
+      new DescribeDBInstancesCommand({ Filters: [{ Name: "engine", Values: ["mysql"] }] }),
+    );
+    assert.deepEqual(
+      filtered.DBInstances?.map((x) => x.DBInstanceIdentifier),
+      ["billing"],
+    );
+    const missing = await errorOf(rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: "nope" })));
+    assert.equal(missing.name, "DBInstanceNotFoundFault");
+    assert.equal(missing.status, 404);
+    assert.equal(missing.message, "DBInstance nope not found.");
+  });
+
+  it("enables and disables IAM database authentication", async () => {
+    const { rds } = h.clients();
+    const on = await rds.send(
+      new ModifyDBInstanceCommand({
+        DBInstanceIdentifier: "orders",
+        EnableIAMDatabaseAuthentication: true,
+        ApplyImmediately: true,
+      }),
+    );
+    assert.equal(on.DBInstance?.IAMDatabaseAuthenticationEnabled, true);
+    assert.equal(h.instances.get("orders")?.iamAuthEnabled, true);
+    const off = await rds.send(
+      new ModifyDBInstanceCommand({ DBInstanceIdentifier: "orders", EnableIAMDatabaseAuthentication: false }),
+    );
+    assert.equal(off.DBInstance?.IAMDatabaseAuthenticationEnabled, false);
+    const unsupported = await errorOf(
+      rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: "orders", AllocatedStorage: 100 })),
+    );
+    assert.equal(unsupported.name, "InvalidParameterCombination");
+    const missing = await errorOf(rds.send(new ModifyDBInstanceCommand({} as never)));
+    assert.equal(missing.name, "MissingParameter");
+    const notFound = await errorOf(
+      rds.send(
+        new ModifyDBInstanceCommand({ DBInstanceIdentifier: "nope", EnableIAMDatabaseAuthentication: true }),
+      ),
+    );
+    assert.equal(notFound.name, "DBInstanceNotFoundFault");
+  });
+
+  it("adds, lists and removes tags", async () => {
+    const { rds } = h.clients();
+    const arn = `arn:aws:rds:us-east-1:${ACCOUNT}:db:billing`;
+    await rds.send(
+      new AddTagsToResourceCommand({
+        ResourceName: arn,
+        Tags: [
+          { Key: "env", Value: "prod" },
+          { Key: "team", Value: "pay" },
+        ],
+      }),
+    );
+    assert.deepEqual((await rds.send(new ListTagsForResourceCommand({ ResourceName: arn }))).TagList, [
+      { Key: "env", Value: "prod" },
+      { Key: "team", Value: "pay" },
+    ]);
+    await rds.send(new RemoveTagsFromResourceCommand({ ResourceName: arn, TagKeys: ["team"] }));
+    const d = await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: "billing" }));
+    assert.deepEqual(d.DBInstances?.[0]?.TagList, [{ Key: "env", Value: "prod" }]);
+    const bad = await errorOf(rds.send(new ListTagsForResourceCommand({ ResourceName: "orders" })));
+    assert.equal(bad.name, "InvalidParameterValue");
+    const gone = await errorOf(
+      rds.send(new ListTagsForResourceCommand({ ResourceName: `arn:aws:rds:us-east-1:${ACCOUNT}:db:nope` })),
+    );
+    assert.equal(gone.name, "DBInstanceNotFoundFault");
+  });
+
+  it("authorizes rds actions on the instance ARN, with its tags as condition keys", async () => {
+    const { iam } = h.clients();
+    await iam.send(new CreateUserCommand({ UserName: "ops" }));
+    await iam.send(
+      new PutUserPolicyCommand({
+        UserName: "ops",
+        PolicyName: "rds",
+        PolicyDocument: policy(
+          { Effect: "Allow", Action: "rds:DescribeDBInstances", Resource: "*" },
+          {
+            Effect: "Allow",
+            Action: "rds:ModifyDBInstance",
+            Resource: `arn:aws:rds:*:${ACCOUNT}:db:*`,
+            Condition: { StringEquals: { "aws:ResourceTag/env": "prod" } },
+          },
+        ),
+      }),
+    );
+    const k = await iam.send(new CreateAccessKeyCommand({ UserName: "ops" }));
+    const { rds } = h.clients({
+      accessKeyId: k.AccessKey?.AccessKeyId ?? "",
+      secretAccessKey: k.AccessKey?.SecretAccessKey ?? "",
+    });
+    await rds.send(new DescribeDBInstancesCommand({}));
+    await rds.send(
+      new ModifyDBInstanceCommand({ DBInstanceIdentifier: "billing", EnableIAMDatabaseAuthentication: true }),
+    );
+    const denied = await errorOf(
+      rds.send(
+        new ModifyDBInstanceCommand({
+          DBInstanceIdentifier: "orders",
+          EnableIAMDatabaseAuthentication: true,
+        }),
+      ),
+    );
+    assert.equal(denied.name, "AccessDenied");
+    assert.equal(
+      denied.message,
+      `User: arn:aws:iam::${ACCOUNT}:user/ops is not authorized to perform: rds:ModifyDBInstance on resource: arn:aws:rds:us-east-1:${ACCOUNT}:db:orders`,
+    );
+  });
+});

@@ -1,0 +1,153 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEFAULTS } from "../../src/config/load.js";
+import type { GatewayLimits } from "../../src/config/types.js";
+import { Authenticator } from "../../src/gateway/authenticate.js";
+import { AuthLog } from "../../src/gateway/authLog.js";
+import { type RunningGateway, startGateway } from "../../src/gateway/gateway.js";
+import { GatewayMetrics } from "../../src/gateway/metrics.js";
+import { postgresAccounts } from "../../src/gateway/provision/postgres.js";
+import { SecretBox } from "../../src/iam/secret-box.js";
+import { createIamService, type IamService } from "../../src/iam/service.js";
+import { DbAccountStore, newDbPassword } from "../../src/instances/accounts.js";
+import { MemoryInstanceRegistry } from "../../src/instances/memory.js";
+import { newDbiResourceId } from "../../src/instances/state.js";
+import type { BackendSpec, DbInstance } from "../../src/instances/types.js";
+import { openSqliteStore } from "../../src/store/sqlite/open.js";
+import { ensureListenerTls } from "../../src/tls/index.js";
+
+export const ACCOUNT = "123456789012";
+export const REGION = "us-east-1";
+
+/** The machine's PostgreSQL (trust auth): fine for relaying, not for checking the backend login. */
+export const MACHINE_PG: BackendSpec = {
+  host: "127.0.0.1",
+  port: 5432,
+  database: "test",
+  tls: "disable",
+  adminUser: "postgres",
+};
+
+export interface TestGateway {
+  dir: string;
+  iam: IamService;
+  registry: MemoryInstanceRegistry;
+  accounts: DbAccountStore;
+  gateway: RunningGateway;
+  metrics: GatewayMetrics;
+  instance(): DbInstance;
+  port: number;
+  caPem: string;
+  caFile: string;
+  /** Every auth-log line written so far, parsed. */
+  log(): Array<Record<string, unknown>>;
+  logText(): string;
+  /** A user with an access key and an inline policy allowing rds-db:connect to `dbUser` on this instance. */
+  userWithAccess(
+    name: string,
+    dbUser: string,
+    extraStatements?: object[],
+  ): Promise<{ accessKeyId: string; secretAccessKey: string }>;
+  /** Makes `dbUser` an IAM DB account on the backend (gateway-held password). */
+  provision(dbUser: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startTestGateway(
+  options: {
+    backend?: BackendSpec;
+    limits?: Partial<GatewayLimits>;
+    allowPlaintext?: boolean;
+    tags?: Array<{ key: string; value: string }>;
+  } = {},
+): Promise<TestGateway> {
+  const dir = mkdtempSync(join(tmpdir(), "iamdb-gw-"));
+  const masterKey = randomBytes(32);
+  const iam = createIamService({
+    repository: openSqliteStore({ dataDir: dir }),
+    masterKey,
+    accountId: ACCOUNT,
+  });
+  const backend = options.backend ?? MACHINE_PG;
+  const base: DbInstance = {
+    identifier: "pg1",
+    engine: "postgres",
+    region: REGION,
+    dbiResourceId: newDbiResourceId(),
+    listen: { host: "127.0.0.1", port: 0 },
+    endpoints: ["localhost", "127.0.0.1"],
+    port: 0,
+    iamAuthEnabled: true,
+    tags: options.tags ?? [],
+    backend,
+    createdAt: new Date(),
+  };
+  const registry = new MemoryInstanceRegistry([base], { accountId: ACCOUNT });
+  const tls = await ensureListenerTls({ dir: join(dir, "tls"), names: ["localhost", "127.0.0.1"] });
+  const accounts = new DbAccountStore(dir, new SecretBox(masterKey));
+  const metrics = new GatewayMetrics(["pg1"]);
+  const logFile = join(dir, "auth.log");
+  const lines: string[] = [];
+  const authLog = new AuthLog({
+    write: (line) => {
+      lines.push(line);
+    },
+  });
+  const limits = { ...DEFAULTS.gateway, loginTimeoutMs: 5_000, ...options.limits };
+  const gateway = await startGateway({
+    registry,
+    tls: new Map([["pg1", tls]]),
+    plaintextAllowed: new Set(options.allowPlaintext ? ["pg1"] : []),
+    limits,
+    authenticator: new Authenticator({ iam, accounts, clockSkewSeconds: limits.clockSkewSeconds }),
+    authLog,
+    metrics,
+  });
+  const port = gateway.listeners.get("pg1")?.port ?? 0;
+  registry.update("pg1", (i) => ({ ...i, listen: { host: "127.0.0.1", port }, port }));
+  const instance = () => registry.get("pg1") as DbInstance;
+  return {
+    dir,
+    iam,
+    registry,
+    accounts,
+    gateway,
+    metrics,
+    instance,
+    port,
+    caPem: tls.caPem ?? readFileSync(tls.caFile as string, "utf8"),
+    caFile: tls.caFile as string,
+    log: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+    logText: () => lines.join("") + (logFile ? "" : ""),
+    async userWithAccess(name, dbUser, extraStatements = []) {
+      await iam.createUser({ userName: name });
+      const key = await iam.createAccessKey({ userName: name });
+      const resource = `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:${instance().dbiResourceId}/${dbUser}`;
+      await iam.putUserPolicy({
+        userName: name,
+        policyName: "connect",
+        policyDocument: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [
+            { Sid: "Connect", Effect: "Allow", Action: "rds-db:connect", Resource: resource },
+            ...extraStatements,
+          ],
+        }),
+      });
+      return { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey };
+    },
+    async provision(dbUser) {
+      const password = newDbPassword();
+      await postgresAccounts.drop(backend, dbUser).catch(() => undefined);
+      await postgresAccounts.create(backend, dbUser, password);
+      accounts.put("pg1", dbUser, password);
+    },
+    async close() {
+      await gateway.stop(0);
+      await iam.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,116 @@
+// The backend login really happens: a throwaway cluster that checks scram-sha-256 passwords,
+// provisioned by `db-user` code, logged in to by the gateway with the password only it holds.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { postgresAccounts } from "../../src/gateway/provision/postgres.js";
+import { generateAuthToken } from "../../src/index.js";
+import { newDbPassword } from "../../src/instances/accounts.js";
+import { type PgCluster, startPgCluster } from "../helpers/pgCluster.js";
+import { pgClient, refusal } from "./clients.js";
+import { REGION, startTestGateway, type TestGateway } from "./fixture.js";
+
+let cluster: PgCluster;
+let gw: TestGateway;
+let creds: { accessKeyId: string; secretAccessKey: string };
+
+const token = () =>
+  generateAuthToken({
+    hostname: "localhost",
+    port: gw.port,
+    username: "app",
+    region: REGION,
+    credentials: creds,
+  });
+
+before(async () => {
+  cluster = await startPgCluster();
+  gw = await startTestGateway({
+    backend: {
+      host: "127.0.0.1",
+      port: cluster.port,
+      database: "postgres",
+      tls: "disable",
+      adminUser: "postgres",
+      adminPassword: cluster.superuserPassword,
+    },
+  });
+  creds = await gw.userWithAccess("app-service", "app");
+  await gw.provision("app");
+});
+
+after(async () => {
+  await gw?.close();
+  await cluster?.stop();
+});
+
+describe("a backend that checks passwords (scram-sha-256)", () => {
+  it("the provisioned role is a member of rds_iam and logs in through the gateway", async () => {
+    assert.deepEqual(await postgresAccounts.members(gw.instance().backend), ["app"]);
+    const c = pgClient(gw.port, "app", token(), gw.caPem, { database: "postgres" });
+    await c.connect();
+    try {
+      const r = await c.query("select current_user, pg_has_role('app', 'rds_iam', 'member') iam");
+      assert.deepEqual(r.rows[0], { current_user: "app", iam: true });
+    } finally {
+      await c.end();
+    }
+  });
+
+  it("a password changed behind the gateway's back: PAM failure, and the log says how to fix it; rotate fixes it", async () => {
+    await cluster.sql(["ALTER ROLE app PASSWORD 'changed-by-hand'"]);
+    const r = await refusal(pgClient(gw.port, "app", token(), gw.caPem, { database: "postgres" }));
+    assert.equal(r.code, "28000");
+    assert.match(r.message, /PAM authentication failed for user "app"/);
+    const entry = gw.log().at(-1) as Record<string, unknown>;
+    assert.equal(entry.cause, "backend-login-failed");
+    assert.match(
+      String(entry.detail),
+      /28P01.*iamdb db-user rotate --db-instance-identifier pg1 --username app/,
+    );
+
+    const password = newDbPassword();
+    await postgresAccounts.rotate(gw.instance().backend, "app", password);
+    gw.accounts.put("pg1", "app", password);
+    const c = pgClient(gw.port, "app", token(), gw.caPem, { database: "postgres" });
+    await c.connect();
+    await c.end();
+  });
+
+  it("enable takes over an existing role; create refuses one that exists", async () => {
+    await cluster.sql(["CREATE ROLE legacy LOGIN PASSWORD 'old-static-password'"]);
+    await assert.rejects(
+      postgresAccounts.create(gw.instance().backend, "legacy", newDbPassword()),
+      /already exists.*db-user enable/,
+    );
+    const password = newDbPassword();
+    await postgresAccounts.enable(gw.instance().backend, "legacy", password);
+    gw.accounts.put("pg1", "legacy", password);
+    const legacyCreds = await gw.userWithAccess("legacy-app", "legacy");
+    const t = generateAuthToken({
+      hostname: "localhost",
+      port: gw.port,
+      username: "legacy",
+      region: REGION,
+      credentials: legacyCreds,
+    });
+    const c = pgClient(gw.port, "legacy", t, gw.caPem, { database: "postgres" });
+    await c.connect();
+    await c.end();
+    // The old static password no longer works directly against the backend.
+    const direct = await refusal(
+      new (await import("pg")).default.Client({
+        host: "127.0.0.1",
+        port: cluster.port,
+        user: "legacy",
+        password: "old-static-password",
+        database: "postgres",
+      }),
+    );
+    assert.equal(direct.code, "28P01");
+  });
+
+  it("an unknown database is the backend's error to report, as it would be directly", async () => {
+    const r = await refusal(pgClient(gw.port, "app", token(), gw.caPem, { database: "no_such_db" }));
+    assert.equal(r.code, "3D000");
+  });
+});
