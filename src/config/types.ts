@@ -1,19 +1,7 @@
-import type { DbEngine, InstanceTag } from "../instances/types.js";
+import type { BackendSpec, DbEngine, InstanceTag } from "../instances/types.js";
 
 /** The backend of an instance: a real server, or "embedded" (PGlite, PostgreSQL only). */
-export type BackendConfig =
-  | { readonly type: "embedded" }
-  | {
-      readonly type: "server";
-      readonly host: string;
-      readonly port: number;
-      readonly database: string;
-      readonly tls: "disable" | "require" | "verify-full";
-      readonly caFile?: string | undefined;
-      readonly adminUser: string;
-      /** Provisioning password; or name an environment variable with adminPasswordEnv. */
-      readonly adminPassword?: string | undefined;
-    };
+export type BackendConfig = { readonly type: "embedded" } | ({ readonly type: "server" } & BackendSpec);
 
 export interface InstanceConfig {
   readonly identifier: string;

@@ -1,9 +1,13 @@
 // The PostgreSQL gateway end to end: real psql, real pg, real aws CLI tokens, the machine's
 // PostgreSQL behind it. Every refusal: 28000 on the wire, the exact cause in the auth log.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect as tlsConnect } from "node:tls";
+import { promisify } from "node:util";
 import pg from "pg";
 import { generateAuthToken } from "../../src/index.js";
 import { awsCli } from "../helpers/aws.js";
@@ -20,6 +24,7 @@ import {
 } from "./clients.js";
 import { ACCOUNT, REGION, startTestGateway, type TestGateway } from "./fixture.js";
 
+const run = promisify(execFile);
 let gw: TestGateway;
 let jane: { accessKeyId: string; secretAccessKey: string };
 const secrets: string[] = [];
@@ -191,6 +196,42 @@ describe("PostgreSQL gateway: sessions", () => {
     } finally {
       await c.end();
     }
+  });
+
+  it("pgbench runs through the gateway with TLS and a token, one login per client", async () => {
+    const script = join(gw.dir, "select.sql");
+    writeFileSync(script, "SELECT 1;\n");
+    const { stdout } = await run(
+      "pgbench",
+      [
+        "-n",
+        "-h",
+        "localhost",
+        "-p",
+        String(gw.port),
+        "-U",
+        "iamdb_jane",
+        "-c",
+        "4",
+        "-j",
+        "2",
+        "-t",
+        "50",
+        "-f",
+        script,
+        "test",
+      ],
+      {
+        env: {
+          PATH: process.env.PATH ?? "/usr/bin:/bin",
+          PGPASSWORD: token(),
+          PGSSLMODE: "verify-full",
+          PGSSLROOTCERT: gw.caFile,
+        },
+        timeout: 60_000,
+      },
+    );
+    assert.match(stdout, /number of transactions actually processed: 200\/200/);
   });
 
   it("metrics count requests, successes and failures by instance", () => {

@@ -6,22 +6,45 @@ import { promisify } from "node:util";
 
 const run = promisify(execFile);
 
+export interface AwsResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
 /**
  * Runs the real AWS CLI (botocore) with only the given environment's credentials: no
- * profile files, no instance metadata lookups.
+ * profile files of the machine, no instance metadata lookups. Never throws on a non-zero exit.
  */
-export async function awsCli(args: string[], env: Record<string, string>): Promise<string> {
+export async function awsCliResult(args: string[], env: Record<string, string>): Promise<AwsResult> {
   const home = mkdtempSync(join(tmpdir(), "iamdb-aws-"));
-  const { stdout } = await run("aws", args, {
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: home,
-      AWS_CONFIG_FILE: join(home, "config"),
-      AWS_SHARED_CREDENTIALS_FILE: join(home, "credentials"),
-      AWS_EC2_METADATA_DISABLED: "true",
-      ...env,
-    },
-    timeout: 60_000,
-  });
-  return stdout.trim();
+  try {
+    const { stdout, stderr } = await run("aws", args, {
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        HOME: home,
+        AWS_CONFIG_FILE: join(home, "config"),
+        AWS_SHARED_CREDENTIALS_FILE: join(home, "credentials"),
+        AWS_EC2_METADATA_DISABLED: "true",
+        AWS_DEFAULT_OUTPUT: "json",
+        ...env,
+      },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return {
+      code: typeof err.code === "number" ? err.code : -1,
+      stdout: err.stdout ?? "",
+      stderr: err.stderr ?? "",
+    };
+  }
+}
+
+/** Like awsCliResult, but returns the trimmed stdout and throws with stderr on failure. */
+export async function awsCli(args: string[], env: Record<string, string>): Promise<string> {
+  const r = await awsCliResult(args, env);
+  if (r.code !== 0) throw new Error(`aws ${args.slice(0, 3).join(" ")} exited ${r.code}: ${r.stderr}`);
+  return r.stdout.trim();
 }

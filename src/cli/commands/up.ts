@@ -32,13 +32,13 @@ function quickstart(s: IamdbStatus, accountId: string): string {
       "",
       "Quickstart, in another terminal (from this directory; `iamdb iam|sts|rds` use the admin profile above,",
       "or run the same commands with `aws --endpoint-url ... --profile ...` after exporting AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE):",
-      `  npx iamdb iam create-user --user-name jane ${dataDirFlag}`,
-      `  npx iamdb iam create-access-key --user-name jane ${dataDirFlag}        # note AccessKeyId and SecretAccessKey`,
-      `  npx iamdb iam put-user-policy --user-name jane --policy-name connect ${dataDirFlag} \\`,
+      `  ./bin/iamdb.js iam create-user --user-name jane ${dataDirFlag}`,
+      `  ./bin/iamdb.js iam create-access-key --user-name jane ${dataDirFlag}        # note AccessKeyId and SecretAccessKey`,
+      `  ./bin/iamdb.js iam put-user-policy --user-name jane --policy-name connect ${dataDirFlag} \\`,
       `      --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rds-db:connect","Resource":"${arn}"}]}'`,
-      `  npx iamdb db-user create --db-instance-identifier ${pg.identifier} --username jane ${dataDirFlag}`,
+      `  ./bin/iamdb.js db-user create --db-instance-identifier ${pg.identifier} --username jane ${dataDirFlag}`,
       "  export AWS_ACCESS_KEY_ID=<jane's key id> AWS_SECRET_ACCESS_KEY=<jane's secret>",
-      `  TOKEN=$(aws rds generate-db-auth-token --hostname ${host} --port ${pg.port} --username jane --region ${pg.region})   # or: npx iamdb token ...`,
+      `  TOKEN=$(aws rds generate-db-auth-token --hostname ${host} --port ${pg.port} --username jane --region ${pg.region})   # or: ./bin/iamdb.js token ...`,
       `  psql "host=${host} port=${pg.port} sslmode=verify-full sslrootcert=${pg.caFile ? rel(pg.caFile) : "CA.pem"} dbname=postgres user=jane password=$TOKEN"`,
     );
   }
