@@ -9,7 +9,12 @@ export type LoginFailureCause =
   | "throttled"
   | "backend-unavailable"
   | "backend-login-failed"
-  | "internal-error";
+  | "internal-error"
+  /** Not authentication attempts: logged for the operator, not counted in the RDS metrics. */
+  | "tls-required"
+  | "protocol-violation"
+  | "login-timeout"
+  | "client-closed";
 
 /** The metric family a failure counts under, as RDS's IamDbAuthConnectionFailure* metrics split them. */
 export type FailureKind = "InvalidToken" | "InsufficientPermissions" | "Throttling" | "ServerError";

@@ -42,7 +42,11 @@ export class EventQueue<T> {
 
 /** The peer went away or a deadline passed: the handshake stops, without anything more to say. */
 export class ConnectionClosed extends Error {
-  constructor(readonly reason: string) {
+  constructor(
+    readonly reason: string,
+    /** How the auth log files it. */
+    override readonly cause: "client-closed" | "login-timeout" | "protocol-violation" = "client-closed",
+  ) {
     super(reason);
     this.name = "ConnectionClosed";
   }

@@ -371,6 +371,7 @@ describe("PostgreSQL gateway: the wire", () => {
     s.write(Buffer.concat([startupPacket(SSL_REQUEST), startupMessage({ user: "x" })]));
     const bytes = await readUntilClose(s);
     assert.equal(errorFields(bytes).C, "08P01");
+    assert.equal(gw.log().at(-1)?.cause, "protocol-violation");
   });
 
   it("closes on a startup length below 8 or above 10,000 without waiting for the claimed bytes", async () => {
@@ -399,11 +400,29 @@ describe("PostgreSQL gateway: the wire", () => {
     assert.equal(errorFields(bytes).C, "08P01");
   });
 
+  it("a client that hangs up at the password prompt (as psql does to prompt) is neither logged nor counted", async () => {
+    const logged = gw.log().length;
+    const requests = gw.metrics.counter("iam_db_auth_connection_requests_total", "pg1");
+    const s = await raw(gw.port);
+    s.write(startupPacket(SSL_REQUEST));
+    await new Promise((resolve) => s.once("data", resolve));
+    const secure = tlsConnect({ socket: s, ca: gw.caPem, servername: "localhost" });
+    await new Promise((resolve) => secure.once("secureConnect", resolve));
+    secure.write(startupMessage({ user: "iamdb_jane", database: "test" }));
+    const auth: Buffer = await new Promise((resolve) => secure.once("data", resolve));
+    assert.equal(auth[0], 0x52, "AuthenticationRequest");
+    secure.destroy();
+    await sleep(200);
+    assert.equal(gw.log().length, logged);
+    assert.equal(gw.metrics.counter("iam_db_auth_connection_requests_total", "pg1"), requests);
+  });
+
   it("closes a silent connection at the login timeout", async () => {
     const quick = await startTestGateway({ limits: { loginTimeoutMs: 300 } });
     try {
       const s = await raw(quick.port);
       await readUntilClose(s, 10_000);
+      assert.equal(quick.log().at(-1)?.cause, "login-timeout");
       assert.match(String(quick.log().at(-1)?.detail), /login timeout/);
     } finally {
       await quick.close();

@@ -103,6 +103,7 @@ class PostgresConnection {
         this.#queue.fail(
           new ConnectionClosed(
             "direct TLS (sslnegotiation=direct) is not supported; connect with the default sslnegotiation=postgres",
+            "protocol-violation",
           ),
         );
         return;
@@ -112,7 +113,9 @@ class PostgresConnection {
   };
 
   readonly #onClose = () =>
-    this.#queue.fail(new ConnectionClosed(`client closed the connection during ${this.#stage}`));
+    this.#queue.fail(
+      new ConnectionClosed(`client closed the connection during ${this.#stage}`, "client-closed"),
+    );
 
   #attach(socket: Socket): void {
     this.#socket = socket;
@@ -132,27 +135,28 @@ class PostgresConnection {
   async run(): Promise<void> {
     this.#raw.on("error", () => this.#raw.destroy());
     this.#timer = setTimeout(() => {
-      this.#queue.fail(
-        new ConnectionClosed(
-          `login timeout: no authenticated session within ${this.ctx.limits.loginTimeoutMs} ms (stage: ${this.#stage})`,
-        ),
+      const timeout = new ConnectionClosed(
+        `login timeout: no authenticated session within ${this.ctx.limits.loginTimeoutMs} ms (stage: ${this.#stage})`,
+        "login-timeout",
       );
+      this.#queue.fail(timeout);
+      this.#abortUpgrade?.(timeout);
     }, this.ctx.limits.loginTimeoutMs);
     this.#attach(this.#raw);
     try {
       await this.#handshake();
     } catch (err) {
-      const reason =
-        err instanceof ConnectionClosed ? err.reason : `internal error: ${(err as Error).message}`;
-      if (
-        this.#stage !== "startup" ||
-        !(err instanceof ConnectionClosed) ||
-        /timeout|direct TLS/.test(reason)
-      ) {
+      if (err instanceof ConnectionClosed) {
+        // A client that hangs up before sending a password made no attempt (psql does this
+        // to prompt for one); anything else is worth a line in the log.
+        const silent =
+          err.cause === "client-closed" && (this.#stage === "startup" || this.#stage === "password");
+        if (!silent) this.ctx.authLog.failure(this.#attempt, err.cause, err.reason);
+      } else {
         this.ctx.authLog.failure(
           this.#attempt,
-          err instanceof ConnectionClosed ? "malformed" : "internal-error",
-          reason,
+          "internal-error",
+          `internal error: ${(err as Error).message}`,
         );
       }
       this.#destroy();
@@ -174,27 +178,34 @@ class PostgresConnection {
     setTimeout(() => this.#destroy(), 1000).unref();
   }
 
+  /** Set while a TLS handshake runs, so the login timer can end it. */
+  #abortUpgrade: ((err: ConnectionClosed) => void) | undefined;
+
   async #upgrade(): Promise<void> {
     this.#detach(this.#raw);
     this.#raw.write(sslResponse(true));
     const secure = new TLSSocket(this.#raw, { isServer: true, secureContext: this.ctx.secureContext });
-    await new Promise<void>((resolve, reject) => {
-      const fail = (err?: Error) =>
-        reject(
-          new ConnectionClosed(`TLS handshake failed: ${err?.message ?? "client closed the connection"}`),
-        );
-      secure.once("secure", () => {
-        secure.off("error", fail);
-        secure.off("close", fail);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const fail = (err?: Error) =>
+          reject(
+            new ConnectionClosed(
+              `TLS handshake failed: ${err?.message ?? "client closed the connection"}`,
+              "protocol-violation",
+            ),
+          );
+        secure.once("secure", () => {
+          secure.off("error", fail);
+          secure.off("close", fail);
+          resolve();
+        });
+        secure.once("error", fail);
+        secure.once("close", fail);
+        this.#abortUpgrade = reject;
       });
-      secure.once("error", fail);
-      secure.once("close", fail);
-      this.#queue.next().catch(() => {
-        // The login timer fires through the queue; during the handshake it must end it too.
-        fail(new Error("login timeout"));
-      });
-    });
+    } finally {
+      this.#abortUpgrade = undefined;
+    }
     this.#tls = true;
     this.#attach(secure as unknown as Socket);
   }
@@ -207,7 +218,11 @@ class PostgresConnection {
     while (parameters === undefined) {
       const event = await this.#queue.next();
       if (event.kind === "error") {
-        this.ctx.authLog.failure(this.#attempt, "malformed", `protocol error before login: ${event.message}`);
+        this.ctx.authLog.failure(
+          this.#attempt,
+          "protocol-violation",
+          `protocol error before login: ${event.message}`,
+        );
         return this.#fatal(event.code, event.message);
       }
       if (event.kind !== "startup") {
@@ -219,7 +234,7 @@ class PostgresConnection {
           if (this.#tls) {
             this.ctx.authLog.failure(
               this.#attempt,
-              "malformed",
+              "protocol-violation",
               "a second SSLRequest inside TLS (protocol violation)",
             );
             return this.#fatal("08P01", "SSLRequest received on an encrypted connection");
@@ -228,7 +243,7 @@ class PostgresConnection {
             // CVE-2021-23214: bytes sent before the TLS handshake could be injected by a man in the middle.
             this.ctx.authLog.failure(
               this.#attempt,
-              "malformed",
+              "protocol-violation",
               "unencrypted data after SSLRequest (possible man-in-the-middle injection)",
             );
             return this.#fatal("08P01", "received unencrypted data after SSL request");
@@ -260,7 +275,7 @@ class PostgresConnection {
     if (!this.#tls && !ctx.allowPlaintext) {
       ctx.authLog.failure(
         this.#attempt,
-        "malformed",
+        "tls-required",
         "the client did not request TLS; IAM logins require it (the password was never asked for)",
       );
       return this.#fatal(
@@ -272,21 +287,29 @@ class PostgresConnection {
       );
     }
 
-    ctx.metrics.request(instance.identifier);
     this.#stage = "password";
     this.#socket.write(authenticationCleartextPassword());
     this.#parser.expectTyped();
     const reply = await this.#queue.next();
     if (reply.kind !== "message" || reply.type !== "p") {
       const why = reply.kind === "error" ? reply.message : "expected a password message";
-      return this.#loginFailed("malformed", `protocol error in the password phase: ${why}`);
+      ctx.authLog.failure(
+        this.#attempt,
+        "protocol-violation",
+        `protocol error in the password phase: ${why}`,
+      );
+      return this.#fatal("08P01", why);
     }
     if (this.#parser.buffered > 0 || this.#queue.size > 0) {
-      return this.#loginFailed(
-        "malformed",
-        "the client sent data before the login completed (protocol violation)",
+      ctx.authLog.failure(
+        this.#attempt,
+        "protocol-violation",
+        "the client sent data before the login completed",
       );
+      return this.#fatal("08P01", "unexpected message before the login completed");
     }
+    // An authentication attempt, as RDS counts them: the client presented a password.
+    ctx.metrics.request(instance.identifier);
     const password = readPasswordMessage(reply.body);
     this.#detach(this.#socket);
     this.#socket.pause();
