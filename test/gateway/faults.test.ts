@@ -1,0 +1,182 @@
+// Checklist items the main gateway suite does not cover: GSSENC and direct TLS negotiation,
+// context keys in policies (resource tags, source IP, secure transport), a backend that
+// accepts but never answers, and either side of a session going away.
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { connect as tlsConnect } from "node:tls";
+import pg from "pg";
+import { generateAuthToken } from "../../src/index.js";
+import { pgClient, raw, readUntilClose, refusal, startupMessage, startupPacket } from "./clients.js";
+import { ACCOUNT, MACHINE_PG, REGION, startTestGateway, type TestGateway } from "./fixture.js";
+
+const GSSENC_REQUEST = (1234 << 16) | 5680;
+let gw: TestGateway;
+let creds: { accessKeyId: string; secretAccessKey: string };
+
+const token = (user = "iamdb_fault", c = creds) =>
+  generateAuthToken({ hostname: "localhost", port: gw.port, username: user, region: REGION, credentials: c });
+
+/** Sessions of `user` on the machine's PostgreSQL, seen by the administrator. */
+async function backendSessions(user: string): Promise<number> {
+  const admin = new pg.Client({ ...MACHINE_PG, user: MACHINE_PG.adminUser });
+  await admin.connect();
+  try {
+    const r = await admin.query("select count(*)::int n from pg_stat_activity where usename = $1", [user]);
+    return r.rows[0].n;
+  } finally {
+    await admin.end();
+  }
+}
+
+async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await check()) return;
+    await sleep(50);
+  }
+  assert.fail(`never happened: ${what}`);
+}
+
+before(async () => {
+  gw = await startTestGateway({ tags: [{ key: "env", value: "dev" }] });
+  creds = await gw.userWithAccess("fault", "iamdb_fault");
+  await gw.provision("iamdb_fault");
+});
+
+after(async () => {
+  await gw.close();
+});
+
+describe("gateway negotiation", () => {
+  it("declines GSSENCRequest with 'N' and still offers TLS afterwards", async () => {
+    const s = await raw(gw.port);
+    s.write(startupPacket(GSSENC_REQUEST));
+    const answer: Buffer = await new Promise((resolve) => s.once("data", resolve));
+    assert.equal(answer.toString(), "N");
+    s.write(startupPacket((1234 << 16) | 5679));
+    const ssl: Buffer = await new Promise((resolve) => s.once("data", resolve));
+    assert.equal(ssl.toString(), "S");
+    const secure = tlsConnect({ socket: s, ca: gw.caPem, servername: "localhost" });
+    await new Promise((resolve, reject) => {
+      secure.once("secureConnect", resolve);
+      secure.once("error", reject);
+    });
+    secure.write(startupMessage({ user: "iamdb_fault", database: "test" }));
+    const auth: Buffer = await new Promise((resolve) => secure.once("data", resolve));
+    assert.equal(auth[0], 0x52);
+    assert.equal(auth.readInt32BE(5), 3, "AuthenticationCleartextPassword");
+    secure.destroy();
+  });
+
+  it("closes a direct-TLS ClientHello cleanly (sslnegotiation=direct is refused), and logs why", async () => {
+    const s = await raw(gw.port);
+    // A TLS 1.2 record header for a handshake: content type 0x16, version 0x0303.
+    s.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00]));
+    await readUntilClose(s);
+    await eventually(async () => gw.log().at(-1)?.cause === "protocol-violation", "the refusal is logged");
+    assert.match(String(gw.log().at(-1)?.detail), /direct TLS/);
+  });
+});
+
+describe("policy context at connect time", () => {
+  it("aws:ResourceTag/* is the instance's tags, and a tag change applies to the next login", async () => {
+    const tagged = await gw.userWithAccess("tagged", "iamdb_fault", [
+      {
+        Sid: "OnlyDev",
+        Effect: "Deny",
+        Action: "rds-db:connect",
+        Resource: "*",
+        Condition: { StringNotEquals: { "aws:ResourceTag/env": "dev" } },
+      },
+    ]);
+    const c = pgClient(gw.port, "iamdb_fault", token("iamdb_fault", tagged), gw.caPem);
+    await c.connect();
+    await c.end();
+    gw.registry.addTags("pg1", [{ key: "env", value: "prod" }]);
+    try {
+      const r = await refusal(pgClient(gw.port, "iamdb_fault", token("iamdb_fault", tagged), gw.caPem));
+      assert.equal(r.code, "28000");
+      assert.match(String(gw.log().at(-1)?.detail), /denied by statement "OnlyDev"/);
+    } finally {
+      gw.registry.addTags("pg1", [{ key: "env", value: "dev" }]);
+    }
+  });
+
+  it("aws:SourceIp and aws:SecureTransport reach the policy", async () => {
+    const fenced = await gw.userWithAccess("fenced", "iamdb_fault", [
+      {
+        Sid: "NotFromLoopback",
+        Effect: "Deny",
+        Action: "rds-db:connect",
+        Resource: `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:*/*`,
+        Condition: { IpAddress: { "aws:SourceIp": "127.0.0.0/8" }, Bool: { "aws:SecureTransport": "true" } },
+      },
+    ]);
+    await refusal(pgClient(gw.port, "iamdb_fault", token("iamdb_fault", fenced), gw.caPem));
+    assert.match(String(gw.log().at(-1)?.detail), /denied by statement "NotFromLoopback"/);
+  });
+});
+
+describe("faults", () => {
+  it("a backend that accepts but never answers: bounded wait, generic FATAL, nothing left open", async () => {
+    const silent: Server = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as { port: number }).port;
+    const slow = await startTestGateway({
+      backend: { host: "127.0.0.1", port, database: "test", tls: "disable", adminUser: "postgres" },
+      limits: { backendConnectTimeoutMs: 300 },
+    });
+    try {
+      const c = await slow.userWithAccess("jane", "iamdb_fault");
+      slow.accounts.put("pg1", "iamdb_fault", "irrelevant");
+      const t = generateAuthToken({
+        hostname: "localhost",
+        port: slow.port,
+        username: "iamdb_fault",
+        region: REGION,
+        credentials: c,
+      });
+      const r = await refusal(pgClient(slow.port, "iamdb_fault", t, slow.caPem));
+      assert.equal(r.code, "08006");
+      assert.equal(slow.log().at(-1)?.cause, "backend-unavailable");
+      assert.match(String(slow.log().at(-1)?.detail), /took longer than 300 ms/);
+      assert.equal(slow.gateway.sessions.size, 0);
+    } finally {
+      await slow.close();
+      silent.close();
+    }
+  });
+
+  it("a client that resets mid-session takes its backend session with it", async () => {
+    const baseline = await backendSessions("iamdb_fault");
+    const c = pgClient(gw.port, "iamdb_fault", token(), gw.caPem);
+    await c.connect();
+    await c.query("select 1");
+    assert.equal(await backendSessions("iamdb_fault"), baseline + 1);
+    const stream = (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream;
+    c.on("error", () => undefined);
+    stream.destroy(); // no Terminate, no close_notify: the TCP connection just goes away
+    await eventually(
+      async () => (await backendSessions("iamdb_fault")) === baseline,
+      "the backend session ends",
+    );
+    await eventually(async () => gw.metrics.activeSessions("pg1") === 0, "the gateway forgets the session");
+  });
+
+  it("a backend that terminates the session closes the client's connection", async () => {
+    const c = pgClient(gw.port, "iamdb_fault", token(), gw.caPem);
+    await c.connect();
+    const pid = (await c.query("select pg_backend_pid() pid")).rows[0].pid;
+    const ended = new Promise((resolve) => {
+      c.on("error", resolve);
+      c.on("end", () => resolve(undefined));
+    });
+    const admin = new pg.Client({ ...MACHINE_PG, user: MACHINE_PG.adminUser });
+    await admin.connect();
+    await admin.query("select pg_terminate_backend($1)", [pid]);
+    await admin.end();
+    await ended;
+    await eventually(async () => gw.metrics.activeSessions("pg1") === 0, "the gateway forgets the session");
+  });
+});
