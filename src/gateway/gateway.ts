@@ -4,14 +4,15 @@ import type { DbEngine, InstanceRegistry } from "../instances/types.js";
 import type { Authenticator } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
 import type { Engine } from "./engine.js";
+import { MysqlEngine } from "./engines/mysql/engine.js";
 import { PostgresEngine } from "./engines/postgres/engine.js";
 import { type RunningListener, startListener } from "./listener.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { Sessions } from "./sessions.js";
 
-/** The engines by protocol. MySQL and MariaDB arrive with their engine (issue 6). */
+/** The engines by protocol; MariaDB speaks the MySQL protocol. */
 export function engineFor(engine: DbEngine): Engine | undefined {
-  return engine === "postgres" ? new PostgresEngine() : undefined;
+  return engine === "postgres" ? new PostgresEngine() : new MysqlEngine();
 }
 
 export interface ListenerTlsMaterial {

@@ -1,5 +1,6 @@
 import { readStatus } from "../../app/status.js";
 import type { Config } from "../../config/types.js";
+import { mysqlAccounts } from "../../gateway/provision/mysql.js";
 import { ProvisionError, postgresAccounts } from "../../gateway/provision/postgres.js";
 import { SecretBox } from "../../iam/secret-box.js";
 import { DbAccountStore, newDbPassword } from "../../instances/accounts.js";
@@ -78,22 +79,19 @@ export async function dbUserCommand(action: string, opts: DbUserOptions, io: Cli
   const user = opts.username;
   if (!user) throw new UsageError("--username is required");
   const { spec, engine } = backendFor(config, identifier);
-  if (engine !== "postgres")
-    throw new UserError(
-      `db-user for ${engine} instances arrives with the MySQL gateway; this build provisions PostgreSQL accounts`,
-    );
+  const provisioner = engine === "postgres" ? postgresAccounts : mysqlAccounts;
   try {
     switch (action) {
       case "create":
       case "enable":
       case "rotate": {
         const password = newDbPassword();
-        await postgresAccounts[action](spec, user, password);
+        await provisioner[action](spec, user, password);
         accounts.put(identifier, user, password);
         break;
       }
       case "delete":
-        if (!opts.keepRole) await postgresAccounts.drop(spec, user);
+        if (!opts.keepRole) await provisioner.drop(spec, user);
         if (!accounts.delete(identifier, user) && opts.keepRole) {
           throw new UserError(`"${user}" is not an IAM DB user of ${identifier}`);
         }

@@ -1,0 +1,481 @@
+import { randomBytes, randomInt, randomUUID } from "node:crypto";
+import type { Socket } from "node:net";
+import { Transform, type TransformCallback } from "node:stream";
+import { TLSSocket } from "node:tls";
+import type { DbInstance } from "../../../instances/types.js";
+import {
+  authSwitchRequest,
+  Capability,
+  Command,
+  CommandTracker,
+  clearPasswordFrom,
+  ErrorCode,
+  encodePacket,
+  errPacket,
+  GATEWAY_CAPABILITIES,
+  type HandshakeResponse,
+  handshakeV10,
+  MysqlProtocolError,
+  type Packet,
+  type PacketEvent,
+  PacketParser,
+  Plugin,
+  parseHandshakeResponse,
+} from "../../../wire/mysql/index.js";
+import type { AuthAttempt } from "../../authLog.js";
+import type { Engine, ListenerContext } from "../../engine.js";
+import { classify, type LoginFailureCause } from "../../outcome.js";
+import { ConnectionClosed, EventQueue } from "../../queue.js";
+import { MysqlBackendError, type MysqlBackendSession, mysqlBackendLogin } from "./backendLogin.js";
+
+/**
+ * Largest packet a client may send before it is authenticated. A HandshakeResponse41 holds
+ * a user name, a scramble or a 1-2 KB token, a database name and connection attributes
+ * (libmysqlclient caps those at 64 KiB); anything larger is refused before it is buffered.
+ */
+export const MAX_PREAUTH_PACKET = 70 * 1024;
+
+/** The first byte of a TLS record carrying a handshake message (the ClientHello). */
+const TLS_HANDSHAKE_RECORD = 0x16;
+
+/** Commands never relayed: COM_CHANGE_USER would switch identity without a token. */
+const FORBIDDEN_COMMANDS: ReadonlySet<number> = new Set([Command.CHANGE_USER]);
+
+/** What the handshake announces; clients read "MariaDB" in it to pick MariaDB behaviour. */
+function serverVersion(instance: DbInstance): string {
+  return instance.engine === "mariadb" ? "5.5.5-10.6.0-MariaDB-iamdb" : "8.0.36-iamdb";
+}
+
+/** The client address as MySQL prints it in "Access denied for user 'u'@'HOST'". */
+function clientHost(socket: Socket): string {
+  const a = socket.remoteAddress ?? "unknown";
+  return a.startsWith("::ffff:") && a.includes(".") ? a.slice(7) : a;
+}
+
+/** A 20-byte scramble of printable bytes: old clients read it as a NUL-terminated string. */
+function newScramble(): Buffer {
+  const b = randomBytes(20);
+  for (let i = 0; i < b.length; i++) b[i] = 33 + ((b[i] as number) % 94);
+  return b;
+}
+
+type Stage = "handshake" | "password" | "authenticating" | "backend";
+
+/**
+ * The MySQL / MariaDB engine. The handshake, as a sequence:
+ *
+ * ```
+ * client                         iamdb                              backend
+ *   <- HandshakeV10 (fixed caps, SSL, plugin auth; no backend yet)
+ *   -> SSLRequest                 (anything else: ERR 3159, the password is never read)
+ *   <=> TLS                       (bytes buffered before it: refused)
+ *   -> HandshakeResponse41        (mysql_clear_password here, or:)
+ *   <- AuthSwitchRequest(mysql_clear_password)
+ *   -> token
+ *                                 verify token, authorize rds-db:connect
+ *                                 -> TCP (+TLS), HandshakeResponse41 with the client's
+ *                                    session flags, charset, database, attributes and the
+ *                                    gateway-held password (native / caching_sha2)
+ *                                 <- OK
+ *   <- that OK                   relay (COM_CHANGE_USER refused, never forwarded)
+ * ```
+ * @see https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase.html
+ */
+export class MysqlEngine implements Engine {
+  #connectionIds = randomInt(1, 1 << 24);
+
+  handle(socket: Socket, ctx: ListenerContext): void {
+    const id = this.#connectionIds++ >>> 0;
+    new MysqlConnection(socket, ctx, id).run().catch(() => {
+      socket.destroy();
+    });
+  }
+
+  refuse(socket: Socket, ctx: ListenerContext, reason: "throttled"): void {
+    const instance = ctx.instance();
+    const attempt: AuthAttempt = {
+      correlationId: randomUUID(),
+      client: `${socket.remoteAddress}:${socket.remotePort}`,
+      instance: instance.identifier,
+      engine: instance.engine,
+    };
+    ctx.metrics.request(instance.identifier);
+    ctx.metrics.failure(instance.identifier, classify(reason).kind);
+    ctx.authLog.failure(
+      attempt,
+      reason,
+      "too many connections are logging in at once (maxPendingLogins / maxPendingLoginsPerSource); the client should retry with backoff",
+    );
+    // What mysqld sends instead of its handshake when it is out of connections.
+    socket.end(encodePacket(0, errPacket(ErrorCode.CON_COUNT, "Too many connections")));
+    socket.on("error", () => socket.destroy());
+  }
+}
+
+class MysqlConnection {
+  readonly #raw: Socket;
+  #socket: Socket;
+  #tls = false;
+  readonly #parser = new PacketParser(MAX_PREAUTH_PACKET);
+  readonly #queue = new EventQueue<PacketEvent>();
+  readonly #attempt: AuthAttempt;
+  readonly #instance: DbInstance;
+  readonly #started = performance.now();
+  #stage: Stage = "handshake";
+  #timer: NodeJS.Timeout | undefined;
+  /** Sequence id of our next packet in the connection phase. */
+  #seq = 0;
+
+  constructor(
+    raw: Socket,
+    private readonly ctx: ListenerContext,
+    private readonly connectionId: number,
+  ) {
+    this.#raw = raw;
+    this.#socket = raw;
+    this.#instance = ctx.instance();
+    this.#attempt = {
+      correlationId: randomUUID(),
+      client: `${raw.remoteAddress}:${raw.remotePort}`,
+      instance: this.#instance.identifier,
+      engine: this.#instance.engine,
+    };
+  }
+
+  readonly #onData = (chunk: Buffer) => this.#queue.push(this.#parser.push(chunk));
+  readonly #onClose = () =>
+    this.#queue.fail(
+      new ConnectionClosed(
+        this.#stage === "password"
+          ? "client closed the connection instead of sending a password: it does not allow mysql_clear_password (mysql: --enable-cleartext-plugin or LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN=1; mysql2: enableCleartextPlugin: true)"
+          : `client closed the connection during ${this.#stage}`,
+      ),
+    );
+
+  #attach(socket: Socket): void {
+    this.#socket = socket;
+    socket.on("data", this.#onData);
+    socket.on("end", this.#onClose);
+    socket.on("close", this.#onClose);
+    socket.on("error", this.#onClose);
+  }
+
+  #detach(socket: Socket): void {
+    socket.off("data", this.#onData);
+    socket.off("end", this.#onClose);
+    socket.off("close", this.#onClose);
+    socket.off("error", this.#onClose);
+  }
+
+  async run(): Promise<void> {
+    this.#raw.on("error", () => this.#raw.destroy());
+    this.#timer = setTimeout(() => {
+      this.#queue.fail(
+        new ConnectionClosed(
+          `login timeout: no authenticated session within ${this.ctx.limits.loginTimeoutMs} ms (stage: ${this.#stage})`,
+        ),
+      );
+    }, this.ctx.limits.loginTimeoutMs);
+    this.#attach(this.#raw);
+    try {
+      await this.#handshake();
+    } catch (err) {
+      const closed = err instanceof ConnectionClosed;
+      const reason = closed ? err.reason : `internal error: ${(err as Error).message}`;
+      this.ctx.authLog.failure(this.#attempt, closed ? "malformed" : "internal-error", reason);
+      this.#destroy();
+    } finally {
+      clearTimeout(this.#timer);
+    }
+  }
+
+  #destroy(): void {
+    this.#socket.destroy();
+    this.#raw.destroy();
+  }
+
+  /** Sends an ERR packet and closes: how mysqld refuses a connection. */
+  #fatal(code: number, message: string, sqlState: string | undefined = "HY000"): void {
+    this.#detach(this.#socket);
+    this.#socket.end(encodePacket(this.#seq, errPacket(code, message, sqlState)));
+    this.#socket.on("error", () => this.#destroy());
+    setTimeout(() => this.#destroy(), 1000).unref();
+  }
+
+  /** The next packet; a framing error (oversized packet) ends the login. */
+  async #next(): Promise<Packet> {
+    const e = await this.#queue.next();
+    if (e.kind === "error") throw new MysqlProtocolError(e.message);
+    this.#seq = (e.seq + 1) & 0xff;
+    return e;
+  }
+
+  /**
+   * Starts TLS on the raw socket. A MySQL client sends its ClientHello right after the
+   * SSLRequest without waiting for an answer, so bytes may already be buffered: they go to
+   * TLS, and must be a TLS handshake record; anything else is plaintext someone slipped in
+   * before encryption (the CVE-2021-23214 class), and the connection is refused.
+   */
+  async #upgrade(): Promise<void> {
+    this.#detach(this.#raw);
+    this.#raw.pause();
+    const early = this.#parser.takeRemainder();
+    if (early.length > 0 && early[0] !== TLS_HANDSHAKE_RECORD) {
+      throw new ConnectionClosed(
+        "unencrypted data after the SSL request (possible man-in-the-middle injection)",
+      );
+    }
+    if (early.length > 0) this.#raw.unshift(early);
+    const secure = new TLSSocket(this.#raw, { isServer: true, secureContext: this.ctx.secureContext });
+    await new Promise<void>((resolve, reject) => {
+      const fail = (err?: Error) =>
+        reject(
+          new ConnectionClosed(`TLS handshake failed: ${err?.message ?? "client closed the connection"}`),
+        );
+      secure.once("secure", () => {
+        secure.off("error", fail);
+        secure.off("close", fail);
+        resolve();
+      });
+      secure.once("error", fail);
+      secure.once("close", fail);
+      this.#queue.next().catch(() => fail(new Error("login timeout")));
+    });
+    this.#tls = true;
+    this.#attach(secure as unknown as Socket);
+  }
+
+  #protocolError(detail: string): void {
+    this.ctx.authLog.failure(this.#attempt, "malformed", detail);
+    this.#fatal(ErrorCode.HANDSHAKE, "Bad handshake", "08S01");
+  }
+
+  async #handshake(): Promise<void> {
+    const { ctx } = this;
+    const instance = this.#instance;
+    this.#raw.write(
+      encodePacket(
+        0,
+        handshakeV10({
+          serverVersion: serverVersion(instance),
+          connectionId: this.connectionId,
+          scramble: newScramble(),
+          capabilities: GATEWAY_CAPABILITIES,
+          // Not mysql_clear_password: a client that skips TLS must not send the token in its first packet.
+          authPlugin: Plugin.NATIVE,
+        }),
+      ),
+    );
+    let response: HandshakeResponse;
+    try {
+      this.#parser.limit(1);
+      response = parseHandshakeResponse((await this.#next()).payload);
+      if (!response.sslRequest) this.#queue.push(this.#parser.unlimit());
+      else {
+        try {
+          await this.#upgrade();
+        } catch (err) {
+          if (err instanceof ConnectionClosed && /unencrypted/.test(err.reason)) {
+            return this.#protocolError(err.reason);
+          }
+          throw err;
+        }
+        this.#parser.unlimit();
+        response = parseHandshakeResponse((await this.#next()).payload);
+        if (response.sslRequest) return this.#protocolError("a second SSL request inside TLS");
+      }
+    } catch (err) {
+      if (err instanceof MysqlProtocolError)
+        return this.#protocolError(`protocol error before login: ${err.message}`);
+      throw err;
+    }
+    const user = response.username;
+    this.#attempt.dbUser = user;
+    if (!this.#tls && !ctx.allowPlaintext) {
+      ctx.authLog.failure(
+        this.#attempt,
+        "malformed",
+        "the client did not request TLS; IAM logins require it (the password was never read)",
+      );
+      return this.#fatal(
+        ErrorCode.SECURE_TRANSPORT_REQUIRED,
+        "Connections using insecure transport are prohibited: IAM authentication requires TLS (connect with --ssl-ca=<the iamdb CA file> --ssl-verify-server-cert)",
+      );
+    }
+    if (response.capabilities & Capability.COMPRESS) {
+      return this.#protocolError("the client asked for compression, which iamdb does not offer");
+    }
+
+    ctx.metrics.request(instance.identifier);
+    this.#stage = "password";
+    let password: string;
+    if (response.authPlugin === Plugin.CLEAR) {
+      password = clearPasswordFrom(response.authResponse);
+    } else if (!(response.capabilities & Capability.PLUGIN_AUTH)) {
+      return this.#loginFailed(
+        "malformed",
+        "the client cannot switch authentication plugins (no CLIENT_PLUGIN_AUTH); IAM logins need mysql_clear_password",
+      );
+    } else {
+      this.#socket.write(encodePacket(this.#seq, authSwitchRequest(Plugin.CLEAR)));
+      let reply: Packet;
+      try {
+        reply = await this.#next();
+      } catch (err) {
+        if (err instanceof MysqlProtocolError) return this.#loginFailed("malformed", err.message);
+        throw err;
+      }
+      password = clearPasswordFrom(reply.payload);
+    }
+    if (this.#parser.buffered > 0 || this.#queue.size > 0) {
+      return this.#loginFailed(
+        "malformed",
+        "the client sent data before the login completed (protocol violation)",
+      );
+    }
+    this.#detach(this.#socket);
+    this.#socket.pause();
+    this.#socket.on("close", this.#onClose);
+
+    this.#stage = "authenticating";
+    const auth = await ctx.authenticator.authenticate({
+      instance: ctx.instance(),
+      dbUser: user,
+      password,
+      sourceIp: this.#raw.remoteAddress ?? "",
+      secureTransport: this.#tls,
+    });
+    this.#attempt.accessKeyId = auth.accessKeyId;
+    this.#attempt.principalArn = auth.principalArn;
+    if (!auth.ok) return this.#loginFailed(auth.cause, auth.detail, auth.tokenErrorCode);
+
+    this.#stage = "backend";
+    let session: MysqlBackendSession;
+    try {
+      session = await mysqlBackendLogin(
+        instance.backend,
+        {
+          username: user,
+          password: auth.backendPassword,
+          capabilities: response.capabilities,
+          charset: response.charset,
+          database: response.database || undefined,
+          attributes: response.attributes,
+        },
+        ctx.limits.backendConnectTimeoutMs,
+      );
+    } catch (err) {
+      const e = err instanceof MysqlBackendError ? err : new MysqlBackendError(String(err), "protocol");
+      return this.#backendFailed(user, e);
+    }
+    this.#relay(session, auth.detail);
+  }
+
+  #backendFailed(user: string, e: MysqlBackendError): void {
+    const { ctx } = this;
+    const id = this.#instance.identifier;
+    ctx.metrics.failure(id, "ServerError");
+    if (e.kind === "refused" && e.err && e.err.code !== ErrorCode.ACCESS_DENIED) {
+      // The backend's own refusal of the session (unknown database, too many connections):
+      // the client's to see, as it would connecting directly.
+      ctx.authLog.failure(this.#attempt, "backend-login-failed", `backend refused the session: ${e.message}`);
+      this.#fatal(e.err.code, e.err.message, e.err.sqlState ?? "HY000");
+      return;
+    }
+    if (e.kind === "refused") {
+      ctx.authLog.failure(
+        this.#attempt,
+        "backend-login-failed",
+        `the backend refused the gateway-held password for '${user}' (${e.message}); reset it with: iamdb db-user rotate --db-instance-identifier ${id} --username ${user} (an anonymous account such as ''@'localhost' created since shadows it until then)`,
+      );
+      this.#accessDenied(user);
+      return;
+    }
+    ctx.authLog.failure(this.#attempt, "backend-unavailable", e.message);
+    this.#fatal(
+      1105,
+      `could not connect to the database (iamdb correlation id ${this.#attempt.correlationId}); the operator's auth log has the cause`,
+    );
+  }
+
+  #accessDenied(user: string): void {
+    this.#fatal(
+      ErrorCode.ACCESS_DENIED,
+      `Access denied for user '${user}'@'${clientHost(this.#raw)}' (using password: YES)`,
+      "28000",
+    );
+  }
+
+  #loginFailed(
+    cause: LoginFailureCause,
+    detail: string,
+    tokenErrorCode?: "InvalidToken" | "ExpiredToken" | "InternalFailure",
+  ): void {
+    this.ctx.authLog.failure(this.#attempt, cause, detail, tokenErrorCode);
+    this.ctx.metrics.failure(this.#instance.identifier, classify(cause, tokenErrorCode).kind);
+    this.#accessDenied(this.#attempt.dbUser ?? "");
+  }
+
+  #relay(session: MysqlBackendSession, detail: string): void {
+    const { ctx } = this;
+    const id = this.#instance.identifier;
+    const client = this.#socket;
+    const backend = session.socket;
+    client.off("close", this.#onClose);
+    clearTimeout(this.#timer);
+    this.#raw.emit("iamdb:relaying");
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      client.destroy();
+      backend.destroy();
+      this.#raw.destroy();
+      ctx.metrics.sessionClosed(id);
+      untrack();
+    };
+    const untrack = ctx.sessions.opened(close);
+    ctx.metrics.sessionOpened(id);
+    ctx.metrics.success(id, (performance.now() - this.#started) / 1000);
+    ctx.authLog.success(this.#attempt, detail);
+    const tracker = new CommandTracker();
+    const attempt = this.#attempt;
+    const guard = new Transform({
+      transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
+        const command = tracker.scan(chunk, FORBIDDEN_COMMANDS);
+        if (command === undefined) return done(null, chunk);
+        ctx.authLog.failure(
+          attempt,
+          "not-authorized",
+          "COM_CHANGE_USER refused: an iamdb session cannot switch identity; open a new connection with a token for the other user",
+        );
+        client.end(
+          encodePacket(
+            1,
+            errPacket(
+              1227,
+              "Access denied; COM_CHANGE_USER is not supported through IAM authentication: open a new connection with a token for that user",
+              "42000",
+            ),
+          ),
+        );
+        backend.off("close", close);
+        backend.off("error", close);
+        backend.destroy();
+        setTimeout(close, 1000).unref();
+        done();
+      },
+    });
+    client.write(encodePacket(this.#seq, session.ok));
+    if (session.remainder.length > 0) client.write(session.remainder);
+    // pipe() carries backpressure both ways: a slow reader pauses the other side's socket.
+    client.pipe(guard).pipe(backend);
+    backend.pipe(client);
+    for (const s of [client, backend]) {
+      s.on("error", close);
+      s.on("close", close);
+    }
+    client.resume();
+    backend.resume();
+  }
+}

@@ -1,0 +1,130 @@
+import { readFileSync } from "node:fs";
+import mysql from "mysql2/promise";
+import type { BackendSpec } from "../../instances/types.js";
+import { ProvisionError } from "./postgres.js";
+
+/**
+ * MySQL / MariaDB IAM-only accounts. RDS marks them `IDENTIFIED WITH AWSAuthenticationPlugin
+ * AS 'RDS'`; stock servers have no such plugin, so the account gets a random password only
+ * the gateway holds (`CREATE USER 'jane'@'%' IDENTIFIED BY …`) and the gateway logs in with it.
+ *
+ * Anonymous accounts: MySQL matches the most specific Host first and only then the user, so
+ * an anonymous `''@'localhost'` wins over `'jane'@'%'` for a connection from localhost, and
+ * the gateway's login as jane would land on the anonymous account and fail. iamdb never
+ * drops accounts it did not create; instead, for every host an anonymous account names,
+ * it creates jane at that host too, with the same password (`'jane'@'localhost'` is as
+ * specific as `''@'localhost'` and, naming a user, sorts first). `rotate` and `enable`
+ * repeat this, so an anonymous account added later is covered by the next rotation.
+ * @see https://mariadb.com/kb/en/create-user/#account-names
+ * @see https://dev.mysql.com/doc/refman/8.0/en/connection-access.html
+ */
+
+export async function withMysqlAdmin<T>(
+  spec: BackendSpec,
+  fn: (c: mysql.Connection) => Promise<T>,
+): Promise<T> {
+  let client: mysql.Connection;
+  try {
+    client = await mysql.createConnection({
+      host: spec.host,
+      port: spec.port,
+      user: spec.adminUser,
+      ...(spec.adminPassword === undefined ? {} : { password: spec.adminPassword }),
+      ...(spec.database ? { database: spec.database } : {}),
+      connectTimeout: 10_000,
+      ...(spec.tls === "disable"
+        ? {}
+        : {
+            ssl: {
+              rejectUnauthorized: spec.tls === "verify-full",
+              ...(spec.caFile ? { ca: readFileSync(spec.caFile, "utf8") } : {}),
+            },
+          }),
+    });
+  } catch (err) {
+    throw new ProvisionError(
+      `cannot log in to the backend ${spec.host}:${spec.port} as ${spec.adminUser}: ${(err as Error).message}; check the instance's backend settings (host, port, adminUser, adminPassword)`,
+    );
+  }
+  try {
+    return await fn(client);
+  } catch (err) {
+    if (err instanceof ProvisionError) throw err;
+    throw new ProvisionError(`the backend refused: ${(err as Error).message}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function hostsOf(c: mysql.Connection, user: string): Promise<string[]> {
+  const [rows] = await c.query("SELECT Host FROM mysql.user WHERE User = ? ORDER BY Host", [user]);
+  return (rows as Array<{ Host: string }>).map((r) => r.Host);
+}
+
+/** The hosts the account must exist at: '%' and every host an anonymous account could shadow it from. */
+async function wantedHosts(c: mysql.Connection): Promise<string[]> {
+  return [...new Set(["%", ...(await hostsOf(c, ""))])];
+}
+
+async function setPassword(
+  c: mysql.Connection,
+  user: string,
+  password: string,
+  existing: readonly string[],
+): Promise<void> {
+  for (const host of await wantedHosts(c)) {
+    if (!existing.includes(host)) await c.query("CREATE USER ?@? IDENTIFIED BY ?", [user, host, password]);
+  }
+  for (const host of existing) await c.query("ALTER USER ?@? IDENTIFIED BY ?", [user, host, password]);
+}
+
+export const mysqlAccounts = {
+  async create(spec: BackendSpec, user: string, password: string): Promise<void> {
+    await withMysqlAdmin(spec, async (c) => {
+      const existing = await hostsOf(c, user);
+      if (existing.length > 0) {
+        throw new ProvisionError(
+          `account '${user}'@'${existing[0]}' already exists on the backend; to hand it to IAM (new gateway-held password), run db-user enable instead`,
+        );
+      }
+      await setPassword(c, user, password, []);
+    });
+  },
+
+  /** Takes over existing accounts: IAM replaces their password, as on RDS. */
+  async enable(spec: BackendSpec, user: string, password: string): Promise<void> {
+    await withMysqlAdmin(spec, async (c) => {
+      const existing = await hostsOf(c, user);
+      if (existing.length === 0) {
+        throw new ProvisionError(
+          `account '${user}' does not exist on the backend; create it with db-user create`,
+        );
+      }
+      await setPassword(c, user, password, existing);
+    });
+  },
+
+  async rotate(spec: BackendSpec, user: string, password: string): Promise<void> {
+    await withMysqlAdmin(spec, async (c) => {
+      const existing = await hostsOf(c, user);
+      if (existing.length === 0) {
+        throw new ProvisionError(
+          `account '${user}' does not exist on the backend; recreate it with db-user create`,
+        );
+      }
+      await setPassword(c, user, password, existing);
+    });
+  },
+
+  /** Drops the account at every host. */
+  async drop(spec: BackendSpec, user: string): Promise<void> {
+    await withMysqlAdmin(spec, async (c) => {
+      for (const host of await hostsOf(c, user)) await c.query("DROP USER ?@?", [user, host]);
+    });
+  },
+
+  /** The hosts the account exists at (for operators and tests). */
+  async hosts(spec: BackendSpec, user: string): Promise<string[]> {
+    return withMysqlAdmin(spec, (c) => hostsOf(c, user));
+  },
+};

@@ -1,0 +1,108 @@
+/**
+ * MySQL client/server protocol constants.
+ * @see https://dev.mysql.com/doc/dev/mysql-server/latest/group__group__cs__capabilities__flags.html
+ */
+
+export const Capability = {
+  LONG_PASSWORD: 1,
+  FOUND_ROWS: 1 << 1,
+  LONG_FLAG: 1 << 2,
+  CONNECT_WITH_DB: 1 << 3,
+  NO_SCHEMA: 1 << 4,
+  COMPRESS: 1 << 5,
+  ODBC: 1 << 6,
+  LOCAL_FILES: 1 << 7,
+  IGNORE_SPACE: 1 << 8,
+  PROTOCOL_41: 1 << 9,
+  INTERACTIVE: 1 << 10,
+  SSL: 1 << 11,
+  IGNORE_SIGPIPE: 1 << 12,
+  TRANSACTIONS: 1 << 13,
+  RESERVED: 1 << 14,
+  SECURE_CONNECTION: 1 << 15,
+  MULTI_STATEMENTS: 1 << 16,
+  MULTI_RESULTS: 1 << 17,
+  PS_MULTI_RESULTS: 1 << 18,
+  PLUGIN_AUTH: 1 << 19,
+  CONNECT_ATTRS: 1 << 20,
+  PLUGIN_AUTH_LENENC_CLIENT_DATA: 1 << 21,
+  CAN_HANDLE_EXPIRED_PASSWORDS: 1 << 22,
+  SESSION_TRACK: 1 << 23,
+  DEPRECATE_EOF: 1 << 24,
+  ZSTD_COMPRESSION: 1 << 26,
+  QUERY_ATTRIBUTES: 1 << 27,
+  MULTI_FACTOR_AUTH: 1 << 28,
+} as const;
+
+/**
+ * Flags that shape the session after login (result-set framing, multi-statements, EOF
+ * packets, session tracking). The gateway passes them to the backend exactly as the client
+ * chose them, so the relayed bytes are framed the way the client expects.
+ */
+export const SESSION_CAPABILITIES =
+  Capability.FOUND_ROWS |
+  Capability.LONG_FLAG |
+  Capability.LOCAL_FILES |
+  Capability.IGNORE_SPACE |
+  Capability.PROTOCOL_41 |
+  Capability.INTERACTIVE |
+  Capability.TRANSACTIONS |
+  Capability.MULTI_STATEMENTS |
+  Capability.MULTI_RESULTS |
+  Capability.PS_MULTI_RESULTS |
+  Capability.SESSION_TRACK |
+  Capability.DEPRECATE_EOF;
+
+/**
+ * What the gateway announces in its HandshakeV10: a fixed set every backend iamdb supports
+ * (MySQL 5.7+, 8.x; MariaDB 10.2+) also announces, so a flag the client picks can always be
+ * passed on. Left out on purpose: COMPRESS (the relay does not decompress, so it could not
+ * see COM_CHANGE_USER), QUERY_ATTRIBUTES and MULTI_FACTOR_AUTH (MySQL 8 only),
+ * CAN_HANDLE_EXPIRED_PASSWORDS (a sandboxed session is not what a token promises), and
+ * MariaDB's extended capabilities: LONG_PASSWORD (bit 0, "CLIENT_MYSQL") set tells MariaDB
+ * clients this is a MySQL server, so they never use them, and the gateway sets it toward a
+ * MariaDB backend for the same reason (MariaDB servers clear it in their own handshake).
+ */
+export const GATEWAY_CAPABILITIES =
+  SESSION_CAPABILITIES |
+  Capability.LONG_PASSWORD |
+  Capability.CONNECT_WITH_DB |
+  Capability.SSL |
+  Capability.SECURE_CONNECTION |
+  Capability.PLUGIN_AUTH |
+  Capability.CONNECT_ATTRS |
+  Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA;
+
+/** Command bytes (first payload byte of a packet with sequence id 0). */
+export const Command = {
+  QUIT: 0x01,
+  INIT_DB: 0x02,
+  QUERY: 0x03,
+  CHANGE_USER: 0x11,
+  RESET_CONNECTION: 0x1f,
+} as const;
+
+export const SERVER_STATUS_AUTOCOMMIT = 0x0002;
+
+/** utf8mb4_general_ci: known to every supported server. */
+export const DEFAULT_CHARSET = 45;
+
+/** The largest payload of one packet; a payload of exactly this size is continued by the next packet. */
+export const MAX_PACKET_PAYLOAD = 0xffffff;
+
+export const Plugin = {
+  CLEAR: "mysql_clear_password",
+  NATIVE: "mysql_native_password",
+  CACHING_SHA2: "caching_sha2_password",
+  SHA256: "sha256_password",
+} as const;
+
+/** Server error numbers the gateway sends. @see https://mariadb.com/kb/en/mariadb-error-code-reference/ */
+export const ErrorCode = {
+  CON_COUNT: 1040,
+  HANDSHAKE: 1043,
+  ACCESS_DENIED: 1045,
+  NET_PACKET_TOO_LARGE: 1153,
+  NOT_SUPPORTED_AUTH_MODE: 1251,
+  SECURE_TRANSPORT_REQUIRED: 3159,
+} as const;

@@ -1,0 +1,290 @@
+// The sans-I/O MySQL codec: packets cut at every byte, 0xFFFFFF continuations, the pre-auth
+// bound, the connection-phase messages, and the command tracker. Bytes are built here by
+// hand (not with src/wire/mysql's serializers), so a serializer bug cannot hide a parser bug.
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import {
+  Capability,
+  CommandTracker,
+  cachingSha2Proof,
+  encodePacket,
+  errPacket,
+  GATEWAY_CAPABILITIES,
+  handshakeResponse41,
+  handshakeV10,
+  MysqlProtocolError,
+  nativePasswordProof,
+  type PacketEvent,
+  PacketParser,
+  parseErrPacket,
+  parseHandshakeResponse,
+  parseServerHandshake,
+} from "../../src/wire/mysql/index.js";
+
+/** header(len, seq) + payload, by hand. */
+function frame(seq: number, payload: Buffer): Buffer {
+  return Buffer.concat([
+    Buffer.from([payload.length & 0xff, (payload.length >> 8) & 0xff, payload.length >> 16, seq]),
+    payload,
+  ]);
+}
+
+function le32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+}
+
+/** A HandshakeResponse41 as the mariadb client sends it (lenenc auth data, db, plugin, attrs). */
+function response41(
+  o: { caps?: number; user?: string; auth?: Buffer; db?: string; plugin?: string } = {},
+): Buffer {
+  const caps =
+    o.caps ??
+    Capability.PROTOCOL_41 |
+      Capability.SECURE_CONNECTION |
+      Capability.PLUGIN_AUTH |
+      Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA |
+      Capability.CONNECT_WITH_DB |
+      Capability.CONNECT_ATTRS |
+      Capability.DEPRECATE_EOF;
+  const auth = o.auth ?? Buffer.from("token-bytes\0");
+  const attrs = Buffer.from([10, 3, ...Buffer.from("_os"), 5, ...Buffer.from("Linux")]);
+  return Buffer.concat([
+    le32(caps),
+    le32(16 * 1024 * 1024),
+    Buffer.from([45]),
+    Buffer.alloc(23),
+    Buffer.from(`${o.user ?? "jane"}\0`),
+    Buffer.from([auth.length]),
+    auth,
+    Buffer.from(`${o.db ?? "test"}\0`),
+    Buffer.from(`${o.plugin ?? "mysql_clear_password"}\0`),
+    attrs,
+  ]);
+}
+
+function packets(events: PacketEvent[]) {
+  return events.map((e) => (e.kind === "packet" ? { seq: e.seq, hex: e.payload.toString("hex") } : e));
+}
+
+describe("PacketParser", () => {
+  const stream = Buffer.concat([
+    frame(0, Buffer.from([0x03, ...Buffer.from("select 1")])),
+    frame(1, Buffer.alloc(0)),
+    frame(2, response41()),
+  ]);
+  const whole = packets(new PacketParser().push(stream));
+
+  it("parses several packets from one chunk", () => {
+    assert.equal(whole.length, 3);
+    assert.deepEqual(whole[1], { seq: 1, hex: "" });
+  });
+
+  it("gives the same packets when the stream is cut at every byte position", () => {
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const p = new PacketParser();
+      const got = [...p.push(stream.subarray(0, cut)), ...p.push(stream.subarray(cut))];
+      assert.deepEqual(packets(got), whole, `cut at ${cut}`);
+      assert.equal(p.buffered, 0);
+    }
+  });
+
+  it("gives the same packets fed one byte at a time", () => {
+    const p = new PacketParser();
+    const got: PacketEvent[] = [];
+    for (const byte of stream) got.push(...p.push(Buffer.of(byte)));
+    assert.deepEqual(packets(got), whole);
+  });
+
+  it("reassembles a 0xFFFFFF-byte packet and its continuation (also an empty one)", () => {
+    for (const tail of [0, 10]) {
+      const big = Buffer.alloc(0xffffff + tail, 7);
+      big[0] = 0x03;
+      const bytes = Buffer.concat([frame(0, big.subarray(0, 0xffffff)), frame(1, big.subarray(0xffffff))]);
+      assert.deepEqual(bytes, encodePacket(0, big));
+      const p = new PacketParser(64 * 1024 * 1024);
+      const got = [...p.push(bytes.subarray(0, 100_000)), ...p.push(bytes.subarray(100_000))];
+      assert.equal(got.length, 1);
+      const e = got[0];
+      assert.ok(e?.kind === "packet");
+      assert.equal(e.seq, 1);
+      assert.ok(e.payload.equals(big));
+    }
+  });
+
+  it("refuses a length above its bound from the header alone, before the payload arrives", () => {
+    const p = new PacketParser(70 * 1024);
+    const got = p.push(Buffer.from([0xff, 0xff, 0xff, 1]));
+    assert.equal(got.length, 1);
+    assert.equal(got[0]?.kind, "error");
+    assert.deepEqual(p.push(Buffer.alloc(10)), []);
+  });
+
+  it("limit(1) leaves the bytes after an SSLRequest unparsed (they are the TLS ClientHello)", () => {
+    const p = new PacketParser(70 * 1024);
+    p.limit(1);
+    const hello = Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]);
+    const got = p.push(Buffer.concat([frame(1, Buffer.alloc(32)), hello]));
+    assert.equal(got.length, 1);
+    assert.ok(p.takeRemainder().equals(hello));
+  });
+
+  it("never throws on arbitrary bytes cut anywhere; cuts do not change the result", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(300), (bytes, at) => {
+        const buf = Buffer.from(bytes);
+        const cut = Math.min(at, buf.length);
+        const once = packets(new PacketParser(1000).push(buf));
+        const p = new PacketParser(1000);
+        const split = packets([...p.push(buf.subarray(0, cut)), ...p.push(buf.subarray(cut))]);
+        assert.deepEqual(split, once);
+      }),
+    );
+  });
+});
+
+describe("connection phase", () => {
+  it("HandshakeV10 carries the fixed capabilities, both scramble parts and the plugin", () => {
+    const scramble = Buffer.from("abcdefghijklmnopqrst");
+    const payload = handshakeV10({
+      serverVersion: "8.0.36-iamdb",
+      connectionId: 7,
+      scramble,
+      capabilities: GATEWAY_CAPABILITIES,
+      authPlugin: "mysql_native_password",
+    });
+    assert.equal(payload[0], 10);
+    const h = parseServerHandshake(payload);
+    assert.equal(h.serverVersion, "8.0.36-iamdb");
+    assert.equal(h.connectionId, 7);
+    assert.ok(h.scramble.equals(scramble));
+    assert.equal(h.capabilities, GATEWAY_CAPABILITIES);
+    assert.equal(h.authPlugin, "mysql_native_password");
+    assert.ok(GATEWAY_CAPABILITIES & Capability.SSL && GATEWAY_CAPABILITIES & Capability.PLUGIN_AUTH);
+    assert.equal(GATEWAY_CAPABILITIES & Capability.COMPRESS, 0);
+  });
+
+  it("an SSLRequest is the 32-byte prefix with CLIENT_SSL", () => {
+    const ssl = Buffer.concat([
+      le32(Capability.PROTOCOL_41 | Capability.SSL),
+      le32(0),
+      Buffer.from([45]),
+      Buffer.alloc(23),
+    ]);
+    const r = parseHandshakeResponse(ssl);
+    assert.equal(r.sslRequest, true);
+    assert.equal(r.charset, 45);
+  });
+
+  it("a HandshakeResponse41: user, auth data, database, plugin, attributes", () => {
+    const r = parseHandshakeResponse(response41());
+    assert.equal(r.sslRequest, false);
+    assert.equal(r.username, "jane");
+    assert.equal(r.authResponse.toString(), "token-bytes\0");
+    assert.equal(r.database, "test");
+    assert.equal(r.authPlugin, "mysql_clear_password");
+    assert.equal(r.attributes?.[0], 0x0a);
+  });
+
+  it("a 2 KB token with lenenc auth data is read whole", () => {
+    const tokenBytes = Buffer.alloc(2000, 0x41);
+    const payload = handshakeResponse41({
+      capabilities:
+        Capability.PROTOCOL_41 |
+        Capability.SECURE_CONNECTION |
+        Capability.PLUGIN_AUTH |
+        Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA,
+      charset: 45,
+      username: "jane",
+      authResponse: tokenBytes,
+      database: undefined,
+      authPlugin: "mysql_clear_password",
+      attributes: undefined,
+    });
+    assert.ok(parseHandshakeResponse(payload).authResponse.equals(tokenBytes));
+  });
+
+  it("truncated or pre-4.1 responses are protocol errors, never crashes", () => {
+    assert.throws(() => parseHandshakeResponse(Buffer.alloc(2)), MysqlProtocolError);
+    assert.throws(() => parseHandshakeResponse(le32(Capability.SECURE_CONNECTION)), MysqlProtocolError);
+    const full = response41();
+    for (let n = 33; n < 40; n++) {
+      assert.throws(() => parseHandshakeResponse(full.subarray(0, n)), MysqlProtocolError, `length ${n}`);
+    }
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        try {
+          parseHandshakeResponse(Buffer.from(bytes));
+        } catch (err) {
+          assert.ok(err instanceof MysqlProtocolError, String(err));
+        }
+      }),
+    );
+  });
+
+  it("ERR packets: 1045 with SQLSTATE 28000, and the pre-handshake form without one", () => {
+    const msg = "Access denied for user 'jane'@'127.0.0.1' (using password: YES)";
+    const p = errPacket(1045, msg, "28000");
+    assert.deepEqual([...p.subarray(0, 9)], [0xff, 0x15, 0x04, 0x23, ...Buffer.from("28000")]);
+    assert.deepEqual(parseErrPacket(p), { code: 1045, sqlState: "28000", message: msg });
+    assert.deepEqual(parseErrPacket(errPacket(1040, "Too many connections")), {
+      code: 1040,
+      sqlState: undefined,
+      message: "Too many connections",
+    });
+  });
+});
+
+describe("password proofs", () => {
+  const scramble = Buffer.from("0123456789abcdefghij");
+  const sha = (alg: string, ...parts: Buffer[]) => {
+    const h = createHash(alg);
+    for (const p of parts) h.update(p);
+    return h.digest();
+  };
+
+  it("mysql_native_password: the server's check SHA1(scramble + stored) XOR proof = SHA1(pw) holds", () => {
+    const stored = sha("sha1", sha("sha1", Buffer.from("secret")));
+    const proof = nativePasswordProof("secret", scramble);
+    const mask = sha("sha1", scramble, stored);
+    const stage1 = Buffer.from(proof.map((b, i) => b ^ (mask[i] as number)));
+    assert.ok(sha("sha1", stage1).equals(stored));
+  });
+
+  it("caching_sha2_password: the server's fast-path check holds", () => {
+    const stored = sha("sha256", sha("sha256", Buffer.from("secret")));
+    const proof = cachingSha2Proof("secret", scramble);
+    const mask = sha("sha256", stored, scramble);
+    const stage1 = Buffer.from(proof.map((b, i) => b ^ (mask[i] as number)));
+    assert.ok(sha("sha256", stage1).equals(stored));
+  });
+});
+
+describe("CommandTracker", () => {
+  const forbidden = new Set([0x11]);
+  const changeUser = frame(0, Buffer.from([0x11, ...Buffer.from("root\0")]));
+  const query = frame(0, Buffer.from([0x03, ...Buffer.from("select 0x11")]));
+
+  it("finds COM_CHANGE_USER wherever the stream is cut, and not inside other packets", () => {
+    const stream = Buffer.concat([query, query, changeUser]);
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const t = new CommandTracker();
+      const a = t.scan(stream.subarray(0, cut), forbidden);
+      const b = a ?? t.scan(stream.subarray(cut), forbidden);
+      assert.equal(b, 0x11, `cut at ${cut}`);
+    }
+    assert.equal(new CommandTracker().scan(Buffer.concat([query, query]), forbidden), undefined);
+  });
+
+  it("a packet that continues a 0xFFFFFF-byte command is not a command, even with seq 0 content", () => {
+    const head = Buffer.from([0xff, 0xff, 0xff, 0]);
+    const t = new CommandTracker();
+    assert.equal(t.scan(Buffer.concat([head, Buffer.from([0x03])]), forbidden), undefined);
+    assert.equal(t.scan(Buffer.alloc(0xffffff - 1), forbidden), undefined);
+    assert.equal(t.scan(frame(0, Buffer.from([0x11, 0])), forbidden), undefined);
+    assert.equal(t.scan(changeUser, forbidden), 0x11);
+  });
+});
