@@ -5,7 +5,9 @@ import type { XmlObject } from "./xml.js";
 
 /**
  * The STS actions. GetCallerIdentity needs no permission (as in AWS); AssumeRole authorizes
- * itself (trust policy plus the caller's identity policies, in the control plane); GetSessionToken
+ * itself (trust policy plus the caller's identity policies, in the control plane, for
+ * sts:AssumeRole and, with session tags, sts:TagSession) and takes PolicyArns.member.N.arn,
+ * Tags.member.N.Key/Value and TransitiveTagKeys.member.N; GetSessionToken
  * needs no permission either, but an explicit Deny of sts:GetSessionToken is honoured.
  * @see https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
  * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_getsessiontoken.html
@@ -29,21 +31,24 @@ export const STS_ACTIONS: Readonly<Record<string, ActionSpec>> = {
   AssumeRole: {
     authorize: "self",
     run: async ({ iam, params: p, caller, context }) => {
-      for (const unsupported of ["PolicyArns", "Tags", "TransitiveTagKeys", "SerialNumber", "TokenCode"]) {
-        if (p.has(unsupported)) {
-          throw new ApiError(
-            "ValidationError",
-            400,
-            `iamdb does not support ${unsupported} in AssumeRole; pass an inline session policy with Policy instead.`,
-          );
-        }
-      }
+      if (p.has("SerialNumber") || p.has("TokenCode"))
+        throw new ApiError(
+          "ValidationError",
+          400,
+          "iamdb has no MFA devices; omit SerialNumber and TokenCode.",
+        );
+      const policyArns = p.structs("PolicyArns")?.map((d) => d.required("arn"));
+      const tags = p.tags("Tags");
+      const transitiveTagKeys = p.strings("TransitiveTagKeys");
       const r = await iam.assumeRole({
         caller,
         roleArn: p.required("RoleArn"),
         roleSessionName: p.required("RoleSessionName"),
         durationSeconds: p.int("DurationSeconds"),
         policy: p.str("Policy"),
+        ...(policyArns === undefined ? {} : { policyArns }),
+        ...(tags === undefined ? {} : { tags }),
+        ...(transitiveTagKeys === undefined ? {} : { transitiveTagKeys }),
         context: {
           ...context,
           ...(p.str("ExternalId") === undefined ? {} : { "sts:ExternalId": p.str("ExternalId") }),

@@ -1,4 +1,4 @@
-import { type CompiledPolicy, compilePolicy, type PolicyKind } from "../policy/index.js";
+import { type CompiledPolicy, compileDocument, compilePolicy, type PolicyKind } from "../policy/index.js";
 import { type AccountConfig, policyArn, roleArn, userArn } from "./arns.js";
 import type { AttachedDocument, InlinePolicyRecord, RolePolicyGraph, UserPolicyGraph } from "./records.js";
 import { tagsToRecord } from "./tags.js";
@@ -107,4 +107,23 @@ export function compileRoleGraph(a: AccountConfig, g: RolePolicyGraph): Compiled
 
 export function compileSessionPolicy(text: string, sessionArn: string): CompiledPolicy {
   return compile(text, "session", "SessionPolicy", sessionArn);
+}
+
+/**
+ * A managed policy passed as a session policy (AssumeRole `PolicyArns`), with the document of its
+ * current default version. Compiled as a managed policy: its size limit is the managed one.
+ */
+export function compileManagedSessionPolicy(a: AccountConfig, d: AttachedDocument): CompiledPolicy {
+  return managed(a, d);
+}
+
+/**
+ * Stands in for a managed session policy that no longer exists: a session policy that allows
+ * nothing, so the session fails closed rather than losing a restriction.
+ */
+export function vanishedSessionPolicy(arn: string): CompiledPolicy {
+  return compileDocument(
+    { version: "2012-10-17", versionSpecified: true, id: undefined, statements: [] },
+    { kind: "session", name: arn.slice(arn.lastIndexOf("/") + 1), id: arn },
+  );
 }

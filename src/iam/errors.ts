@@ -54,3 +54,18 @@ export class AccessDeniedError extends IamError {
   readonly code = "AccessDenied";
   readonly httpStatus = 403;
 }
+
+/** STS: a parameter value is well-formed but not acceptable (session tag conflicts, for instance). */
+export class InvalidParameterValueError extends IamError {
+  readonly code = "InvalidParameterValue";
+  readonly httpStatus = 400;
+}
+
+/**
+ * STS: the session policies and session tags together exceed the packed size limit.
+ * @see https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html#API_AssumeRole_Errors
+ */
+export class PackedPolicyTooLargeError extends IamError {
+  readonly code = "PackedPolicyTooLarge";
+  readonly httpStatus = 400;
+}

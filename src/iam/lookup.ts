@@ -1,16 +1,19 @@
 import type { CompiledPolicy, PolicySet, RequestPrincipal } from "../policy/index.js";
-import { type AccountConfig, assumedRoleArn, roleArn, userArn } from "./arns.js";
+import { type AccountConfig, assumedRoleArn, parseIamArn, roleArn, userArn } from "./arns.js";
 import { InvalidatingCache } from "./cache.js";
 import {
   type CompiledGraph,
+  compileManagedSessionPolicy,
   compileRoleGraph,
   compileSessionPolicy,
   compileUserGraph,
+  vanishedSessionPolicy,
 } from "./compile-graph.js";
 import { sealContext } from "./context.js";
 import type { Credential, Principal } from "./principal.js";
 import type { IamRepository } from "./repository.js";
 import type { SecretBox } from "./secret-box.js";
+import { overlayTags, type Tag } from "./tags.js";
 
 /** What the evaluator needs for one principal: pass both halves to the policy module's `evaluate`. */
 export interface PrincipalPolicies {
@@ -38,7 +41,17 @@ interface CachedCredential {
   readonly status: "Active" | "Inactive";
   readonly expiresAt?: Date | undefined;
   readonly principal: Principal;
-  readonly sessionPolicy?: CompiledPolicy | undefined;
+  /** Inline session policy first, then the managed ones in the order they were passed. */
+  readonly sessionPolicies?: readonly CompiledPolicy[] | undefined;
+  readonly sessionTags?: readonly Tag[] | undefined;
+  readonly transitiveTagKeys?: readonly string[] | undefined;
+}
+
+/** What a role session carries on to a session it creates (role chaining). */
+export interface SessionTagging {
+  /** Every session tag (passed and inherited), as stored; role tags are not included. */
+  readonly tags: readonly Tag[];
+  readonly transitiveTagKeys: readonly string[];
 }
 
 /**
@@ -132,15 +145,29 @@ export class IamLookup {
         type: "AssumedRole",
         accountId: this.account.accountId,
         userId: principal.principalId,
-        tags: g.tags,
+        // Session tags override the role's tags with the same key, whatever its case.
+        tags: overlayTags(g.tags, session.sessionTags ?? []),
         roleArn: g.arn,
       },
       policies: {
         identity: g.identity,
         ...(g.boundary ? { boundary: g.boundary } : {}),
-        ...(session.sessionPolicy ? { session: [session.sessionPolicy] } : {}),
+        ...(session.sessionPolicies?.length ? { session: session.sessionPolicies } : {}),
       },
     };
+  }
+
+  /**
+   * The session tags and transitive keys of a role session, for AssumeRole called with its
+   * credentials; undefined for anything else or a session that no longer exists.
+   */
+  async sessionTagging(principal: Principal): Promise<SessionTagging | undefined> {
+    if (principal.type !== "assumed-role") return undefined;
+    const s = await this.credentials.get(principal.sessionAccessKeyId, () =>
+      this.loadCredential(principal.sessionAccessKeyId),
+    );
+    if (s === undefined) return undefined;
+    return { tags: s.sessionTags ?? [], transitiveTagKeys: s.transitiveTagKeys ?? [] };
   }
 
   /**
@@ -235,7 +262,33 @@ export class IamLookup {
         principalId: `${role.roleId}:${s.subject.sessionName}`,
         sessionAccessKeyId: accessKeyId,
       },
-      sessionPolicy: s.sessionPolicy === undefined ? undefined : compileSessionPolicy(s.sessionPolicy, arn),
+      sessionPolicies: [
+        ...(s.sessionPolicy === undefined ? [] : [compileSessionPolicy(s.sessionPolicy, arn)]),
+        ...(await Promise.all((s.sessionPolicyArns ?? []).map((a) => this.loadManagedSessionPolicy(a)))),
+      ],
+      sessionTags: s.sessionTags,
+      transitiveTagKeys: s.transitiveTagKeys,
     };
+  }
+
+  /**
+   * A managed session policy by ARN, at its current default version. The credential cache that
+   * holds it is dropped on every policy change, so a new default version applies at once. A
+   * policy deleted since AssumeRole leaves a session policy that allows nothing (fail closed).
+   */
+  private async loadManagedSessionPolicy(arn: string): Promise<CompiledPolicy> {
+    const parsed = parseIamArn(this.account, arn);
+    const policy = parsed?.kind === "policy" ? await this.repo.getPolicyByName(parsed.name) : undefined;
+    if (
+      policy === undefined ||
+      parsed === undefined ||
+      policy.path !== parsed.path ||
+      policy.policyName !== parsed.name
+    ) {
+      return vanishedSessionPolicy(arn);
+    }
+    const version = await this.repo.getPolicyVersion(policy.policyId, policy.defaultVersionId);
+    if (version === undefined) return vanishedSessionPolicy(arn);
+    return compileManagedSessionPolicy(this.account, { policy, document: version.document });
   }
 }

@@ -59,7 +59,20 @@ export interface SessionRecord {
   readonly sealedSecret: string;
   readonly sealedSessionToken: string;
   readonly subject: SessionSubject;
+  /** The inline session policy (AssumeRole `Policy`). */
   readonly sessionPolicy?: string | undefined;
+  /**
+   * Managed session policies (AssumeRole `PolicyArns`), by ARN: evaluated with the policy's
+   * default version at the time of each request, like attached managed policies.
+   */
+  readonly sessionPolicyArns?: readonly string[] | undefined;
+  /**
+   * Session tags: those passed to AssumeRole plus the transitive tags inherited from the calling
+   * session. They become `aws:PrincipalTag/*` and override the role's tags with the same key.
+   */
+  readonly sessionTags?: readonly Tag[] | undefined;
+  /** Keys of `sessionTags` that pass on to sessions this session creates (role chaining). */
+  readonly transitiveTagKeys?: readonly string[] | undefined;
   readonly createDate: Date;
   readonly expiresAt: Date;
 }

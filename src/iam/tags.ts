@@ -51,3 +51,19 @@ export function tagsToRecord(tags: readonly Tag[]): Record<string, string> {
   for (const t of tags) out[t.key] = t.value;
   return out;
 }
+
+/**
+ * `base` with `over` laid on top: a tag in `over` replaces one in `base` whose key differs only
+ * in case (session tags override the role's tags that way), keeping the overriding key's case.
+ * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html#id_session-tags_know
+ */
+export function overlayTags(
+  base: Readonly<Record<string, string>>,
+  over: readonly Tag[],
+): Record<string, string> {
+  if (over.length === 0) return { ...base };
+  const byKey = new Map<string, Tag>();
+  for (const [key, value] of Object.entries(base)) byKey.set(key.toLowerCase(), { key, value });
+  for (const t of over) byKey.set(t.key.toLowerCase(), t);
+  return tagsToRecord([...byKey.values()]);
+}

@@ -30,6 +30,18 @@ export function checkString(
   return value;
 }
 
+/** A list parameter's member count, reported as AWS does for list constraints. */
+export function checkListLength<T>(field: string, list: readonly T[], max: number): readonly T[] {
+  if (list.length > max) {
+    fail(
+      field,
+      `[${list.map((x) => String(x)).join(", ")}]`,
+      `Member must have length less than or equal to ${max}`,
+    );
+  }
+  return list;
+}
+
 export function checkInteger(field: string, value: unknown, min: number, max: number): number {
   if (typeof value !== "number" || !Number.isInteger(value)) fail(field, value, "Member must be an integer");
   if (value < min) fail(field, value, `Member must have value greater than or equal to ${min}`);

@@ -2,12 +2,15 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
   CreateAccessKeyCommand,
+  CreatePolicyCommand,
   CreateRoleCommand,
   CreateUserCommand,
   GetUserCommand,
   ListUsersCommand,
   PutRolePolicyCommand,
   PutUserPolicyCommand,
+  TagRoleCommand,
+  UpdateAssumeRolePolicyCommand,
 } from "@aws-sdk/client-iam";
 import {
   AddTagsToResourceCommand,
@@ -16,8 +19,36 @@ import {
   ModifyDBInstanceCommand,
   RemoveTagsFromResourceCommand,
 } from "@aws-sdk/client-rds";
-import { AssumeRoleCommand, GetCallerIdentityCommand, GetSessionTokenCommand } from "@aws-sdk/client-sts";
+import {
+  AssumeRoleCommand,
+  type AssumeRoleCommandOutput,
+  GetCallerIdentityCommand,
+  GetSessionTokenCommand,
+} from "@aws-sdk/client-sts";
+import { evaluate } from "../../src/policy/index.js";
 import { ACCOUNT, errorOf, type Harness, type Keys, policy, startHarness } from "./helpers.js";
+
+const sessionKeys = (r: AssumeRoleCommandOutput): Keys => ({
+  accessKeyId: r.Credentials?.AccessKeyId ?? "",
+  secretAccessKey: r.Credentials?.SecretAccessKey ?? "",
+  sessionToken: r.Credentials?.SessionToken ?? "",
+});
+
+/** The gateway's question for a session: may it rds-db:connect as `dbUser`? */
+async function connectDecision(h: Harness, keys: Keys, dbUser: string): Promise<string> {
+  const cred = await h.iam.lookupCredential(keys.accessKeyId);
+  assert.ok(cred);
+  const set = await h.iam.policySetFor(cred.principal);
+  assert.ok(set);
+  return evaluate(
+    {
+      action: "rds-db:connect",
+      resource: `arn:aws:rds-db:us-east-1:${ACCOUNT}:dbuser:db-ORDERS/${dbUser}`,
+      principal: set.principal,
+    },
+    set.policies,
+  ).decision;
+}
 
 describe("STS through @aws-sdk/client-sts", () => {
   let h: Harness;
@@ -113,6 +144,214 @@ describe("STS through @aws-sdk/client-sts", () => {
     await c.rds.send(new DescribeDBInstancesCommand({}));
     const denied = await errorOf(c.iam.send(new ListUsersCommand({})));
     assert.equal(denied.name, "AccessDenied");
+  });
+
+  it("AssumeRole with PolicyArns: managed session policies narrow the session", async () => {
+    const { iam } = h.clients();
+    const describe = await iam.send(
+      new CreatePolicyCommand({
+        PolicyName: "describe-and-create",
+        // rds:Describe* the role has; iam:CreateUser it has not.
+        PolicyDocument: policy({
+          Effect: "Allow",
+          Action: ["rds:Describe*", "iam:CreateUser"],
+          Resource: "*",
+        }),
+      }),
+    );
+    const arn = describe.Policy?.Arn ?? "";
+    const r = await h.clients(jane).sts.send(
+      new AssumeRoleCommand({
+        RoleArn: `arn:aws:iam::${ACCOUNT}:role/db-admin`,
+        RoleSessionName: "managed",
+        PolicyArns: [{ arn }],
+      }),
+    );
+    assert.equal(r.PackedPolicySize, Math.ceil((arn.length / 2048) * 100));
+    const c = h.clients(sessionKeys(r));
+    await c.rds.send(new DescribeDBInstancesCommand({}));
+    const notInSession = await errorOf(c.iam.send(new ListUsersCommand({})));
+    assert.equal(notInSession.name, "AccessDenied");
+    const notInRole = await errorOf(c.iam.send(new CreateUserCommand({ UserName: "x" })));
+    assert.equal(notInRole.name, "AccessDenied");
+
+    const tooMany = await errorOf(
+      h.clients(jane).sts.send(
+        new AssumeRoleCommand({
+          RoleArn: `arn:aws:iam::${ACCOUNT}:role/db-admin`,
+          RoleSessionName: "many",
+          PolicyArns: Array.from({ length: 11 }, () => ({ arn })),
+        }),
+      ),
+    );
+    assert.equal(tooMany.name, "ValidationError");
+    assert.match(tooMany.message, /'policyArns'.*less than or equal to 10/);
+    const ghost = `arn:aws:iam::${ACCOUNT}:policy/ghost`;
+    const missing = await errorOf(
+      h.clients(jane).sts.send(
+        new AssumeRoleCommand({
+          RoleArn: `arn:aws:iam::${ACCOUNT}:role/db-admin`,
+          RoleSessionName: "ghost",
+          PolicyArns: [{ arn }, { arn: ghost }],
+        }),
+      ),
+    );
+    assert.equal(missing.name, "MalformedPolicyDocumentException");
+    assert.equal(missing.status, 400);
+    assert.equal(missing.message, `Policy ${ghost} does not exist or is not attachable.`);
+  });
+
+  it("AssumeRole with Tags: sts:TagSession in the trust policy, then aws:PrincipalTag decides rds-db:connect", async () => {
+    const { iam } = h.clients();
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: "team-db",
+        AssumeRolePolicyDocument: policy({
+          Effect: "Allow",
+          Principal: { AWS: `arn:aws:iam::${ACCOUNT}:user/jane` },
+          Action: "sts:AssumeRole",
+        }),
+        Tags: [{ Key: "team", Value: "web" }],
+      }),
+    );
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName: "team-db",
+        PolicyName: "connect-as-team",
+        PolicyDocument: policy({
+          Effect: "Allow",
+          Action: "rds-db:connect",
+          Resource: `arn:aws:rds-db:us-east-1:${ACCOUNT}:dbuser:db-ORDERS/\${aws:PrincipalTag/team}`,
+        }),
+      }),
+    );
+    const assume = (input: Partial<ConstructorParameters<typeof AssumeRoleCommand>[0]>) =>
+      h.clients(jane).sts.send(
+        new AssumeRoleCommand({
+          RoleArn: `arn:aws:iam::${ACCOUNT}:role/team-db`,
+          RoleSessionName: "tagged",
+          ...input,
+        }),
+      );
+    const refused = await errorOf(assume({ Tags: [{ Key: "Team", Value: "db" }] }));
+    assert.equal(refused.name, "AccessDenied");
+    assert.equal(
+      refused.message,
+      `User: arn:aws:iam::${ACCOUNT}:user/jane is not authorized to perform: sts:TagSession on resource: arn:aws:iam::${ACCOUNT}:role/team-db`,
+    );
+    await iam.send(
+      new UpdateAssumeRolePolicyCommand({
+        RoleName: "team-db",
+        PolicyDocument: policy({
+          Effect: "Allow",
+          Principal: { AWS: `arn:aws:iam::${ACCOUNT}:user/jane` },
+          Action: ["sts:AssumeRole", "sts:TagSession"],
+        }),
+      }),
+    );
+    const r = await assume({ Tags: [{ Key: "Team", Value: "db" }] });
+    assert.ok((r.PackedPolicySize ?? 0) > 0);
+    const tagged = sessionKeys(r);
+    assert.equal(await connectDecision(h, tagged, "db"), "allowed");
+    assert.equal(
+      await connectDecision(h, tagged, "web"),
+      "implicitDeny",
+      "the session tag overrides the role's",
+    );
+    const plain = sessionKeys(await assume({}));
+    assert.equal(await connectDecision(h, plain, "web"), "allowed");
+    assert.equal(await connectDecision(h, plain, "db"), "implicitDeny");
+
+    const duplicate = await errorOf(
+      assume({
+        Tags: [
+          { Key: "team", Value: "a" },
+          { Key: "TEAM", Value: "b" },
+        ],
+      }),
+    );
+    assert.equal(duplicate.name, "InvalidParameterValue");
+    const tooMany = await errorOf(
+      assume({ Tags: Array.from({ length: 51 }, (_, i) => ({ Key: `k${i}`, Value: "v" })) }),
+    );
+    assert.equal(tooMany.name, "ValidationError");
+  });
+
+  it("AssumeRole with TransitiveTagKeys: transitive tags survive role chaining and cannot be overridden", async () => {
+    const { iam } = h.clients();
+    const trusting = (...who: string[]) =>
+      policy({ Effect: "Allow", Principal: { AWS: who }, Action: ["sts:AssumeRole", "sts:TagSession"] });
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: "hop1",
+        AssumeRolePolicyDocument: trusting(`arn:aws:iam::${ACCOUNT}:user/jane`),
+      }),
+    );
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: "hop2",
+        AssumeRolePolicyDocument: trusting(`arn:aws:iam::${ACCOUNT}:role/hop1`),
+      }),
+    );
+    await iam.send(new TagRoleCommand({ RoleName: "hop2", Tags: [{ Key: "team", Value: "web" }] }));
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName: "hop2",
+        PolicyName: "connect-as-team",
+        PolicyDocument: policy({
+          Effect: "Allow",
+          Action: "rds-db:connect",
+          Resource: `arn:aws:rds-db:us-east-1:${ACCOUNT}:dbuser:db-ORDERS/\${aws:PrincipalTag/team}`,
+        }),
+      }),
+    );
+    const first = await h.clients(jane).sts.send(
+      new AssumeRoleCommand({
+        RoleArn: `arn:aws:iam::${ACCOUNT}:role/hop1`,
+        RoleSessionName: "first",
+        Tags: [
+          { Key: "team", Value: "db" },
+          { Key: "cost", Value: "42" },
+        ],
+        TransitiveTagKeys: ["team"],
+      }),
+    );
+    const hop1 = h.clients(sessionKeys(first));
+    const second = await hop1.sts.send(
+      new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${ACCOUNT}:role/hop2`, RoleSessionName: "second" }),
+    );
+    const secondKeys = sessionKeys(second);
+    assert.equal(await connectDecision(h, secondKeys, "db"), "allowed", "the transitive tag came along");
+    assert.equal(await connectDecision(h, secondKeys, "web"), "implicitDeny");
+    const cred = await h.iam.lookupCredential(secondKeys.accessKeyId);
+    assert.ok(cred);
+    assert.deepEqual((await h.iam.policySetFor(cred.principal))?.principal.tags, { team: "db" });
+
+    const override = await errorOf(
+      hop1.sts.send(
+        new AssumeRoleCommand({
+          RoleArn: `arn:aws:iam::${ACCOUNT}:role/hop2`,
+          RoleSessionName: "override",
+          Tags: [{ Key: "Team", Value: "web" }],
+        }),
+      ),
+    );
+    assert.equal(override.name, "InvalidParameterValue");
+    assert.equal(
+      override.message,
+      "One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key from the calling session.",
+    );
+    const notPassed = await errorOf(
+      h.clients(jane).sts.send(
+        new AssumeRoleCommand({
+          RoleArn: `arn:aws:iam::${ACCOUNT}:role/hop1`,
+          RoleSessionName: "bad",
+          Tags: [{ Key: "team", Value: "db" }],
+          TransitiveTagKeys: ["cost"],
+        }),
+      ),
+    );
+    assert.equal(notPassed.name, "InvalidParameterValue");
   });
 
   it("AssumeRole is refused when the trust policy does not name the caller, and bounds duration", async () => {

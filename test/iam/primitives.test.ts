@@ -9,7 +9,7 @@ import { newAccessKeyId, newSecretAccessKey, newSessionToken, newUniqueId } from
 import { paginate } from "../../src/iam/paginate.js";
 import type { ChangeFeed } from "../../src/iam/repository.js";
 import { SealedValueError, SecretBox } from "../../src/iam/secret-box.js";
-import { checkTags, mergeTags } from "../../src/iam/tags.js";
+import { checkTags, mergeTags, overlayTags } from "../../src/iam/tags.js";
 import { checkPath, checkRoleSessionName, checkUserName } from "../../src/iam/validation.js";
 
 const A = { accountId: "123456789012", partition: "aws" };
@@ -70,6 +70,34 @@ describe("validation", () => {
     const fifty = Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: "" }));
     assert.equal(mergeTags([], fifty).length, 50);
     assert.throws(() => mergeTags(fifty, [{ key: "new", value: "" }]), LimitExceededError);
+  });
+});
+
+describe("session tags over role tags", () => {
+  it("replace a role tag whose key differs only in case, keeping the session tag's key", () => {
+    assert.deepEqual(overlayTags({ Team: "web", env: "prod" }, [{ key: "team", value: "db" }]), {
+      team: "db",
+      env: "prod",
+    });
+    assert.deepEqual(overlayTags({ a: "1" }, []), { a: "1" });
+  });
+
+  it("never leave two keys that differ only in case (property)", () => {
+    const key = fc.stringMatching(/^[A-Za-z]{1,3}$/);
+    fc.assert(
+      fc.property(
+        fc.dictionary(key, fc.string()),
+        fc.array(fc.record({ key, value: fc.string() })),
+        (base, over) => {
+          const lower = Object.keys(overlayTags(base, over)).map((k) => k.toLowerCase());
+          assert.equal(new Set(lower).size, lower.length);
+          for (const t of over) {
+            const last = over.filter((o) => o.key.toLowerCase() === t.key.toLowerCase()).at(-1);
+            assert.equal(overlayTags(base, over)[last?.key ?? ""], last?.value);
+          }
+        },
+      ),
+    );
   });
 });
 

@@ -5,9 +5,11 @@ import {
   AccessDeniedError,
   DeleteConflictError,
   EntityAlreadyExistsError,
+  InvalidParameterValueError,
   LimitExceededError,
   MalformedPolicyDocumentError,
   NoSuchEntityError,
+  PackedPolicyTooLargeError,
   ValidationError,
 } from "../../src/iam/errors.js";
 import type { IamRepository } from "../../src/iam/repository.js";
@@ -942,6 +944,354 @@ export function conformanceSuite(name: string, harness: StoreHarness): void {
           roleSessionName: "chained",
         });
         assert.match(chained.credentials.accessKeyId, /^ASIA/);
+      }));
+
+    it("managed session policies (PolicyArns) narrow the session together with the inline one", () =>
+      withEnv(async ({ iam, repo }) => {
+        const { principal } = await userWithKey(iam, "jane");
+        await iam.createRole({ roleName: "dba", assumeRolePolicyDocument: trust(principal.arn) });
+        await iam.putRolePolicy({
+          roleName: "dba",
+          policyName: "role",
+          policyDocument: doc(allow(["rds-db:connect", "rds:DescribeDBInstances"])),
+        });
+        // Allows one database user, and an action the role itself does not have.
+        const conn = await iam.createPolicy({
+          policyName: "ConnJane",
+          path: "/session/",
+          policyDocument: doc(allow(["rds-db:connect", "iam:ListUsers"], DB_ARN)),
+        });
+        const describe = { action: "rds:DescribeDBInstances", resource: "*" };
+        const r = await iam.assumeRole({
+          caller: principal,
+          roleArn: ROLE,
+          roleSessionName: "managed",
+          policyArns: [conn.arn],
+        });
+        assert.equal(r.packedPolicySize, Math.ceil((conn.arn.length / 2048) * 100));
+        const session = (await iam.lookupCredential(r.credentials.accessKeyId))?.principal;
+        assert.ok(session);
+        const set = await iam.policySetFor(session);
+        assert.deepEqual(
+          set?.policies.session?.map((p) => p.id),
+          [conn.arn],
+        );
+        assert.equal(await decide(iam, session), "allowed", "role and managed session policy both allow");
+        assert.equal(await decide(iam, session, connect(DB_ARN.replace("/jane", "/bob"))), "implicitDeny");
+        assert.equal(
+          await decide(iam, session, describe),
+          "implicitDeny",
+          "the session policy does not allow",
+        );
+        assert.equal(
+          await decide(iam, session, { action: "iam:ListUsers", resource: DB_ARN }),
+          "implicitDeny",
+          "a session policy grants nothing the role lacks",
+        );
+        const stored = await repo.getSession(r.credentials.accessKeyId);
+        assert.deepEqual(stored?.sessionPolicyArns, [conn.arn]);
+
+        // Inline and managed session policies together: an action either allows is allowed.
+        const both = await iam.assumeRole({
+          caller: principal,
+          roleArn: ROLE,
+          roleSessionName: "both",
+          policy: doc(allow("rds:DescribeDBInstances")),
+          policyArns: [conn.arn],
+        });
+        const bothSession = (await iam.lookupCredential(both.credentials.accessKeyId))?.principal;
+        assert.ok(bothSession);
+        assert.equal((await iam.policySetFor(bothSession))?.policies.session?.length, 2);
+        assert.equal(await decide(iam, bothSession), "allowed");
+        assert.equal(await decide(iam, bothSession, describe), "allowed");
+
+        // The policy's current default version applies; a deleted policy allows nothing.
+        await iam.createPolicyVersion({
+          policyArn: conn.arn,
+          policyDocument: doc(allow("rds:DescribeDBInstances")),
+          setAsDefault: true,
+        });
+        assert.equal(await decide(iam, session), "implicitDeny");
+        assert.equal(await decide(iam, session, describe), "allowed");
+        await iam.deletePolicyVersion({ policyArn: conn.arn, versionId: "v1" });
+        await iam.deletePolicy({ policyArn: conn.arn });
+        assert.equal(await decide(iam, session, describe), "implicitDeny");
+      }));
+
+    it("PolicyArns: at most 10, must exist, and fit the packed quota with the inline policy", () =>
+      withEnv(async ({ iam }) => {
+        const { principal } = await userWithKey(iam, "jane");
+        await iam.createRole({ roleName: "dba", assumeRolePolicyDocument: trust(principal.arn) });
+        const base = { caller: principal, roleArn: ROLE, roleSessionName: "s1" };
+        const arns = Array.from({ length: 11 }, (_, i) => POLICY_ARN(`P${i}`));
+        await rejects(
+          iam.assumeRole({ ...base, policyArns: arns }),
+          ValidationError,
+          /at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to 10/,
+        );
+        await rejects(
+          iam.assumeRole({ ...base, policyArns: [POLICY_ARN("Ghost")] }),
+          MalformedPolicyDocumentError,
+          `Policy ${POLICY_ARN("Ghost")} does not exist or is not attachable.`,
+        );
+        await iam.createPolicy({ policyName: "Real", path: "/a/", policyDocument: doc(allow("s3:*")) });
+        await rejects(
+          iam.assumeRole({ ...base, policyArns: [POLICY_ARN("Real")] }),
+          MalformedPolicyDocumentError,
+          /does not exist/, // the path is part of the ARN
+        );
+        // A caller the role does not trust is refused before the policies are looked at.
+        const bob = (await userWithKey(iam, "bob")).principal;
+        await rejects(
+          iam.assumeRole({ ...base, caller: bob, policyArns: [POLICY_ARN("Ghost")] }),
+          AccessDeniedError,
+        );
+        // ~1,900 characters of inline policy fit alone, not with ten ARNs beside it.
+        const big = doc(allow("rds-db:connect", `${DB_ARN}${"x".repeat(1800)}`));
+        const alone = await iam.assumeRole({ ...base, policy: big });
+        assert.ok((alone.packedPolicySize ?? 0) > 90 && (alone.packedPolicySize ?? 0) <= 100);
+        await rejects(
+          iam.assumeRole({ ...base, policy: big, policyArns: arns.slice(0, 10) }),
+          PackedPolicyTooLargeError,
+          /^Packed policy consumes 1\d\d% of allotted space/,
+        );
+      }));
+
+    it("session tags: aws:PrincipalTag of the session, over the role's tags; sts:TagSession required", () =>
+      withEnv(async ({ iam }) => {
+        const { principal } = await userWithKey(iam, "jane");
+        await iam.createRole({
+          roleName: "dba",
+          assumeRolePolicyDocument: trust(principal.arn),
+          tags: [
+            { key: "team", value: "web" },
+            { key: "env", value: "prod" },
+          ],
+        });
+        const dbUser = (name: string) =>
+          `arn:aws:rds-db:us-east-1:${ACCOUNT}:dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXYZ/${name}`;
+        await iam.putRolePolicy({
+          roleName: "dba",
+          policyName: "team-db-user",
+          policyDocument: doc(allow("rds-db:connect", dbUser(`\${aws:PrincipalTag/team}`))),
+        });
+        const base = { caller: principal, roleArn: ROLE, roleSessionName: "tagged" };
+        const tags = [{ key: "TEAM", value: "db" }];
+        await rejects(
+          iam.assumeRole({ ...base, tags }),
+          AccessDeniedError,
+          `User: ${principal.arn} is not authorized to perform: sts:TagSession on resource: ${ROLE}`,
+        );
+        const plain = await iam.assumeRole(base);
+        const plainSession = (await iam.lookupCredential(plain.credentials.accessKeyId))?.principal;
+        assert.ok(plainSession);
+        assert.equal(plain.packedPolicySize, undefined);
+
+        await iam.updateAssumeRolePolicy({
+          roleName: "dba",
+          policyDocument: doc(
+            { Effect: "Allow", Principal: { AWS: principal.arn }, Action: "sts:AssumeRole" },
+            {
+              Effect: "Allow",
+              Principal: { AWS: principal.arn },
+              Action: "sts:TagSession",
+              Condition: {
+                StringEquals: { "aws:RequestTag/team": ["db", "ops"] },
+                "ForAllValues:StringEquals": { "aws:TagKeys": ["team", "TEAM"] },
+              },
+            },
+          ),
+        });
+        const r = await iam.assumeRole({ ...base, tags });
+        assert.equal(r.packedPolicySize, Math.ceil((6 / 2048) * 100));
+        const session = (await iam.lookupCredential(r.credentials.accessKeyId))?.principal;
+        assert.ok(session);
+        const set = await iam.policySetFor(session);
+        assert.deepEqual(set?.principal.tags, { TEAM: "db", env: "prod" }, "TEAM replaces the role's team");
+        assert.equal(await decide(iam, session, connect(dbUser("db"))), "allowed");
+        assert.equal(await decide(iam, session, connect(dbUser("web"))), "implicitDeny");
+        // The untagged session still has the role's own tag.
+        assert.equal(await decide(iam, plainSession, connect(dbUser("web"))), "allowed");
+        assert.equal(await decide(iam, plainSession, connect(dbUser("db"))), "implicitDeny");
+
+        // aws:RequestTag/* and aws:TagKeys reach the trust policy's sts:TagSession statement.
+        await rejects(iam.assumeRole({ ...base, tags: [{ key: "team", value: "web" }] }), AccessDeniedError);
+        await rejects(
+          iam.assumeRole({
+            ...base,
+            tags: [
+              { key: "team", value: "ops" },
+              { key: "cost", value: "1" },
+            ],
+          }),
+          AccessDeniedError,
+        );
+        await iam.assumeRole({ ...base, tags: [{ key: "team", value: "ops" }] });
+        // An explicit Deny of sts:TagSession in the caller's policies refuses too.
+        await iam.putUserPolicy({
+          userName: "jane",
+          policyName: "no-tags",
+          policyDocument: doc(deny("sts:TagSession")),
+        });
+        await rejects(iam.assumeRole({ ...base, tags }), AccessDeniedError, /sts:TagSession/);
+        await iam.assumeRole(base);
+      }));
+
+    it("session tags are validated like STS: 50 at most, lengths, duplicates, transitive keys", () =>
+      withEnv(async ({ iam }) => {
+        const { principal } = await userWithKey(iam, "jane");
+        await iam.createRole({
+          roleName: "dba",
+          assumeRolePolicyDocument: doc({
+            Effect: "Allow",
+            Principal: { AWS: principal.arn },
+            Action: ["sts:AssumeRole", "sts:TagSession"],
+          }),
+        });
+        const base = { caller: principal, roleArn: ROLE, roleSessionName: "s1" };
+        const many = (n: number) => Array.from({ length: n }, (_, i) => ({ key: `k${i}`, value: "v" }));
+        const fifty = await iam.assumeRole({ ...base, tags: many(50) });
+        assert.ok(fifty.packedPolicySize);
+        await rejects(
+          iam.assumeRole({ ...base, tags: many(51) }),
+          ValidationError,
+          /at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50/,
+        );
+        await rejects(
+          iam.assumeRole({ ...base, tags: [{ key: "k".repeat(129), value: "v" }] }),
+          ValidationError,
+          /at 'tags.1.member.key'.*less than or equal to 128/,
+        );
+        await iam.assumeRole({ ...base, tags: [{ key: "k".repeat(128), value: "v".repeat(256) }] });
+        await rejects(
+          iam.assumeRole({ ...base, tags: [{ key: "k", value: "v".repeat(257) }] }),
+          ValidationError,
+          /at 'tags.1.member.value'.*less than or equal to 256/,
+        );
+        await rejects(
+          iam.assumeRole({
+            ...base,
+            tags: [
+              { key: "Team", value: "a" },
+              { key: "team", value: "b" },
+            ],
+          }),
+          InvalidParameterValueError,
+          "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
+        );
+        await rejects(
+          iam.assumeRole({ ...base, tags: [{ key: "team", value: "a" }], transitiveTagKeys: ["cost"] }),
+          InvalidParameterValueError,
+          "The specified transitive tag key must be included in the requested tags.",
+        );
+        await rejects(iam.assumeRole({ ...base, transitiveTagKeys: ["team"] }), InvalidParameterValueError);
+      }));
+
+    it("transitive session tags survive role chaining and cannot be overridden", () =>
+      withEnv(async ({ iam, repo }) => {
+        const { principal } = await userWithKey(iam, "jane");
+        const ROLE_B = `arn:aws:iam::${ACCOUNT}:role/reader`;
+        const tagging = (...who: string[]) =>
+          doc({ Effect: "Allow", Principal: { AWS: who }, Action: ["sts:AssumeRole", "sts:TagSession"] });
+        await iam.createRole({ roleName: "dba", assumeRolePolicyDocument: tagging(principal.arn) });
+        // Without sts:TagSession, a session that carries transitive tags cannot assume the role.
+        await iam.createRole({
+          roleName: "reader",
+          assumeRolePolicyDocument: trust(ROLE, ROLE_B),
+          tags: [{ key: "team", value: "role-tag" }],
+        });
+        await iam.putRolePolicy({
+          roleName: "reader",
+          policyName: "team",
+          policyDocument: doc(
+            allow("rds-db:connect", DB_ARN, {
+              Condition: { StringEquals: { "aws:PrincipalTag/team": "db" } },
+            }),
+          ),
+        });
+        const first = await iam.assumeRole({
+          caller: principal,
+          roleArn: ROLE,
+          roleSessionName: "first",
+          tags: [
+            { key: "Team", value: "db" },
+            { key: "cost", value: "42" },
+          ],
+          transitiveTagKeys: ["team"],
+        });
+        const stored = await repo.getSession(first.credentials.accessKeyId);
+        assert.deepEqual(stored?.transitiveTagKeys, ["Team"]);
+        assert.deepEqual(stored?.sessionTags, [
+          { key: "Team", value: "db" },
+          { key: "cost", value: "42" },
+        ]);
+        const firstSession = (await iam.lookupCredential(first.credentials.accessKeyId))?.principal;
+        assert.ok(firstSession);
+        await rejects(
+          iam.assumeRole({ caller: firstSession, roleArn: ROLE_B, roleSessionName: "second" }),
+          AccessDeniedError,
+          /sts:TagSession/,
+        );
+        await iam.updateAssumeRolePolicy({ roleName: "reader", policyDocument: tagging(ROLE, ROLE_B) });
+
+        const second = await iam.assumeRole({
+          caller: firstSession,
+          roleArn: ROLE_B,
+          roleSessionName: "second",
+        });
+        const secondSession = (await iam.lookupCredential(second.credentials.accessKeyId))?.principal;
+        assert.ok(secondSession);
+        const set = await iam.policySetFor(secondSession);
+        assert.deepEqual(
+          set?.principal.tags,
+          { Team: "db" },
+          "transitive Team replaces the role's team; cost stays behind",
+        );
+        assert.equal(await decide(iam, secondSession), "allowed");
+
+        // The inherited tag cannot be set again, in any case; other tags can be added.
+        await rejects(
+          iam.assumeRole({
+            caller: firstSession,
+            roleArn: ROLE_B,
+            roleSessionName: "override",
+            tags: [{ key: "TEAM", value: "web" }],
+          }),
+          InvalidParameterValueError,
+          "One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key from the calling session.",
+        );
+        const added = await iam.assumeRole({
+          caller: firstSession,
+          roleArn: ROLE_B,
+          roleSessionName: "added",
+          tags: [{ key: "cost", value: "7" }],
+        });
+        const addedSession = (await iam.lookupCredential(added.credentials.accessKeyId))?.principal;
+        assert.ok(addedSession);
+        assert.deepEqual((await iam.policySetFor(addedSession))?.principal.tags, { Team: "db", cost: "7" });
+
+        // And on down the chain: the second session passes Team on again.
+        const third = await iam.assumeRole({
+          caller: secondSession,
+          roleArn: ROLE_B,
+          roleSessionName: "third",
+        });
+        const thirdSession = (await iam.lookupCredential(third.credentials.accessKeyId))?.principal;
+        assert.ok(thirdSession);
+        assert.deepEqual((await iam.policySetFor(thirdSession))?.principal.tags, { Team: "db" });
+        assert.equal(await decide(iam, thirdSession), "allowed");
+        // A session without transitive tags does not pass its role's tags on.
+        const untagged = await iam.assumeRole({ caller: principal, roleArn: ROLE, roleSessionName: "plain" });
+        const untaggedSession = (await iam.lookupCredential(untagged.credentials.accessKeyId))?.principal;
+        assert.ok(untaggedSession);
+        const fourth = await iam.assumeRole({
+          caller: untaggedSession,
+          roleArn: ROLE_B,
+          roleSessionName: "fourth",
+        });
+        const fourthSession = (await iam.lookupCredential(fourth.credentials.accessKeyId))?.principal;
+        assert.ok(fourthSession);
+        assert.equal(await decide(iam, fourthSession), "implicitDeny");
       }));
 
     it("GetSessionToken: users only, 900..129600 s (default 43200), ends with the user", () =>

@@ -50,8 +50,13 @@ describe("postgres store", () => {
     const client = new pg.Client(CONNECTION);
     await client.connect();
     try {
-      const rows = (await client.query(`SELECT version, name FROM "${schema}".schema_migrations`)).rows;
-      assert.deepEqual(rows, [{ version: 1, name: "iam model" }]);
+      const rows = (
+        await client.query(`SELECT version, name FROM "${schema}".schema_migrations ORDER BY version`)
+      ).rows;
+      assert.deepEqual(rows, [
+        { version: 1, name: "iam model" },
+        { version: 2, name: "session policy arns and session tags" },
+      ]);
       await client.query(`INSERT INTO "${schema}".schema_migrations VALUES (99, 'future', 0)`);
     } finally {
       await client.end();

@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { SchemaTooNewError } from "../../src/store/errors.js";
+import { MIGRATIONS } from "../../src/store/sql/migrations.js";
+import { migrateSqlite } from "../../src/store/sqlite/migrate.js";
 import { DEFAULT_SQLITE_FILE, openSqliteStore } from "../../src/store/sqlite/open.js";
 import { FakeClock, serviceOver, tempDir } from "../iam/fixtures.js";
 import { conformanceSuite } from "./conformance.js";
@@ -41,12 +43,38 @@ describe("sqlite store", () => {
       await openSqliteStore({ dataDir: t.dir }).close();
       const file = join(t.dir, DEFAULT_SQLITE_FILE);
       const db = new Database(file);
-      assert.deepEqual(db.prepare("SELECT version, name FROM schema_migrations").all(), [
+      assert.deepEqual(db.prepare("SELECT version, name FROM schema_migrations ORDER BY version").all(), [
         { version: 1, name: "iam model" },
+        { version: 2, name: "session policy arns and session tags" },
       ]);
       db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 0)").run();
       db.close();
       assert.throws(() => openSqliteStore({ dataDir: t.dir }), SchemaTooNewError);
+    } finally {
+      t.remove();
+    }
+  });
+
+  it("upgrades a version-1 database: its sessions read back without policy ARNs or session tags", async () => {
+    const t = tempDir();
+    try {
+      const v1 = new Database(join(t.dir, DEFAULT_SQLITE_FILE));
+      assert.deepEqual(
+        migrateSqlite(v1, () => new Date(0), MIGRATIONS.slice(0, 1)),
+        [1],
+      );
+      v1.prepare(
+        `INSERT INTO sessions (access_key_id, secret, session_token, subject_kind, subject_id, session_name,
+           session_policy, create_date, expires_at) VALUES ('ASIAOLDSESSION000001', 's', 't', 'role', 'AROAX', 'old', '{}', 1, 2)`,
+      ).run();
+      v1.close();
+      const repo = openSqliteStore({ dataDir: t.dir });
+      const old = await repo.getSession("ASIAOLDSESSION000001");
+      await repo.close();
+      assert.equal(old?.sessionPolicy, "{}");
+      assert.equal(old?.sessionPolicyArns, undefined);
+      assert.equal(old?.sessionTags, undefined);
+      assert.equal(old?.transitiveTagKeys, undefined);
     } finally {
       t.remove();
     }

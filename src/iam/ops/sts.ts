@@ -1,13 +1,22 @@
 import { evaluate, evaluateTrust, policySize, type RequestContext } from "../../policy/index.js";
-import { assumedRoleArn, parseIamArn, roleArn } from "../arns.js";
+import { assumedRoleArn, parseIamArn, policyArn, roleArn } from "../arns.js";
 import { type ServiceContext, sealContext } from "../context.js";
-import { AccessDeniedError, ValidationError } from "../errors.js";
+import { requirePolicy } from "../entities.js";
+import {
+  AccessDeniedError,
+  InvalidParameterValueError,
+  MalformedPolicyDocumentError,
+  NoSuchEntityError,
+  PackedPolicyTooLargeError,
+  ValidationError,
+} from "../errors.js";
 import { newAccessKeyId, newSecretAccessKey, newSessionToken } from "../ids.js";
 import type { IamLookup, PrincipalPolicies } from "../lookup.js";
 import { validatePolicy } from "../policy-port.js";
 import type { Principal } from "../principal.js";
-import type { SessionSubject } from "../records.js";
-import { checkInteger, checkRoleSessionName, checkString } from "../validation.js";
+import type { SessionRecord, SessionSubject } from "../records.js";
+import type { Tag } from "../tags.js";
+import { checkInteger, checkListLength, checkRoleSessionName, checkString } from "../validation.js";
 
 /** @see https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html */
 export const ASSUME_ROLE_DURATION = { min: 900, max: 43200, default: 3600, chained: 3600 } as const;
@@ -17,6 +26,19 @@ export const SESSION_TOKEN_DURATION = { min: 900, max: 129600, default: 43200 } 
 const EXPIRED_SESSION_RETENTION_MS = 24 * 3600 * 1000;
 const PURGE_INTERVAL_MS = 3600 * 1000;
 const SESSION_POLICY = /^(?:[\t\n\r\u0020-\u00FF]+)$/;
+/** @see https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html (PolicyArns, Tags, TransitiveTagKeys) */
+export const MAX_SESSION_POLICY_ARNS = 10;
+export const MAX_SESSION_TAGS = 50;
+/** @see https://docs.aws.amazon.com/STS/latest/APIReference/API_Tag.html */
+const TAG_KEY = /^(?:[\p{L}\p{Z}\p{N}_.:/=+\-@]+)$/u;
+const TAG_VALUE = /^(?:[\p{L}\p{Z}\p{N}_.:/=+\-@]*)$/u;
+/**
+ * The packed session quota, in characters: the inline policy (white space not counted), the
+ * managed policy ARNs and the session tags' keys and values together. AWS packs these into a
+ * compressed binary form whose exact size is not documented; iamdb counts the plain text
+ * against the 2,048 characters the API reference allows the session policies.
+ */
+const PACKED_QUOTA = 2048;
 
 export interface Credentials {
   readonly accessKeyId: string;
@@ -43,7 +65,10 @@ export function stsOperations(ctx: ServiceContext, lookup: IamLookup) {
   async function issue(
     subject: SessionSubject,
     durationSeconds: number,
-    sessionPolicy?: string,
+    session: Pick<
+      SessionRecord,
+      "sessionPolicy" | "sessionPolicyArns" | "sessionTags" | "transitiveTagKeys"
+    > = {},
   ): Promise<Credentials> {
     const now = ctx.now();
     if (now.getTime() - lastPurge > PURGE_INTERVAL_MS) {
@@ -60,7 +85,7 @@ export function stsOperations(ctx: ServiceContext, lookup: IamLookup) {
       sealedSecret: ctx.secrets.seal(secretAccessKey, sealContext.secret(accessKeyId)),
       sealedSessionToken: ctx.secrets.seal(sessionToken, sealContext.sessionToken(accessKeyId)),
       subject,
-      sessionPolicy,
+      ...session,
       createDate: now,
       expiresAt: expiration,
     });
@@ -80,6 +105,12 @@ export function stsOperations(ctx: ServiceContext, lookup: IamLookup) {
      * caller's policies refuses, and when the trust policy names only the account (delegation)
      * the caller's own policies must allow sts:AssumeRole on the role too.
      * A role that does not exist is refused like one that does not trust the caller, as STS does.
+     * Session tags (passed, or inherited as transitive from a calling role session) need
+     * sts:TagSession by the same rules, with aws:RequestTag/*, aws:TagKeys and
+     * sts:TransitiveTagKeys in the request context. Session policies (inline and managed) narrow
+     * the session to what both they and the role's policies allow.
+     * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html
+     * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session
      * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html
      * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html#iam-term-role-chaining
      */
@@ -89,6 +120,12 @@ export function stsOperations(ctx: ServiceContext, lookup: IamLookup) {
       roleSessionName: string;
       durationSeconds?: number;
       policy?: string;
+      /** Managed policies used as session policies (at most 10). */
+      policyArns?: readonly string[];
+      /** Session tags (at most 50): `aws:PrincipalTag/*` of the session; needs sts:TagSession. */
+      tags?: readonly Tag[];
+      /** Keys of `tags` that carry on to sessions this session creates. */
+      transitiveTagKeys?: readonly string[];
       context?: RequestContext;
     }): Promise<AssumeRoleResult> {
       const requested = checkString("roleArn", input.roleArn, 20, 2048);
@@ -99,20 +136,39 @@ export function stsOperations(ctx: ServiceContext, lookup: IamLookup) {
         ASSUME_ROLE_DURATION.min,
         ASSUME_ROLE_DURATION.max,
       );
-      let packedPolicySize: number | undefined;
       if (input.policy !== undefined) {
         checkString("policy", input.policy, 1, 2048, SESSION_POLICY);
         validatePolicy(input.policy, "session");
-        packedPolicySize = Math.ceil((policySize(input.policy) / 2048) * 100);
       }
+      const policyArns = checkPolicyArns(input.policyArns ?? []);
+      const tags = checkSessionTags(input.tags ?? []);
+      const transitiveTagKeys = checkTransitiveTagKeys(input.transitiveTagKeys ?? [], tags);
+
+      // Role chaining: the calling session's transitive tags pass on and cannot be overridden.
+      const calling = await lookup.sessionTagging(input.caller);
+      const inheritedKeys = new Set((calling?.transitiveTagKeys ?? []).map((k) => k.toLowerCase()));
+      const inherited = (calling?.tags ?? []).filter((t) => inheritedKeys.has(t.key.toLowerCase()));
+      if (tags.some((t) => inheritedKeys.has(t.key.toLowerCase()))) {
+        throw new InvalidParameterValueError(
+          "One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key from the calling session.",
+        );
+      }
+      const sessionTags = [...inherited, ...tags];
+      const sessionTransitiveKeys = [
+        ...inherited.map((t) => t.key),
+        ...transitiveTagKeys.filter((k) => !inheritedKeys.has(k.toLowerCase())),
+      ];
+      const packedPolicySize = packedSize(input.policy, policyArns, sessionTags);
+
       const caller = await callerPolicies(input.caller);
-      const denied = new AccessDeniedError(
-        `User: ${input.caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${requested}`,
-      );
+      const denied = (action: string) =>
+        new AccessDeniedError(
+          `User: ${input.caller.arn} is not authorized to perform: ${action} on resource: ${requested}`,
+        );
       const parsed = parseIamArn(ctx.account, requested);
       const role = parsed?.kind === "role" ? await ctx.repo.getRoleByName(parsed.name) : undefined;
       if (!role || parsed === undefined || role.path !== parsed.path || role.roleName !== parsed.name)
-        throw denied;
+        throw denied("sts:AssumeRole");
       if (input.caller.type === "assumed-role" && duration > ASSUME_ROLE_DURATION.chained) {
         throw new ValidationError(
           "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
@@ -124,33 +180,65 @@ export function stsOperations(ctx: ServiceContext, lookup: IamLookup) {
         );
       }
       const now = ctx.now();
-      const context: RequestContext = { ...principalKeys(caller), ...input.context };
-      const trust = evaluateTrust(validatePolicy(role.assumeRolePolicyDocument, "trust"), {
-        principalArn: input.caller.arn,
-        principalType: input.caller.type === "user" ? "User" : "AssumedRole",
-        ...(input.caller.type === "assumed-role" ? { roleArn: input.caller.roleArn } : {}),
-        context,
-        now,
-      });
-      if (trust.decision !== "allowed") throw denied;
-      const identity = evaluate(
-        {
-          action: "sts:AssumeRole",
-          resource: roleArn(ctx.account, role.path, role.roleName),
-          principal: caller.principal,
-          ...(input.context === undefined ? {} : { context: input.context }),
+      // The tags this request sets, as the condition keys trust and identity policies can test.
+      // Inherited transitive tags are the caller's aws:PrincipalTag/* already.
+      const tagKeys: RequestContext =
+        tags.length === 0
+          ? {}
+          : {
+              ...Object.fromEntries(tags.map((t) => [`aws:RequestTag/${t.key}`, t.value])),
+              "aws:TagKeys": tags.map((t) => t.key),
+              ...(transitiveTagKeys.length === 0 ? {} : { "sts:TransitiveTagKeys": transitiveTagKeys }),
+            };
+      const requestContext: RequestContext = { ...input.context, ...tagKeys };
+      const context: RequestContext = { ...principalKeys(caller), ...requestContext };
+      const trustPolicy = validatePolicy(role.assumeRolePolicyDocument, "trust");
+      const resource = roleArn(ctx.account, role.path, role.roleName);
+      /**
+       * Same-account rules for one action: the trust policy must allow the caller, an explicit
+       * Deny in the caller's policies refuses, and a trust policy that names only the account
+       * delegates to the caller's own policies, which must then allow the action on the role.
+       */
+      const authorize = (action: string) => {
+        const trust = evaluateTrust(trustPolicy, {
+          principalArn: input.caller.arn,
+          principalType: input.caller.type === "user" ? "User" : "AssumedRole",
+          ...(input.caller.type === "assumed-role" ? { roleArn: input.caller.roleArn } : {}),
+          action,
+          context,
           now,
-        },
-        caller.policies,
-      );
-      if (identity.decision === "explicitDeny") throw denied;
-      if (trust.requiresIdentityAllow && identity.decision !== "allowed") throw denied;
+        });
+        if (trust.decision !== "allowed") throw denied(action);
+        const identity = evaluate(
+          { action, resource, principal: caller.principal, context: requestContext, now },
+          caller.policies,
+        );
+        if (identity.decision === "explicitDeny") throw denied(action);
+        if (trust.requiresIdentityAllow && identity.decision !== "allowed") throw denied(action);
+      };
+      authorize("sts:AssumeRole");
+      // Passing tags, or carrying transitive ones on, is sts:TagSession on the role as well.
+      // @see https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html#id_session-tags_permissions-required
+      if (sessionTags.length > 0) authorize("sts:TagSession");
 
-      const credentials = await issue(
-        { kind: "role", roleId: role.roleId, sessionName },
-        duration,
-        input.policy,
-      );
+      // Resolved after authorization, so a caller the role does not trust learns nothing of policies.
+      const sessionPolicyArns: string[] = [];
+      for (const [i, arn] of policyArns.entries()) {
+        const p = await requirePolicy(ctx, arn, `policyArns.${i + 1}.member.arn`).catch((e: unknown) => {
+          // STS has no NoSuchEntity: an unusable session policy is a MalformedPolicyDocument.
+          if (e instanceof NoSuchEntityError) throw new MalformedPolicyDocumentError(e.message, { cause: e });
+          throw e;
+        });
+        // Canonical ARN (path and name as stored), so later lookups find it exactly.
+        sessionPolicyArns.push(policyArn(ctx.account, p.path, p.policyName));
+      }
+
+      const credentials = await issue({ kind: "role", roleId: role.roleId, sessionName }, duration, {
+        sessionPolicy: input.policy,
+        sessionPolicyArns,
+        sessionTags,
+        transitiveTagKeys: sessionTransitiveKeys,
+      });
       return {
         credentials,
         assumedRoleUser: {
@@ -179,6 +267,85 @@ export function stsOperations(ctx: ServiceContext, lookup: IamLookup) {
       return { credentials: await issue({ kind: "user", userId: input.caller.userId }, duration) };
     },
   };
+}
+
+/** PolicyArns: at most 10, each an ARN-sized string (existence is checked after authorization). */
+function checkPolicyArns(arns: readonly string[]): readonly string[] {
+  checkListLength("policyArns", arns, MAX_SESSION_POLICY_ARNS);
+  arns.forEach((arn, i) => {
+    checkString(`policyArns.${i + 1}.member.arn`, arn, 20, 2048);
+  });
+  return arns;
+}
+
+/**
+ * Session tags: at most 50; keys 1..128 and values 0..256 characters of the tag alphabet; keys
+ * unique without regard to case (AWS answers InvalidParameterValue for a duplicate).
+ * @see https://docs.aws.amazon.com/STS/latest/APIReference/API_Tag.html
+ */
+function checkSessionTags(tags: readonly Tag[]): readonly Tag[] {
+  checkListLength(
+    "tags",
+    tags.map((t) => `{Key: ${t.key}, Value: ${t.value}}`),
+    MAX_SESSION_TAGS,
+  );
+  const seen = new Set<string>();
+  tags.forEach((t, i) => {
+    checkString(`tags.${i + 1}.member.key`, t.key, 1, 128, TAG_KEY);
+    checkString(`tags.${i + 1}.member.value`, t.value, 0, 256, TAG_VALUE);
+    if (t.key.toLowerCase().startsWith("aws:")) {
+      throw new InvalidParameterValueError(
+        `Tag keys starting with 'aws:' are reserved for AWS use: ${t.key}`,
+      );
+    }
+    const k = t.key.toLowerCase();
+    if (seen.has(k)) {
+      throw new InvalidParameterValueError(
+        "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
+      );
+    }
+    seen.add(k);
+  });
+  return tags;
+}
+
+/** TransitiveTagKeys: at most 50, each the key of a tag passed in the same request. */
+function checkTransitiveTagKeys(keys: readonly string[], tags: readonly Tag[]): readonly string[] {
+  checkListLength("transitiveTagKeys", keys, MAX_SESSION_TAGS);
+  const passed = new Set(tags.map((t) => t.key.toLowerCase()));
+  keys.forEach((k, i) => {
+    checkString(`transitiveTagKeys.${i + 1}.member`, k, 1, 128, TAG_KEY);
+    if (!passed.has(k.toLowerCase())) {
+      throw new InvalidParameterValueError(
+        "The specified transitive tag key must be included in the requested tags.",
+      );
+    }
+  });
+  // One entry per key, in the case the tag was passed with.
+  const byKey = new Map(tags.map((t) => [t.key.toLowerCase(), t.key]));
+  return [...new Set(keys.map((k) => byKey.get(k.toLowerCase()) ?? k))];
+}
+
+/**
+ * PackedPolicySize: the percentage of the packed quota the session policies and tags use;
+ * undefined when the request passes none. Over 100 % is PackedPolicyTooLarge.
+ */
+function packedSize(
+  policy: string | undefined,
+  policyArns: readonly string[],
+  tags: readonly Tag[],
+): number | undefined {
+  if (policy === undefined && policyArns.length === 0 && tags.length === 0) return undefined;
+  let chars = policy === undefined ? 0 : policySize(policy);
+  for (const arn of policyArns) chars += arn.length;
+  for (const t of tags) chars += t.key.length + t.value.length;
+  const percent = Math.ceil((chars / PACKED_QUOTA) * 100);
+  if (percent > 100) {
+    throw new PackedPolicyTooLargeError(
+      `Packed policy consumes ${percent}% of allotted space, please use smaller policy.`,
+    );
+  }
+  return percent;
 }
 
 /** Keys the trust evaluation reads about the caller (aws:username, aws:userid, aws:PrincipalTag/*). */

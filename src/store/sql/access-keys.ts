@@ -1,11 +1,11 @@
 import type { AccessKeyRepository, SessionRepository } from "../../iam/repository.js";
 import type { SqlDriver } from "./driver.js";
-import { accessKeyFromRow, sessionFromRow } from "./rows.js";
+import { accessKeyFromRow, encodeTags, sessionFromRow } from "./rows.js";
 
 const KEY_COLUMNS =
   "access_key_id, user_id, secret, status, create_date, last_used_date, last_used_service, last_used_region";
 const SESSION_COLUMNS =
-  "access_key_id, secret, session_token, subject_kind, subject_id, session_name, session_policy, create_date, expires_at";
+  "access_key_id, secret, session_token, subject_kind, subject_id, session_name, session_policy, create_date, expires_at, session_policy_arns, session_tags, transitive_tag_keys";
 
 export function accessKeyQueries(db: SqlDriver): AccessKeyRepository {
   return {
@@ -68,17 +68,23 @@ export function sessionQueries(db: SqlDriver): SessionRepository {
       db.transaction(async (tx) => {
         const subjectId = s.subject.kind === "role" ? s.subject.roleId : s.subject.userId;
         const sessionName = s.subject.kind === "role" ? s.subject.sessionName : null;
-        await tx.run(`INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
-          s.accessKeyId,
-          s.sealedSecret,
-          s.sealedSessionToken,
-          s.subject.kind,
-          subjectId,
-          sessionName,
-          s.sessionPolicy ?? null,
-          s.createDate.getTime(),
-          s.expiresAt.getTime(),
-        ]);
+        await tx.run(
+          `INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          [
+            s.accessKeyId,
+            s.sealedSecret,
+            s.sealedSessionToken,
+            s.subject.kind,
+            subjectId,
+            sessionName,
+            s.sessionPolicy ?? null,
+            s.createDate.getTime(),
+            s.expiresAt.getTime(),
+            nonEmptyJson(s.sessionPolicyArns),
+            s.sessionTags === undefined || s.sessionTags.length === 0 ? null : encodeTags(s.sessionTags),
+            nonEmptyJson(s.transitiveTagKeys),
+          ],
+        );
         tx.notify({ scope: "credential", accessKeyId: s.accessKeyId });
       }),
 
@@ -94,4 +100,9 @@ export function sessionQueries(db: SqlDriver): SessionRepository {
         return n;
       }),
   };
+}
+
+/** A string list as JSON text; NULL for none, so sessions without them look like older rows. */
+function nonEmptyJson(list: readonly string[] | undefined): string | null {
+  return list === undefined || list.length === 0 ? null : JSON.stringify(list);
 }

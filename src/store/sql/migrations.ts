@@ -110,6 +110,16 @@ CREATE TABLE policy_attachments (
 CREATE INDEX policy_attachments_policy ON policy_attachments(policy_id);
 `,
   },
+  {
+    version: 2,
+    name: "session policy arns and session tags",
+    // JSON text, NULL when the session has none (every session created before this version).
+    sql: `
+ALTER TABLE sessions ADD COLUMN session_policy_arns TEXT;
+ALTER TABLE sessions ADD COLUMN session_tags TEXT;
+ALTER TABLE sessions ADD COLUMN transitive_tag_keys TEXT;
+`,
+  },
 ];
 
 export function migrationSql(m: Migration, dialect: "sqlite" | "postgres"): string {

@@ -101,9 +101,17 @@ export function sessionFromRow(r: Row): SessionRecord {
         ? { kind, roleId: id, sessionName: str(r, "session_name") }
         : { kind: "user", userId: id },
     sessionPolicy: optStr(r, "session_policy"),
+    sessionPolicyArns: optJsonStrings(r, "session_policy_arns"),
+    sessionTags: optStr(r, "session_tags") === undefined ? undefined : tags(r, "session_tags"),
+    transitiveTagKeys: optJsonStrings(r, "transitive_tag_keys"),
     createDate: date(r, "create_date"),
     expiresAt: date(r, "expires_at"),
   };
+}
+
+function optJsonStrings(row: Row, col: string): string[] | undefined {
+  const text = optStr(row, col);
+  return text === undefined ? undefined : (JSON.parse(text) as string[]);
 }
 
 /** Expects the counts selected by POLICY_COLUMNS. */
