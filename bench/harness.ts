@@ -57,3 +57,21 @@ export async function runInterleaved(
 }
 
 export const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+
+/** min / median / max of a sample (median of an even count: the upper middle, as above). */
+export interface Stat {
+  min: number;
+  median: number;
+  max: number;
+  rounds: number[];
+}
+
+export function summarize(rounds: number[]): Stat {
+  const sorted = [...rounds].sort((a, b) => a - b);
+  return {
+    min: sorted[0] ?? Number.NaN,
+    median: sorted[Math.floor(sorted.length / 2)] ?? Number.NaN,
+    max: sorted[sorted.length - 1] ?? Number.NaN,
+    rounds,
+  };
+}

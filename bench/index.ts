@@ -1,17 +1,23 @@
-// `npm run bench` (`-- --quick` for a smoke run): writes bench/results/latest.json and
-// latest.md. Benchmarks are never assertions; they report ratios against a baseline
-// measured in the same run, because this machine is noisy.
+// `npm run bench` (`-- --quick` for a ~2-minute smoke run; `-- --only proxy|tokens` for one
+// half): writes bench/results/latest.json, latest.md and latest.png. Benchmarks are never
+// assertions; they report ratios against baselines measured in the same run, paths
+// interleaved round by round, because this machine is noisy.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type AuthzResult, benchAuthz } from "./authz.js";
+import { writeChart } from "./chart.js";
 import { fmt, type PathResult } from "./harness.js";
+import { benchProxies, type PathStats, type ProxyResults } from "./proxy.js";
 import { benchTokens } from "./tokens.js";
 
 const quick = process.argv.includes("--quick");
+const onlyAt = process.argv.indexOf("--only");
+const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
 const rounds = quick ? 3 : 5;
 const msPerRound = quick ? 300 : 1500;
+const dir = join(dirname(fileURLToPath(import.meta.url)), "results");
 
 function table(title: string, results: PathResult[], baseline: PathResult): string {
   const rows = results.map(
@@ -45,32 +51,256 @@ function authzTable(a: AuthzResult): string {
   ].join("\n");
 }
 
+const x = (a: number, b: number) => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}x` : "–");
+const stat = (s: { min: number; median: number; max: number }, f: (n: number) => string) =>
+  `${f(s.median)} | ${f(s.min)} | ${f(s.max)}`;
+const num = (digits: number) => (n: number) =>
+  Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits }) : "–";
+const kib = (n: number) => num(1)(n / 1024);
+
+function ratiosTable(p: ProxyResults): string {
+  const get = (list: PathStats[], name: string) => list.find((s) => s.name === name);
+  const med = (list: PathStats[], name: string, cpu = false) =>
+    (cpu ? get(list, name)?.cpu?.median : get(list, name)?.value.median) ?? Number.NaN;
+  const row = (
+    what: string,
+    list: PathStats[],
+    cpu: boolean,
+    iamdbAbs: string,
+    target: string,
+    met: (r: { bouncer: number; direct: number; abs: number }) => boolean | undefined,
+  ) => {
+    const abs = med(list, "iamdb", cpu);
+    const bouncer = abs / med(list, "pgbouncer", cpu);
+    const direct = cpu ? Number.NaN : abs / med(list, "direct", cpu);
+    const ok = met({ bouncer, direct, abs });
+    return `| ${what} | ${x(abs, med(list, "pgbouncer", cpu))} | ${cpu ? "–" : x(abs, med(list, "direct", cpu))} | ${iamdbAbs} | ${target} | ${ok === undefined ? "" : ok ? "yes" : "**no**"} |`;
+  };
+  return [
+    "| metric | iamdb / pgbouncer | iamdb / direct | iamdb (median) | target | met |",
+    "|---|---|---|---|---|---|",
+    row(
+      "relay TPS, pgbench -S -c 8 -j 2 (higher is better)",
+      p.relay,
+      false,
+      `${num(0)(med(p.relay, "iamdb"))} TPS`,
+      ">= 0.8x pgbouncer",
+      (r) => r.bouncer >= 0.8,
+    ),
+    row(
+      "proxy CPU per transaction (lower is better)",
+      p.relay,
+      true,
+      `${num(1)(med(p.relay, "iamdb", true))} µs`,
+      "<= 18 µs",
+      (r) => r.abs <= 18,
+    ),
+    row(
+      "new TLS connections/s, pgbench -C -S (higher is better)",
+      p.connect,
+      false,
+      `${num(1)(med(p.connect, "iamdb"))}/s`,
+      ">= 0.9x direct",
+      (r) => r.direct >= 0.9,
+    ),
+    row(
+      "proxy CPU per connection (lower is better)",
+      p.connect,
+      true,
+      `${num(0)(med(p.connect, "iamdb", true))} µs`,
+      "",
+      () => undefined,
+    ),
+    row(
+      `RSS per idle TLS session, ${p.setup.idleSessions} sessions (lower is better)`,
+      p.idle,
+      false,
+      `${kib(med(p.idle, "iamdb"))} KiB`,
+      "<= 40 KiB",
+      (r) => r.abs <= 40 * 1024,
+    ),
+    row(
+      "COPY out MB/s, 1M rows (higher is better)",
+      p.copy,
+      false,
+      `${num(1)(med(p.copy, "iamdb"))} MB/s`,
+      ">= 0.95x direct",
+      (r) => r.direct >= 0.95,
+    ),
+    row(
+      "proxy CPU per GB of COPY (lower is better)",
+      p.copy,
+      true,
+      `${num(2)(med(p.copy, "iamdb", true))} s`,
+      "",
+      () => undefined,
+    ),
+    "",
+  ].join("\n");
+}
+
+function absTable(
+  title: string,
+  unit: string,
+  list: PathStats[],
+  f: (n: number) => string,
+  cpuUnit?: string,
+): string {
+  return [
+    `### ${title}`,
+    "",
+    `| path | ${unit} median | min | max |${cpuUnit ? ` proxy CPU ${cpuUnit} median | min | max |` : ""}`,
+    `|---|---|---|---|${cpuUnit ? "---|---|---|" : ""}`,
+    ...list.map(
+      (s) =>
+        `| ${s.name} | ${stat(s.value, f)} |${cpuUnit ? ` ${s.cpu ? stat(s.cpu, num(2)) : "– | – | –"} |` : ""}`,
+    ),
+    "",
+  ].join("\n");
+}
+
+function profileSection(p: ProxyResults): string {
+  const out: string[] = ["## Where the gateway's time goes (V8 CPU profile)", ""];
+  for (const [what, prof] of [
+    ["relay (pgbench -S)", p.profiles.relay],
+    ["new connections (pgbench -C -S)", p.profiles.connect],
+  ] as const) {
+    const cats = Object.entries(prof.categories)
+      .filter(([k]) => k !== "idle")
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${((100 * v) / Math.max(prof.busyMs, 1)).toFixed(0)}%`)
+      .join(", ");
+    out.push(
+      `### ${what}: busy ${fmt(prof.busyMs)} of ${fmt(prof.wallMs)} ms sampled`,
+      "",
+      `Self time: ${cats}.`,
+      "",
+      "| top self time | % busy |",
+      "|---|---|",
+      ...prof.topSelf.slice(0, 8).map((e) => `| \`${e.fn}\` | ${e.pct.toFixed(1)} |`),
+      "",
+      "| iamdb function, inclusive | % busy |",
+      "|---|---|",
+      ...prof.topIamdbInclusive.slice(0, 8).map((e) => `| \`${e.fn}\` | ${e.pct.toFixed(1)} |`),
+      "",
+    );
+  }
+  return out.join("\n");
+}
+
+function proxySection(p: ProxyResults): string {
+  const ecdsa = p.connect.find((s) => s.name === "iamdb");
+  const rsa = p.connect.find((s) => s.name === "iamdb (RSA-2048)");
+  return [
+    "## PostgreSQL proxies: iamdb vs pgbouncer (session mode) vs direct",
+    "",
+    `Every path over TLS (sslmode=require) with the same ECDSA P-256 certificate; trust auth behind the proxies and for direct, so iamdb's token check + policy evaluation is compared with no auth at all. ${p.setup.rounds} interleaved rounds of ${p.setup.seconds} s per pgbench run; proxy CPU is utime+stime of the proxy process from /proc. pgbench, psql, PostgreSQL and the proxy share the machine's cores.`,
+    "",
+    "### Ratios (medians)",
+    "",
+    ratiosTable(p),
+    absTable("Relay: pgbench -S -c 8 -j 2", "TPS", p.relay, num(0), "µs/txn"),
+    absTable("New TLS connections: pgbench -C -S -c 8 -j 2", "conn/s", p.connect, num(1), "µs/conn"),
+    `Certificate type through iamdb: ECDSA P-256 ${num(1)(ecdsa?.value.median ?? Number.NaN)}/s vs RSA-2048 ${num(1)(rsa?.value.median ?? Number.NaN)}/s (${x(ecdsa?.value.median ?? Number.NaN, rsa?.value.median ?? Number.NaN)}).`,
+    "",
+    absTable(
+      `Idle authenticated TLS sessions (${p.setup.idleSessions}, one query each)`,
+      "RSS KiB/session",
+      p.idle,
+      kib,
+    ),
+    absTable(
+      `COPY pgbench_accounts TO STDOUT (${num(1)(p.setup.copyBytes / 1e6)} MB)`,
+      "MB/s",
+      p.copy,
+      num(1),
+      "s/GB",
+    ),
+    `MySQL: ${p.mysql}.`,
+    "",
+    profileSection(p),
+  ].join("\n");
+}
+
+function chartPanels(p: ProxyResults) {
+  const bars = (list: PathStats[], cpu = false) =>
+    list.flatMap((s) => {
+      const st = cpu ? s.cpu : s.value;
+      return st ? [{ name: s.name, stat: st }] : [];
+    });
+  const inKiB = (list: PathStats[]) =>
+    list.map((s) => ({
+      name: s.name,
+      stat: { ...s.value, min: s.value.min / 1024, median: s.value.median / 1024, max: s.value.max / 1024 },
+    }));
+  return [
+    { title: "Relay (pgbench -S)", unit: "TPS, higher is better", bars: bars(p.relay) },
+    { title: "New TLS connections", unit: "conn/s, higher is better", bars: bars(p.connect) },
+    { title: "COPY out, 1M rows", unit: "MB/s, higher is better", bars: bars(p.copy) },
+    { title: "Proxy CPU per transaction", unit: "µs, lower is better", bars: bars(p.relay, true) },
+    { title: "Proxy CPU per connection", unit: "µs, lower is better", bars: bars(p.connect, true) },
+    { title: "Memory per idle TLS session", unit: "KiB RSS, lower is better", bars: inKiB(p.idle) },
+  ];
+}
+
 const started = new Date();
-const tokens = await benchTokens(rounds, msPerRound);
-const authz = await benchAuthz(quick);
-const [ourSign, awsSign] = tokens.sign as [PathResult, PathResult];
-const [cachedVerify] = tokens.verify as [PathResult, PathResult];
+const log = (s: string) => console.error(`bench: ${s}`);
+const doTokens = only === undefined || only === "tokens";
+const doProxy = only === undefined || only === "proxy";
+if (doTokens) log("tokens and authorization ...");
+const tokens = doTokens ? await benchTokens(rounds, msPerRound) : undefined;
+const authz = doTokens ? await benchAuthz(quick) : undefined;
+const proxies = doProxy
+  ? await benchProxies(
+      {
+        rounds,
+        seconds: quick ? 1.5 : 6,
+        idleSessions: quick ? 150 : 1000,
+        profileDir: join(dir, "profiles"),
+      },
+      log,
+    )
+  : undefined;
 
-const markdown = [
-  `# iamdb benchmarks — ${started.toISOString()}${quick ? " (quick)" : ""}`,
+const sections: string[] = [
+  `# iamdb benchmarks — ${started.toISOString()}${quick ? " (quick)" : ""}${only ? ` (only ${only})` : ""}`,
   "",
-  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}. ${rounds} interleaved rounds of ${msPerRound} ms per path; one process, so one core.`,
+  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}. Chart: latest.png.`,
   "",
-  "## Tokens",
-  "",
-  table("Signing", tokens.sign, awsSign),
-  table("Verification", tokens.verify, cachedVerify),
-  `Signing: iamdb is ${(ourSign.opsPerSec.median / awsSign.opsPerSec.median).toFixed(1)}x @aws-sdk/rds-signer (target >= 10x).`,
-  `Verification with the derived-key cache: ${fmt(cachedVerify.opsPerSec.median)}/s on one core (target >= 100,000/s).`,
-  "",
-  authzTable(authz),
-].join("\n");
+];
+if (proxies) sections.push(proxySection(proxies));
+if (tokens && authz) {
+  const [ourSign, awsSign] = tokens.sign as [PathResult, PathResult];
+  const [cachedVerify] = tokens.verify as [PathResult, PathResult];
+  sections.push(
+    "## Tokens",
+    "",
+    `${rounds} interleaved rounds of ${msPerRound} ms per path; one process, so one core.`,
+    "",
+    table("Signing", tokens.sign, awsSign),
+    table("Verification", tokens.verify, cachedVerify),
+    `Signing: iamdb is ${(ourSign.opsPerSec.median / awsSign.opsPerSec.median).toFixed(1)}x @aws-sdk/rds-signer (target >= 10x).`,
+    `Verification with the derived-key cache: ${fmt(cachedVerify.opsPerSec.median)}/s on one core (target >= 100,000/s).`,
+    "",
+    authzTable(authz),
+  );
+}
+const markdown = sections.join("\n");
 
-const dir = join(dirname(fileURLToPath(import.meta.url)), "results");
 mkdirSync(dir, { recursive: true });
 writeFileSync(
   join(dir, "latest.json"),
-  `${JSON.stringify({ started: started.toISOString(), quick, rounds, msPerRound, node: process.version, tokens, authz }, null, 2)}\n`,
+  `${JSON.stringify({ started: started.toISOString(), quick, only, rounds, msPerRound, node: process.version, proxies, tokens, authz }, null, 2)}\n`,
 );
 writeFileSync(join(dir, "latest.md"), markdown);
-process.stdout.write(`${markdown}\nwrote ${join("bench", "results", "latest.json")} and latest.md\n`);
+const written = proxies
+  ? writeChart(
+      `iamdb vs pgbouncer vs direct, PostgreSQL over TLS — ${started.toISOString().slice(0, 16)}Z${quick ? " (quick)" : ""}, median with min–max`,
+      chartPanels(proxies),
+      join(dir, "latest.svg"),
+      join(dir, "latest.png"),
+    )
+  : [];
+process.stdout.write(
+  `${markdown}\nwrote bench/results/latest.json, latest.md${written.length > 1 ? ", latest.svg, latest.png" : ""}\n`,
+);

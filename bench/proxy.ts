@@ -1,0 +1,351 @@
+// iamdb's PostgreSQL gateway against pgbouncer (session mode) and direct connections, all
+// over TLS with the same ECDSA P-256 certificate, paths interleaved round by round:
+//   relay       pgbench -S -c 8 -j 2            TPS, proxy CPU µs per transaction
+//   connect     pgbench -C -S -c 8 -j 2         connections/s, proxy CPU µs per connection
+//   idle        N authenticated idle sessions   proxy RSS per session
+//   copy        COPY of 1M rows out             MB/s, proxy CPU s per GB
+// Proxy CPU is utime+stime from /proc/PID/stat of the proxy process; pgbench, psql and
+// PostgreSQL share the same 2 cores, so every figure is relative to this machine and run.
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { engineFor } from "../src/gateway/gateway.js";
+import { ensureListenerTls, TLS_FILES } from "../src/tls/index.js";
+import { type GatewayProcess, startGatewayProcess } from "./env/gateway.js";
+import { type Pgbouncer, startPgbouncer } from "./env/pgbouncer.js";
+import { type Postgres, startPostgres } from "./env/postgres.js";
+import { cpuSeconds, execFileP, rssBytes, sleep } from "./env/proc.js";
+import { type Stat, summarize } from "./harness.js";
+import { type ProfileSummary, summarizeProfile } from "./profile.js";
+
+const DB = "bench";
+const DB_USER = "bench";
+/** pgbench scale 10 = 1,000,000 rows in pgbench_accounts, the COPY source. */
+const SCALE = 10;
+
+export interface ProxyBenchOptions {
+  rounds: number;
+  /** Seconds per pgbench run. */
+  seconds: number;
+  idleSessions: number;
+  /** Where CPU profiles of the gateway are written. */
+  profileDir: string;
+}
+
+interface Target {
+  name: string;
+  port: number;
+  /** The proxy process whose CPU and memory are charged; none for direct. */
+  pid?: number;
+  password?: () => Promise<string>;
+}
+
+export interface PathStats {
+  name: string;
+  /** The headline figure (TPS, connections/s, bytes per session, MB/s). */
+  value: Stat;
+  /** Proxy CPU per unit (µs per transaction or connection, s per GB), when there is a proxy. */
+  cpu?: Stat;
+}
+
+export interface ProxyResults {
+  setup: { scale: number; copyBytes: number; idleSessions: number; seconds: number; rounds: number };
+  relay: PathStats[];
+  connect: PathStats[];
+  idle: PathStats[];
+  copy: PathStats[];
+  profiles: { relay: ProfileSummary; connect: ProfileSummary };
+  mysql: string;
+}
+
+function pgEnv(t: Target, password: string | undefined): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PGHOST: "127.0.0.1",
+    PGPORT: String(t.port),
+    PGUSER: DB_USER,
+    PGDATABASE: DB,
+    PGSSLMODE: "require",
+    // libpq tries GSSAPI encryption before TLS by default; no path here offers it.
+    PGGSSENCMODE: "disable",
+    PGCONNECT_TIMEOUT: "10",
+    ...(password === undefined ? {} : { PGPASSWORD: password }),
+  };
+}
+
+interface PgbenchRun {
+  tps: number;
+  transactions: number;
+  cpuSeconds: number;
+}
+
+async function pgbench(
+  pgBin: (n: string) => string,
+  t: Target,
+  args: string[],
+  seconds: number,
+): Promise<PgbenchRun> {
+  const password = await t.password?.();
+  const cpu0 = t.pid ? cpuSeconds(t.pid) : 0;
+  const { stdout } = await execFileP(
+    pgBin("pgbench"),
+    ["-n", "-S", "-c", "8", "-j", "2", "-T", String(seconds), ...args],
+    { env: pgEnv(t, password), maxBuffer: 1 << 20 },
+  );
+  const cpu1 = t.pid ? cpuSeconds(t.pid) : 0;
+  const tps = Number(/^tps = ([\d.]+)/m.exec(stdout)?.[1]);
+  const transactions = Number(/actually processed: (\d+)/.exec(stdout)?.[1]);
+  if (!Number.isFinite(tps) || !transactions) throw new Error(`pgbench through ${t.name} failed:\n${stdout}`);
+  return { tps, transactions, cpuSeconds: cpu1 - cpu0 };
+}
+
+/** Bytes a COPY TO STDOUT delivered through `t`, with the wall time and proxy CPU. */
+async function copyOut(pgBin: (n: string) => string, t: Target) {
+  const password = await t.password?.();
+  const cpu0 = t.pid ? cpuSeconds(t.pid) : 0;
+  const start = performance.now();
+  const bytes = await new Promise<number>((resolve, reject) => {
+    const child = spawn(pgBin("psql"), ["-X", "-q", "-c", "COPY pgbench_accounts TO STDOUT"], {
+      env: pgEnv(t, password),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let n = 0;
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => {
+      n += d.length;
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    child.once("error", reject);
+    child.once("close", (code) =>
+      code === 0 ? resolve(n) : reject(new Error(`COPY through ${t.name} failed: ${err}`)),
+    );
+  });
+  const seconds = (performance.now() - start) / 1000;
+  return { bytes, seconds, cpuSeconds: t.pid ? cpuSeconds(t.pid) - cpu0 : 0 };
+}
+
+/**
+ * Opens `n` TLS sessions through a freshly started proxy (each runs one query, so pgbouncer in
+ * session mode binds a server connection to it as iamdb does) and returns the proxy's RSS
+ * growth per session. A fresh process per round: a Node process keeps freed heap and malloc
+ * arenas, so a second round in the same process would measure mostly reused memory.
+ */
+async function idleSessions(t: Target, n: number, measure: () => Promise<number>): Promise<number> {
+  const password = await t.password?.();
+  const client = () =>
+    new pg.Client({
+      host: "127.0.0.1",
+      port: t.port,
+      user: DB_USER,
+      database: DB,
+      ...(password === undefined ? {} : { password }),
+      ssl: { rejectUnauthorized: false },
+    });
+  // One session first, so the baseline includes what any first session initializes once.
+  const first = client();
+  const clients: pg.Client[] = [first];
+  try {
+    await first.connect();
+    await first.query("SELECT 1");
+    await sleep(200);
+    const before = await measure();
+    for (let i = 0; i < n; i += 50) {
+      const batch = Array.from({ length: Math.min(50, n - i) }, client);
+      clients.push(...batch);
+      await Promise.all(batch.map(async (c) => c.connect().then(() => c.query("SELECT 1"))));
+    }
+    await sleep(300);
+    return ((await measure()) - before) / n;
+  } finally {
+    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+  }
+}
+
+const backendCount = async (postgres: Postgres) =>
+  Number(await postgres.psql(`SELECT count(*) FROM pg_stat_activity WHERE usename = '${DB_USER}'`));
+
+async function waitForBackends(postgres: Postgres, atMost: number): Promise<void> {
+  for (let i = 0; i < 200 && (await backendCount(postgres)) > atMost; i++) await sleep(100);
+}
+
+const perUnit = (cpu: number, units: number, scale: number) =>
+  units > 0 ? (cpu * scale) / units : Number.NaN;
+
+export async function benchProxies(
+  options: ProxyBenchOptions,
+  log: (s: string) => void,
+): Promise<ProxyResults> {
+  const { rounds, seconds, idleSessions: idleN } = options;
+  const scratch = mkdtempSync(join(tmpdir(), "iamdb-bench-tls-"));
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    await ensureListenerTls({ dir: join(scratch, "ecdsa"), names: ["localhost", "127.0.0.1"] });
+    await ensureListenerTls({
+      dir: join(scratch, "rsa"),
+      names: ["localhost", "127.0.0.1"],
+      algorithm: "RSA-2048",
+    });
+    const tlsFiles = (d: string) => ({
+      certFile: join(scratch, d, TLS_FILES.serverCert),
+      keyFile: join(scratch, d, TLS_FILES.serverKey),
+    });
+
+    log("starting PostgreSQL, loading pgbench data (scale 10 = 1M rows) ...");
+    const postgres = await startPostgres({ ...tlsFiles("ecdsa"), maxConnections: idleN + 300 });
+    stops.push(() => postgres.stop());
+    await postgres.psql(`CREATE DATABASE ${DB}`);
+    await execFileP(
+      postgres.bin("pgbench"),
+      ["-i", "-q", "-s", String(SCALE), "-h", "127.0.0.1", "-p", String(postgres.port), "-U", "postgres", DB],
+      { env: { ...process.env, PGSSLMODE: "disable" } },
+    );
+
+    log("starting the iamdb gateway (child process) and pgbouncer ...");
+    const gatewayConfig = {
+      backend: { port: postgres.port, database: DB },
+      dbUser: DB_USER,
+      instances: [
+        { identifier: "pg1", ...tlsFiles("ecdsa") },
+        { identifier: "pg-rsa", ...tlsFiles("rsa") },
+      ],
+    };
+    const gw: GatewayProcess = await startGatewayProcess(gatewayConfig);
+    stops.push(() => gw.stop());
+    // The gateway created the DB user; it reads the pgbench tables (GRANT runs in the bench database).
+    await execFileP(postgres.bin("psql"), [
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(postgres.port),
+      "-U",
+      "postgres",
+      "-d",
+      DB,
+      "-Xq",
+      "-c",
+      `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${DB_USER}`,
+    ]);
+    const bouncerConfig = {
+      backendPort: postgres.port,
+      database: DB,
+      users: [DB_USER],
+      ...tlsFiles("ecdsa"),
+      maxClients: idleN,
+    };
+    const bouncer: Pgbouncer = await startPgbouncer(bouncerConfig);
+    stops.push(() => bouncer.stop());
+
+    const iamdb: Target = {
+      name: "iamdb",
+      port: gw.ports.pg1 ?? 0,
+      pid: gw.pid,
+      password: () => gw.token("pg1"),
+    };
+    const iamdbRsa: Target = {
+      name: "iamdb (RSA-2048)",
+      port: gw.ports["pg-rsa"] ?? 0,
+      pid: gw.pid,
+      password: () => gw.token("pg-rsa"),
+    };
+    const bouncerT: Target = { name: "pgbouncer", port: bouncer.port, pid: bouncer.pid };
+    const direct: Target = { name: "direct", port: postgres.port };
+    const paths = [iamdb, bouncerT, direct];
+    const pgBin = postgres.bin;
+
+    // Warm-up: JIT in the gateway, pgbouncer's pool, PostgreSQL's buffers.
+    for (const t of [...paths, iamdbRsa]) await pgbench(pgBin, t, ["-C"], 1);
+    for (const t of paths) await pgbench(pgBin, t, [], 1);
+
+    const relay = new Map(paths.map((t) => [t.name, { v: [] as number[], c: [] as number[] }]));
+    const connect = new Map(
+      [...paths, iamdbRsa].map((t) => [t.name, { v: [] as number[], c: [] as number[] }]),
+    );
+    const copy = new Map(paths.map((t) => [t.name, { v: [] as number[], c: [] as number[] }]));
+    const idle = new Map([iamdb, bouncerT].map((t) => [t.name, { v: [] as number[], c: [] as number[] }]));
+    let copyBytes = 0;
+
+    for (let r = 0; r < rounds; r++) {
+      log(`round ${r + 1}/${rounds}: relay ...`);
+      for (const t of paths) {
+        const run = await pgbench(pgBin, t, [], seconds);
+        relay.get(t.name)?.v.push(run.tps);
+        if (t.pid) relay.get(t.name)?.c.push(perUnit(run.cpuSeconds, run.transactions, 1e6));
+      }
+      log(`round ${r + 1}/${rounds}: new connections ...`);
+      for (const t of [...paths, iamdbRsa]) {
+        const run = await pgbench(pgBin, t, ["-C"], seconds);
+        connect.get(t.name)?.v.push(run.tps);
+        if (t.pid) connect.get(t.name)?.c.push(perUnit(run.cpuSeconds, run.transactions, 1e6));
+      }
+      log(`round ${r + 1}/${rounds}: COPY ...`);
+      for (const t of paths) {
+        const run = await copyOut(pgBin, t);
+        copyBytes = run.bytes;
+        copy.get(t.name)?.v.push(run.bytes / 1e6 / run.seconds);
+        if (t.pid) copy.get(t.name)?.c.push(perUnit(run.cpuSeconds, run.bytes, 1e9));
+      }
+      log(`round ${r + 1}/${rounds}: ${idleN} idle sessions ...`);
+      // The main pgbouncer keeps its pooled server connections: wait for the count it leaves.
+      const pooled = await backendCount(postgres);
+      const idleGw = await startGatewayProcess(gatewayConfig);
+      try {
+        const target = { ...iamdb, port: idleGw.ports.pg1 ?? 0, password: () => idleGw.token("pg1") };
+        idle.get("iamdb")?.v.push(await idleSessions(target, idleN, async () => (await idleGw.memory()).rss));
+      } finally {
+        await idleGw.stop();
+      }
+      await waitForBackends(postgres, pooled);
+      const idleBouncer = await startPgbouncer(bouncerConfig);
+      try {
+        const target = { ...bouncerT, port: idleBouncer.port };
+        idle
+          .get("pgbouncer")
+          ?.v.push(await idleSessions(target, idleN, async () => rssBytes(idleBouncer.pid)));
+      } finally {
+        await idleBouncer.stop();
+      }
+      await waitForBackends(postgres, pooled);
+    }
+
+    log("profiling the gateway (V8 CPU profiler, 200 µs sampling) ...");
+    mkdirSync(options.profileDir, { recursive: true });
+    const relayProfile = join(options.profileDir, "relay.cpuprofile");
+    const connectProfile = join(options.profileDir, "connect.cpuprofile");
+    await gw.profileStart();
+    await pgbench(pgBin, iamdb, [], seconds);
+    await gw.profileStop(relayProfile);
+    await gw.profileStart();
+    await pgbench(pgBin, iamdb, ["-C"], seconds);
+    await gw.profileStop(connectProfile);
+
+    const stats = (m: Map<string, { v: number[]; c: number[] }>): PathStats[] =>
+      [...m].map(([name, s]) => ({
+        name,
+        value: summarize(s.v),
+        ...(s.c.length > 0 ? { cpu: summarize(s.c) } : {}),
+      }));
+    return {
+      setup: { scale: SCALE, copyBytes, idleSessions: idleN, seconds, rounds },
+      relay: stats(relay),
+      connect: stats(connect),
+      idle: stats(idle),
+      copy: stats(copy),
+      profiles: {
+        relay: summarizeProfile(JSON.parse(readFileSync(relayProfile, "utf8"))),
+        connect: summarizeProfile(JSON.parse(readFileSync(connectProfile, "utf8"))),
+      },
+      mysql:
+        engineFor("mysql") === undefined
+          ? "skipped: the iamdb MySQL gateway does not exist yet (engineFor('mysql') is undefined)"
+          : "skipped: the MySQL gateway exists but its benchmark is not written yet",
+    };
+  } finally {
+    for (const stop of stops.reverse())
+      await stop().catch((err: Error) => console.error(`bench: ${err.message}`));
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
