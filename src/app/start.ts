@@ -108,7 +108,9 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
     const secrets = new SecretBox(masterKey);
     const accounts = new DbAccountStore(config.dataDir, secrets);
     const metrics = new GatewayMetrics(config.instances.map((i) => i.identifier));
-    const authLog = new AuthLog(authLogSink(config.authLog));
+    const sink = authLogSink(config.authLog);
+    cleanups.push(() => sink.close());
+    const authLog = new AuthLog(sink);
     const authenticator = new Authenticator({
       iam,
       accounts,

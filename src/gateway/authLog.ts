@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync } from "node:fs";
+import { createWriteStream, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { classify, type LoginFailureCause } from "./outcome.js";
 
@@ -17,11 +17,22 @@ export interface AuthLogSink {
   write(line: string): void;
 }
 
-/** Appends JSON lines to a file (created 0600), or writes them to stderr for "-". */
-export function authLogSink(target: string): AuthLogSink {
-  if (target === "-") return { write: (line) => process.stderr.write(line) };
+/**
+ * Appends JSON lines to a file (created 0600) through one open stream, so a login costs no
+ * synchronous disk write; "-" writes to stderr.
+ */
+export function authLogSink(target: string): AuthLogSink & { close(): Promise<void> } {
+  if (target === "-") return { write: (line) => process.stderr.write(line), close: async () => undefined };
   mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
-  return { write: (line) => appendFileSync(target, line, { mode: 0o600 }) };
+  const stream = createWriteStream(target, { flags: "a", mode: 0o600 });
+  // A full disk must not take logins down with it; the metrics still count every attempt.
+  stream.on("error", () => undefined);
+  return {
+    write: (line) => {
+      stream.write(line);
+    },
+    close: () => new Promise((resolve) => stream.end(resolve)),
+  };
 }
 
 /**

@@ -170,19 +170,24 @@ class MysqlConnection {
   async run(): Promise<void> {
     this.#raw.on("error", () => this.#raw.destroy());
     this.#timer = setTimeout(() => {
-      this.#queue.fail(
-        new ConnectionClosed(
-          `login timeout: no authenticated session within ${this.ctx.limits.loginTimeoutMs} ms (stage: ${this.#stage})`,
-        ),
+      const timeout = new ConnectionClosed(
+        `login timeout: no authenticated session within ${this.ctx.limits.loginTimeoutMs} ms (stage: ${this.#stage})`,
+        "login-timeout",
       );
+      this.#queue.fail(timeout);
+      this.#abortUpgrade?.(timeout);
     }, this.ctx.limits.loginTimeoutMs);
     this.#attach(this.#raw);
     try {
       await this.#handshake();
     } catch (err) {
-      const closed = err instanceof ConnectionClosed;
-      const reason = closed ? err.reason : `internal error: ${(err as Error).message}`;
-      this.ctx.authLog.failure(this.#attempt, closed ? "malformed" : "internal-error", reason);
+      if (err instanceof ConnectionClosed) this.ctx.authLog.failure(this.#attempt, err.cause, err.reason);
+      else
+        this.ctx.authLog.failure(
+          this.#attempt,
+          "internal-error",
+          `internal error: ${(err as Error).message}`,
+        );
       this.#destroy();
     } finally {
       clearTimeout(this.#timer);
@@ -216,6 +221,9 @@ class MysqlConnection {
    * TLS, and must be a TLS handshake record; anything else is plaintext someone slipped in
    * before encryption (the CVE-2021-23214 class), and the connection is refused.
    */
+  /** Set while a TLS handshake runs, so the login timer can end it. */
+  #abortUpgrade: ((err: ConnectionClosed) => void) | undefined;
+
   async #upgrade(): Promise<void> {
     this.#detach(this.#raw);
     this.#raw.pause();
@@ -223,30 +231,38 @@ class MysqlConnection {
     if (early.length > 0 && early[0] !== TLS_HANDSHAKE_RECORD) {
       throw new ConnectionClosed(
         "unencrypted data after the SSL request (possible man-in-the-middle injection)",
+        "protocol-violation",
       );
     }
     if (early.length > 0) this.#raw.unshift(early);
     const secure = new TLSSocket(this.#raw, { isServer: true, secureContext: this.ctx.secureContext });
-    await new Promise<void>((resolve, reject) => {
-      const fail = (err?: Error) =>
-        reject(
-          new ConnectionClosed(`TLS handshake failed: ${err?.message ?? "client closed the connection"}`),
-        );
-      secure.once("secure", () => {
-        secure.off("error", fail);
-        secure.off("close", fail);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const fail = (err?: Error) =>
+          reject(
+            new ConnectionClosed(
+              `TLS handshake failed: ${err?.message ?? "client closed the connection"}`,
+              "protocol-violation",
+            ),
+          );
+        secure.once("secure", () => {
+          secure.off("error", fail);
+          secure.off("close", fail);
+          resolve();
+        });
+        secure.once("error", fail);
+        secure.once("close", fail);
+        this.#abortUpgrade = reject;
       });
-      secure.once("error", fail);
-      secure.once("close", fail);
-      this.#queue.next().catch(() => fail(new Error("login timeout")));
-    });
+    } finally {
+      this.#abortUpgrade = undefined;
+    }
     this.#tls = true;
     this.#attach(secure as unknown as Socket);
   }
 
   #protocolError(detail: string): void {
-    this.ctx.authLog.failure(this.#attempt, "malformed", detail);
+    this.ctx.authLog.failure(this.#attempt, "protocol-violation", detail);
     this.#fatal(ErrorCode.HANDSHAKE, "Bad handshake", "08S01");
   }
 
@@ -294,7 +310,7 @@ class MysqlConnection {
     if (!this.#tls && !ctx.allowPlaintext) {
       ctx.authLog.failure(
         this.#attempt,
-        "malformed",
+        "tls-required",
         "the client did not request TLS; IAM logins require it (the password was never read)",
       );
       return this.#fatal(

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
 import type { DbInstance } from "../../../instances/types.js";
+import { parseAuthToken } from "../../../token/parse.js";
 import {
   authenticationCleartextPassword,
   authenticationOk,
@@ -316,6 +317,14 @@ class PostgresConnection {
     this.#socket.on("close", this.#onClose);
 
     this.#stage = "authenticating";
+    const spec = instance.backend;
+    // Connecting to the backend (and its fork of a server process) overlaps the token check;
+    // only for passwords that are well-formed tokens, so garbage cannot make the gateway
+    // open backend connections. A refused login closes the early connection unused.
+    const early = parseAuthToken(password).ok
+      ? openBackend(spec, ctx.limits.backendConnectTimeoutMs)
+      : undefined;
+    early?.catch(() => undefined);
     const auth = await ctx.authenticator.authenticate({
       instance: ctx.instance(),
       dbUser: user,
@@ -325,14 +334,19 @@ class PostgresConnection {
     });
     this.#attempt.accessKeyId = auth.accessKeyId;
     this.#attempt.principalArn = auth.principalArn;
-    if (!auth.ok) return this.#loginFailed(auth.cause, auth.detail, auth.tokenErrorCode);
+    if (!auth.ok) {
+      early?.then(
+        (socket) => socket.destroy(),
+        () => undefined,
+      );
+      return this.#loginFailed(auth.cause, auth.detail, auth.tokenErrorCode);
+    }
 
     this.#stage = "backend";
-    const spec = instance.backend;
     const forwarded = Object.fromEntries(Object.entries(parameters).filter(([k]) => !isProtocolOption(k)));
     let session: Awaited<ReturnType<typeof backendLogin>>;
     try {
-      const backend = await openBackend(spec, ctx.limits.backendConnectTimeoutMs);
+      const backend = await (early ?? openBackend(spec, ctx.limits.backendConnectTimeoutMs));
       session = await backendLogin(
         backend,
         forwarded,
