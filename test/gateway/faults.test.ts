@@ -2,7 +2,9 @@
 // context keys in policies (resource tags, source IP, secure transport), a backend that
 // accepts but never answers, and either side of a session going away.
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect as tlsConnect } from "node:tls";
@@ -178,5 +180,117 @@ describe("faults", () => {
     await admin.end();
     await ended;
     await eventually(async () => gw.metrics.activeSessions("pg1") === 0, "the gateway forgets the session");
+  });
+});
+
+/** Logs in over raw TLS up to sending the password, then hands the socket back. */
+async function sendPassword(port: number, ca: string, user: string, password: string) {
+  const s = await raw(port);
+  s.write(startupPacket((1234 << 16) | 5679));
+  await new Promise((resolve) => s.once("data", resolve));
+  const secure = tlsConnect({ socket: s, ca, servername: "localhost" });
+  await new Promise((resolve) => secure.once("secureConnect", resolve));
+  secure.write(startupMessage({ user, database: "test" }));
+  await new Promise((resolve) => secure.once("data", resolve));
+  const body = Buffer.from(`${password}\0`);
+  const head = Buffer.alloc(5);
+  head.write("p", 0);
+  head.writeInt32BE(4 + body.length, 1);
+  secure.write(Buffer.concat([head, body]));
+  return secure;
+}
+
+describe("faults while the gateway is busy with a login", () => {
+  it("a credential store that fails: generic FATAL with a correlation id, internal-error logged, the gateway stays up", async () => {
+    const broken = await startTestGateway();
+    try {
+      const c = await broken.userWithAccess("jane", "iamdb_fault");
+      writeFileSync(join(broken.dir, "db-accounts.json"), "{ not json");
+      const t = generateAuthToken({
+        hostname: "localhost",
+        port: broken.port,
+        username: "iamdb_fault",
+        region: REGION,
+        credentials: c,
+      });
+      const r = await refusal(pgClient(broken.port, "iamdb_fault", t, broken.caPem));
+      assert.equal(r.code, "08006");
+      assert.match(r.message, /correlation id/);
+      assert.equal(broken.log().at(-1)?.cause, "internal-error");
+      // Still serving.
+      const again = await refusal(pgClient(broken.port, "iamdb_fault", "not-a-token", broken.caPem));
+      assert.equal(again.code, "28000");
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it("a client that hangs up during the backend login: logged as such, the backend connection closed, no session", async () => {
+    const accepted: import("node:net").Socket[] = [];
+    let closed = 0;
+    const silent: Server = createServer((socket) => {
+      accepted.push(socket);
+      socket.resume(); // read (and discard) the startup packet, so the close is seen
+      socket.on("close", () => closed++);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as { port: number }).port;
+    const slow = await startTestGateway({
+      backend: { host: "127.0.0.1", port, database: "test", tls: "disable", adminUser: "postgres" },
+      limits: { backendConnectTimeoutMs: 1_000 },
+    });
+    try {
+      const c = await slow.userWithAccess("jane", "iamdb_fault");
+      slow.accounts.put("pg1", "iamdb_fault", "irrelevant");
+      const t = generateAuthToken({
+        hostname: "localhost",
+        port: slow.port,
+        username: "iamdb_fault",
+        region: REGION,
+        credentials: c,
+      });
+      const client = await sendPassword(slow.port, slow.caPem, "iamdb_fault", t);
+      await eventually(async () => accepted.length === 1, "the gateway connects to the backend");
+      client.destroy();
+      await eventually(
+        async () => slow.log().some((l) => l.cause === "client-closed"),
+        "the hang-up is logged",
+      );
+      await eventually(async () => closed === 1, "the backend connection is closed");
+      assert.ok(!slow.log().some((l) => l.decision === "success"));
+      assert.equal(slow.gateway.sessions.size, 0);
+    } finally {
+      await slow.close();
+      silent.close();
+      for (const s of accepted) s.destroy();
+    }
+  });
+
+  it("the login timeout also covers the backend login", async () => {
+    const silent: Server = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as { port: number }).port;
+    const slow = await startTestGateway({
+      backend: { host: "127.0.0.1", port, database: "test", tls: "disable", adminUser: "postgres" },
+      limits: { loginTimeoutMs: 700, backendConnectTimeoutMs: 20_000 },
+    });
+    try {
+      const c = await slow.userWithAccess("jane", "iamdb_fault");
+      slow.accounts.put("pg1", "iamdb_fault", "irrelevant");
+      const t = generateAuthToken({
+        hostname: "localhost",
+        port: slow.port,
+        username: "iamdb_fault",
+        region: REGION,
+        credentials: c,
+      });
+      const r = await refusal(pgClient(slow.port, "iamdb_fault", t, slow.caPem));
+      assert.equal(r.code, "08006");
+      assert.match(r.message, /login timeout/);
+      assert.equal(slow.log().at(-1)?.cause, "login-timeout");
+    } finally {
+      await slow.close();
+      silent.close();
+    }
   });
 });

@@ -109,6 +109,8 @@ export class MysqlEngine implements Engine {
     // What mysqld sends instead of its handshake when it is out of connections.
     socket.end(encodePacket(0, errPacket(ErrorCode.CON_COUNT, "Too many connections")));
     socket.on("error", () => socket.destroy());
+    // A refused client that never closes must not keep the descriptor: it is outside the caps.
+    setTimeout(() => socket.destroy(), 1000).unref();
   }
 }
 
@@ -201,6 +203,9 @@ class MysqlConnection {
 
   /** Sends an ERR packet and closes: how mysqld refuses a connection. */
   #fatal(code: number, message: string, sqlState: string | undefined = "HY000"): void {
+    // The outcome is decided (and logged by the caller): the client's hang-up is no news.
+    this.#ended ??= message;
+    this.#socket.off("close", this.#onHangUp);
     this.#detach(this.#socket);
     this.#socket.end(encodePacket(this.#seq, errPacket(code, message, sqlState)));
     this.#socket.on("error", () => this.#destroy());
@@ -351,16 +356,33 @@ class MysqlConnection {
     }
     this.#detach(this.#socket);
     this.#socket.pause();
-    this.#socket.on("close", this.#onClose);
+    this.#socket.once("close", this.#onHangUp);
 
     this.#stage = "authenticating";
-    const auth = await ctx.authenticator.authenticate({
-      instance: ctx.instance(),
-      dbUser: user,
-      password,
-      sourceIp: this.#raw.remoteAddress ?? "",
-      secureTransport: this.#tls,
-    });
+    let auth: Awaited<ReturnType<typeof ctx.authenticator.authenticate>>;
+    try {
+      auth = await ctx.authenticator.authenticate({
+        instance: ctx.instance(),
+        dbUser: user,
+        password,
+        sourceIp: this.#raw.remoteAddress ?? "",
+        secureTransport: this.#tls,
+      });
+    } catch (err) {
+      // The IAM store or the DB-account file failed: a server error, never a crash.
+      ctx.authLog.failure(
+        this.#attempt,
+        "internal-error",
+        `authentication could not complete: ${(err as Error).message}`,
+      );
+      ctx.metrics.failure(instance.identifier, "ServerError");
+      return this.#fatal(
+        ErrorCode.HANDSHAKE,
+        `could not authenticate (iamdb correlation id ${this.#attempt.correlationId})`,
+        "08S01",
+      );
+    }
+    if (this.#ended !== undefined) return;
     this.#attempt.accessKeyId = auth.accessKeyId;
     this.#attempt.principalArn = auth.principalArn;
     if (!auth.ok) return this.#loginFailed(auth.cause, auth.detail, auth.tokenErrorCode);
@@ -384,8 +406,22 @@ class MysqlConnection {
       const e = err instanceof MysqlBackendError ? err : new MysqlBackendError(String(err), "protocol");
       return this.#backendFailed(user, e);
     }
+    if (this.#ended !== undefined) {
+      session.socket.destroy();
+      return;
+    }
     this.#relay(session, auth.detail);
   }
+
+  /** Why the attempt ended while the gateway was busy (authenticating or logging in to the backend). */
+  #ended: string | undefined;
+
+  /** The client went away while we authenticate or log in to the backend: logged once, and the flow stops. */
+  readonly #onHangUp = () => {
+    if (this.#ended !== undefined) return;
+    this.#ended = `client closed the connection during ${this.#stage}`;
+    this.ctx.authLog.failure(this.#attempt, "client-closed", this.#ended);
+  };
 
   #backendFailed(user: string, e: MysqlBackendError): void {
     const { ctx } = this;
@@ -437,7 +473,7 @@ class MysqlConnection {
     const id = this.#instance.identifier;
     const client = this.#socket;
     const backend = session.socket;
-    client.off("close", this.#onClose);
+    client.off("close", this.#onHangUp);
     clearTimeout(this.#timer);
     this.#raw.emit("iamdb:relaying");
     let closed = false;

@@ -87,41 +87,84 @@ function readByte(socket: Socket): Promise<number> {
   });
 }
 
-/** Opens a connection to the backend, with TLS when the instance asks for it. */
-export async function openBackend(spec: BackendSpec, timeoutMs: number): Promise<Socket> {
-  const socket = await connectTcp(spec.host, spec.port, timeoutMs);
-  if (spec.tls === "disable") return socket;
-  socket.write(sslRequest());
-  const answer = await readByte(socket);
-  if (answer !== 0x53 /* S */) {
-    socket.destroy();
-    throw new BackendLoginError(
-      `backend ${spec.host}:${spec.port} does not accept TLS, but the instance requires it`,
-      "unavailable",
-    );
-  }
+/** Rejects with `error` if `work` has not settled within `ms`, after calling `onTimeout`. */
+function within<T>(work: Promise<T>, ms: number, onTimeout: () => void, error: () => Error): Promise<T> {
   return new Promise((resolve, reject) => {
-    const secure = tlsConnect({
-      socket,
-      servername: /^[\d.:]+$/.test(spec.host) ? undefined : spec.host,
-      rejectUnauthorized: spec.tls === "verify-full",
-      ...(spec.caFile ? { ca: readFileSync(spec.caFile) } : {}),
+    const timer = setTimeout(() => {
+      onTimeout();
+      reject(error());
+    }, ms);
+    work.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
+ * Opens a connection to the backend, with TLS when the instance asks for it, within
+ * `timeoutMs` in all (connect, SSL negotiation, TLS handshake). The socket returned keeps a
+ * listener for 'error' for its whole life: a reset while nobody reads it must close it, not
+ * crash the process.
+ */
+export async function openBackend(spec: BackendSpec, timeoutMs: number): Promise<Socket> {
+  // Read before connecting: a missing CA file must not leave a half-open socket behind.
+  const ca = spec.tls !== "disable" && spec.caFile ? readFileSync(spec.caFile) : undefined;
+  const socket = await connectTcp(spec.host, spec.port, timeoutMs);
+  socket.on("error", () => socket.destroy());
+  if (spec.tls === "disable") return socket;
+  const negotiate = async (): Promise<Socket> => {
+    socket.write(sslRequest());
+    const answer = await readByte(socket);
+    if (answer !== 0x53 /* S */) {
+      throw new BackendLoginError(
+        `backend ${spec.host}:${spec.port} does not accept TLS, but the instance requires it`,
+        "unavailable",
+      );
+    }
+    return new Promise((resolve, reject) => {
+      const secure = tlsConnect({
+        socket,
+        servername: /^[\d.:]+$/.test(spec.host) ? undefined : spec.host,
+        rejectUnauthorized: spec.tls === "verify-full",
+        ...(ca ? { ca } : {}),
+      });
+      secure.on("error", () => secure.destroy());
+      secure.once("secureConnect", () => {
+        secure.off("error", onError);
+        resolve(secure as unknown as Socket);
+      });
+      const onError = (err: Error) =>
+        reject(
+          new BackendLoginError(
+            `TLS to backend ${spec.host}:${spec.port} failed: ${err.message}`,
+            "unavailable",
+          ),
+        );
+      secure.once("error", onError);
     });
-    secure.once("secureConnect", () => {
-      secure.off("error", onError);
-      resolve(secure as unknown as Socket);
-    });
-    const onError = (err: Error) => {
-      secure.destroy();
-      reject(
+  };
+  try {
+    return await within(
+      negotiate(),
+      timeoutMs,
+      () => socket.destroy(),
+      () =>
         new BackendLoginError(
-          `TLS to backend ${spec.host}:${spec.port} failed: ${err.message}`,
+          `TLS negotiation with backend ${spec.host}:${spec.port} took longer than ${timeoutMs} ms`,
           "unavailable",
         ),
-      );
-    };
-    secure.once("error", onError);
-  });
+    );
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
 }
 
 /**
@@ -229,7 +272,10 @@ export async function backendLogin(
 /** Sends a CancelRequest to the backend on a connection of its own, as PostgreSQL requires. */
 export function sendBackendCancel(spec: BackendSpec, timeoutMs: number, cancel: Buffer): void {
   openBackend(spec, timeoutMs)
-    .then((s) => s.end(cancel))
+    .then((s) => {
+      s.end(cancel);
+      setTimeout(() => s.destroy(), timeoutMs).unref();
+    })
     .catch(() => {
       // A cancel is best effort in PostgreSQL too: the client learns nothing either way.
     });

@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
 import type { DbInstance } from "../../../instances/types.js";
-import { parseAuthToken } from "../../../token/parse.js";
 import {
   authenticationCleartextPassword,
   authenticationOk,
@@ -65,6 +64,7 @@ export class PostgresEngine implements Engine {
       errorResponse({ severity: "FATAL", code: "53300", message: "sorry, too many clients already" }),
     );
     socket.on("error", () => socket.destroy());
+    setTimeout(() => socket.destroy(), 1000).unref();
   }
 }
 
@@ -78,6 +78,8 @@ class PostgresConnection {
   readonly #instance: DbInstance;
   readonly #started = performance.now();
   #stage: Stage = "startup";
+  /** Why the attempt ended while the gateway was busy (authenticating or logging in to the backend). */
+  #ended: string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #first = true;
 
@@ -118,6 +120,13 @@ class PostgresConnection {
       new ConnectionClosed(`client closed the connection during ${this.#stage}`, "client-closed"),
     );
 
+  /** The client went away while we authenticate or log in to the backend. */
+  readonly #onHangUp = () => {
+    if (this.#ended !== undefined) return;
+    this.#ended = `client closed the connection during ${this.#stage}`;
+    this.ctx.authLog.failure(this.#attempt, "client-closed", this.#ended);
+  };
+
   #attach(socket: Socket): void {
     this.#socket = socket;
     socket.on("data", this.#onData);
@@ -142,6 +151,16 @@ class PostgresConnection {
       );
       this.#queue.fail(timeout);
       this.#abortUpgrade?.(timeout);
+      if ((this.#stage === "authenticating" || this.#stage === "backend") && this.#ended === undefined) {
+        // Nobody awaits the queue now: end the attempt here; the flow stops at its next step.
+        this.#ended = timeout.reason;
+        this.ctx.authLog.failure(this.#attempt, "login-timeout", timeout.reason);
+        this.#socket.off("close", this.#onHangUp);
+        this.#fatal(
+          "08006",
+          `could not log in within the login timeout (iamdb correlation id ${this.#attempt.correlationId})`,
+        );
+      }
     }, this.ctx.limits.loginTimeoutMs);
     this.#attach(this.#raw);
     try {
@@ -173,6 +192,9 @@ class PostgresConnection {
 
   /** Sends a fatal error and closes; what PostgreSQL does when it refuses a connection. */
   #fatal(code: string, message: string, extra: { detail?: string; hint?: string } = {}): void {
+    // The outcome is decided (and logged by the caller): the client's hang-up is no news.
+    this.#ended ??= message;
+    this.#socket.off("close", this.#onHangUp);
     this.#detach(this.#socket);
     this.#socket.end(errorResponse({ severity: "FATAL", code, message, ...extra }));
     this.#socket.on("error", () => this.#destroy());
@@ -311,42 +333,56 @@ class PostgresConnection {
     }
     // An authentication attempt, as RDS counts them: the client presented a password.
     ctx.metrics.request(instance.identifier);
-    const password = readPasswordMessage(reply.body);
+    let password: string;
+    try {
+      password = readPasswordMessage(reply.body);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : "invalid password message";
+      ctx.authLog.failure(
+        this.#attempt,
+        "protocol-violation",
+        `protocol error in the password phase: ${why}`,
+      );
+      return this.#fatal("08P01", why);
+    }
     this.#detach(this.#socket);
     this.#socket.pause();
-    this.#socket.on("close", this.#onClose);
+    this.#socket.once("close", this.#onHangUp);
 
     this.#stage = "authenticating";
-    const spec = instance.backend;
-    // Connecting to the backend (and its fork of a server process) overlaps the token check;
-    // only for passwords that are well-formed tokens, so garbage cannot make the gateway
-    // open backend connections. A refused login closes the early connection unused.
-    const early = parseAuthToken(password).ok
-      ? openBackend(spec, ctx.limits.backendConnectTimeoutMs)
-      : undefined;
-    early?.catch(() => undefined);
-    const auth = await ctx.authenticator.authenticate({
-      instance: ctx.instance(),
-      dbUser: user,
-      password,
-      sourceIp: this.#raw.remoteAddress ?? "",
-      secureTransport: this.#tls,
-    });
+    let auth: Awaited<ReturnType<typeof ctx.authenticator.authenticate>>;
+    try {
+      auth = await ctx.authenticator.authenticate({
+        instance: ctx.instance(),
+        dbUser: user,
+        password,
+        sourceIp: this.#raw.remoteAddress ?? "",
+        secureTransport: this.#tls,
+      });
+    } catch (err) {
+      // The IAM store or the DB-account file failed: a server error, never a crash.
+      ctx.authLog.failure(
+        this.#attempt,
+        "internal-error",
+        `authentication could not complete: ${(err as Error).message}`,
+      );
+      ctx.metrics.failure(instance.identifier, "ServerError");
+      return this.#fatal(
+        "08006",
+        `could not authenticate (iamdb correlation id ${this.#attempt.correlationId})`,
+      );
+    }
+    if (this.#abandoned()) return;
     this.#attempt.accessKeyId = auth.accessKeyId;
     this.#attempt.principalArn = auth.principalArn;
-    if (!auth.ok) {
-      early?.then(
-        (socket) => socket.destroy(),
-        () => undefined,
-      );
-      return this.#loginFailed(auth.cause, auth.detail, auth.tokenErrorCode);
-    }
+    if (!auth.ok) return this.#loginFailed(auth.cause, auth.detail, auth.tokenErrorCode);
 
     this.#stage = "backend";
+    const spec = instance.backend;
     const forwarded = Object.fromEntries(Object.entries(parameters).filter(([k]) => !isProtocolOption(k)));
     let session: Awaited<ReturnType<typeof backendLogin>>;
     try {
-      const backend = await (early ?? openBackend(spec, ctx.limits.backendConnectTimeoutMs));
+      const backend = await openBackend(spec, ctx.limits.backendConnectTimeoutMs);
       session = await backendLogin(
         backend,
         forwarded,
@@ -386,7 +422,20 @@ class PostgresConnection {
         },
       );
     }
+    if (this.#abandoned()) {
+      session.socket.destroy();
+      return;
+    }
     this.#relay(session, auth.detail);
+  }
+
+  /**
+   * After the password the client socket is no longer read; a client that hung up, or a login
+   * timeout, must still end the attempt (and whatever backend connection it opened) instead of
+   * relaying to nobody. The reason was logged where it happened.
+   */
+  #abandoned(): boolean {
+    return this.#ended !== undefined;
   }
 
   #authFailedToClient(user: string): void {
@@ -421,7 +470,7 @@ class PostgresConnection {
     const out: Buffer[] = [authenticationOk()];
     for (const m of session.startup) out.push(...forward(m, key));
     if (session.remainder.length > 0) out.push(session.remainder);
-    client.off("close", this.#onClose);
+    client.off("close", this.#onHangUp);
     clearTimeout(this.#timer);
     this.#raw.emit("iamdb:relaying");
     let closed = false;
