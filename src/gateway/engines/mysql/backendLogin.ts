@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { connect as netConnect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import type { BackendSpec } from "../../../instances/types.js";
 import {
@@ -19,6 +19,7 @@ import {
   SESSION_CAPABILITIES,
   sslRequest,
 } from "../../../wire/mysql/index.js";
+import { connectBackendTcp } from "../../backendSocket.js";
 import { ConnectionClosed, EventQueue } from "../../queue.js";
 
 /** The backend refused or broke the login; `err` is its ERR packet when it sent one. */
@@ -53,31 +54,6 @@ export interface MysqlBackendSession {
   readonly remainder: Buffer;
 }
 
-function connectTcp(host: string, port: number, timeoutMs: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = netConnect({ host, port, noDelay: true });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(
-        new MysqlBackendError(
-          `backend ${host}:${port} did not accept a connection within ${timeoutMs} ms`,
-          "unavailable",
-        ),
-      );
-    }, timeoutMs);
-    const onError = (err: Error) => {
-      clearTimeout(timer);
-      reject(new MysqlBackendError(`backend ${host}:${port} is unreachable: ${err.message}`, "unavailable"));
-    };
-    socket.once("error", onError);
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      socket.off("error", onError);
-      resolve(socket);
-    });
-  });
-}
-
 const capabilityNames = (flags: number) =>
   Object.entries(Capability)
     .filter(([, bit]) => flags & bit)
@@ -99,7 +75,12 @@ export async function mysqlBackendLogin(
   login: MysqlLogin,
   timeoutMs: number,
 ): Promise<MysqlBackendSession> {
-  let socket = await connectTcp(spec.host, spec.port, timeoutMs);
+  let socket = await connectBackendTcp(
+    spec.host,
+    spec.port,
+    timeoutMs,
+    (m) => new MysqlBackendError(m, "unavailable"),
+  );
   const parser = new PacketParser(16 * 1024 * 1024);
   const queue = new EventQueue<PacketEvent>();
   const onData = (chunk: Buffer) => queue.push(parser.push(chunk));

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { connect as netConnect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import type { BackendSpec } from "../../../instances/types.js";
 import {
@@ -13,6 +13,7 @@ import {
   sslRequest,
   startupMessage,
 } from "../../../wire/postgres/index.js";
+import { connectBackendTcp } from "../../backendSocket.js";
 import { ConnectionClosed, EventQueue } from "../../queue.js";
 
 /** The backend refused or broke the login; `fields` is its ErrorResponse when it sent one. */
@@ -35,31 +36,6 @@ export interface BackendSession {
   readonly remainder: Buffer;
   readonly processId: number;
   readonly secretKey: Buffer;
-}
-
-function connectTcp(host: string, port: number, timeoutMs: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = netConnect({ host, port, noDelay: true });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(
-        new BackendLoginError(
-          `backend ${host}:${port} did not accept a connection within ${timeoutMs} ms`,
-          "unavailable",
-        ),
-      );
-    }, timeoutMs);
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      socket.off("error", onError);
-      resolve(socket);
-    });
-    const onError = (err: Error) => {
-      clearTimeout(timer);
-      reject(new BackendLoginError(`backend ${host}:${port} is unreachable: ${err.message}`, "unavailable"));
-    };
-    socket.once("error", onError);
-  });
 }
 
 function readByte(socket: Socket): Promise<number> {
@@ -116,8 +92,12 @@ function within<T>(work: Promise<T>, ms: number, onTimeout: () => void, error: (
 export async function openBackend(spec: BackendSpec, timeoutMs: number): Promise<Socket> {
   // Read before connecting: a missing CA file must not leave a half-open socket behind.
   const ca = spec.tls !== "disable" && spec.caFile ? readFileSync(spec.caFile) : undefined;
-  const socket = await connectTcp(spec.host, spec.port, timeoutMs);
-  socket.on("error", () => socket.destroy());
+  const socket = await connectBackendTcp(
+    spec.host,
+    spec.port,
+    timeoutMs,
+    (m) => new BackendLoginError(m, "unavailable"),
+  );
   if (spec.tls === "disable") return socket;
   const negotiate = async (): Promise<Socket> => {
     socket.write(sslRequest());
