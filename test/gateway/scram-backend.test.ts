@@ -1,6 +1,8 @@
 // The backend login really happens: a throwaway cluster that checks scram-sha-256 passwords,
 // provisioned by `db-user` code, logged in to by the gateway with the password only it holds.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { postgresAccounts } from "../../src/gateway/provision/postgres.js";
 import { generateAuthToken } from "../../src/index.js";
@@ -107,6 +109,37 @@ describe("a backend that checks passwords (scram-sha-256)", () => {
       }),
     );
     assert.equal(direct.code, "28P01");
+  });
+
+  it("provisioning sends a SCRAM verifier, so the gateway-held password never reaches the backend's log", async () => {
+    await cluster.sql(["ALTER SYSTEM SET log_statement = 'ddl'", "SELECT pg_reload_conf()"]);
+    try {
+      const password = newDbPassword();
+      await postgresAccounts.create(gw.instance().backend, "logged_ddl", password);
+      gw.accounts.put("pg1", "logged_ddl", password);
+      await postgresAccounts.rotate(gw.instance().backend, "logged_ddl", password);
+      const log = readFileSync(join(cluster.dir, "server.log"), "utf8");
+      assert.match(
+        log,
+        /CREATE ROLE "logged_ddl" LOGIN PASSWORD 'SCRAM-SHA-256\$4096:/,
+        "the DDL was logged",
+      );
+      assert.ok(!log.includes(password), "the password is in the backend's log");
+      // And the verifier logs in: through the gateway, over SCRAM.
+      const user = await gw.userWithAccess("ddl-app", "logged_ddl");
+      const t = generateAuthToken({
+        hostname: "localhost",
+        port: gw.port,
+        username: "logged_ddl",
+        region: REGION,
+        credentials: user,
+      });
+      const c = pgClient(gw.port, "logged_ddl", t, gw.caPem, { database: "postgres" });
+      await c.connect();
+      await c.end();
+    } finally {
+      await cluster.sql(["ALTER SYSTEM RESET log_statement", "SELECT pg_reload_conf()"]);
+    }
   });
 
   it("an unknown database is the backend's error to report, as it would be directly", async () => {
