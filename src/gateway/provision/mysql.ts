@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import mysql from "mysql2/promise";
 import type { BackendSpec } from "../../instances/types.js";
@@ -66,16 +67,34 @@ async function wantedHosts(c: mysql.Connection): Promise<string[]> {
   return [...new Set(["%", ...(await hostsOf(c, ""))])];
 }
 
+/**
+ * The mysql_native_password hash of `password`: `*` + hex(SHA1(SHA1(password))).
+ * @see https://mariadb.com/kb/en/authentication-plugin-mysql_native_password/
+ */
+export function nativePasswordHash(password: string): string {
+  const once = createHash("sha1").update(password, "utf8").digest();
+  return `*${createHash("sha1").update(once).digest("hex").toUpperCase()}`;
+}
+
+/**
+ * Sets the gateway-held password at every wanted host. On MariaDB the statement carries the
+ * native hash (`IDENTIFIED BY PASSWORD '*…'`), so the password itself never reaches the
+ * server's general log or binlog; MySQL 8 removed that syntax, so there it is sent as is.
+ */
 async function setPassword(
   c: mysql.Connection,
   user: string,
   password: string,
   existing: readonly string[],
 ): Promise<void> {
+  const [rows] = await c.query("SELECT VERSION() AS v");
+  const mariadb = /mariadb/i.test(String((rows as Array<{ v: string }>)[0]?.v));
+  const identified = mariadb ? "IDENTIFIED BY PASSWORD ?" : "IDENTIFIED BY ?";
+  const secret = mariadb ? nativePasswordHash(password) : password;
   for (const host of await wantedHosts(c)) {
-    if (!existing.includes(host)) await c.query("CREATE USER ?@? IDENTIFIED BY ?", [user, host, password]);
+    if (!existing.includes(host)) await c.query(`CREATE USER ?@? ${identified}`, [user, host, secret]);
   }
-  for (const host of existing) await c.query("ALTER USER ?@? IDENTIFIED BY ?", [user, host, password]);
+  for (const host of existing) await c.query(`ALTER USER ?@? ${identified}`, [user, host, secret]);
 }
 
 export const mysqlAccounts = {
