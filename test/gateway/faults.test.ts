@@ -3,12 +3,13 @@
 // accepts but never answers, and either side of a session going away.
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect as tlsConnect } from "node:tls";
 import pg from "pg";
+import type { GatewayLimits } from "../../src/config/types.js";
 import { generateAuthToken } from "../../src/index.js";
 import { pgClient, raw, readUntilClose, refusal, startupMessage, startupPacket } from "./clients.js";
 import { ACCOUNT, MACHINE_PG, REGION, startTestGateway, type TestGateway } from "./fixture.js";
@@ -120,33 +121,57 @@ describe("policy context at connect time", () => {
   });
 });
 
+/**
+ * A gateway whose backend accepts connections and never answers, with an IAM user allowed to
+ * connect as iamdb_fault; `accepted` and `closed` tell what the backend saw.
+ */
+async function silentBackendGateway(limits: Partial<GatewayLimits>) {
+  const accepted: Socket[] = [];
+  let closed = 0;
+  const silent: Server = createServer((socket) => {
+    accepted.push(socket);
+    socket.resume(); // read (and discard) the startup packet, so a close is seen
+    socket.on("close", () => closed++);
+  });
+  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  const port = (silent.address() as { port: number }).port;
+  const slow = await startTestGateway({
+    backend: { host: "127.0.0.1", port, database: "test", tls: "disable", adminUser: "postgres" },
+    limits,
+  });
+  const c = await slow.userWithAccess("jane", "iamdb_fault");
+  slow.accounts.put("pg1", "iamdb_fault", "irrelevant");
+  const t = generateAuthToken({
+    hostname: "localhost",
+    port: slow.port,
+    username: "iamdb_fault",
+    region: REGION,
+    credentials: c,
+  });
+  return {
+    slow,
+    token: t,
+    accepted,
+    closed: () => closed,
+    async close() {
+      await slow.close();
+      silent.close();
+      for (const s of accepted) s.destroy();
+    },
+  };
+}
+
 describe("faults", () => {
   it("a backend that accepts but never answers: bounded wait, generic FATAL, nothing left open", async () => {
-    const silent: Server = createServer(() => undefined);
-    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-    const port = (silent.address() as { port: number }).port;
-    const slow = await startTestGateway({
-      backend: { host: "127.0.0.1", port, database: "test", tls: "disable", adminUser: "postgres" },
-      limits: { backendConnectTimeoutMs: 300 },
-    });
+    const { slow, token: t, close } = await silentBackendGateway({ backendConnectTimeoutMs: 300 });
     try {
-      const c = await slow.userWithAccess("jane", "iamdb_fault");
-      slow.accounts.put("pg1", "iamdb_fault", "irrelevant");
-      const t = generateAuthToken({
-        hostname: "localhost",
-        port: slow.port,
-        username: "iamdb_fault",
-        region: REGION,
-        credentials: c,
-      });
       const r = await refusal(pgClient(slow.port, "iamdb_fault", t, slow.caPem));
       assert.equal(r.code, "08006");
       assert.equal(slow.log().at(-1)?.cause, "backend-unavailable");
       assert.match(String(slow.log().at(-1)?.detail), /took longer than 300 ms/);
       assert.equal(slow.gateway.sessions.size, 0);
     } finally {
-      await slow.close();
-      silent.close();
+      await close();
     }
   });
 
@@ -226,29 +251,14 @@ describe("faults while the gateway is busy with a login", () => {
   });
 
   it("a client that hangs up during the backend login: logged as such, the backend connection closed, no session", async () => {
-    const accepted: import("node:net").Socket[] = [];
-    let closed = 0;
-    const silent: Server = createServer((socket) => {
-      accepted.push(socket);
-      socket.resume(); // read (and discard) the startup packet, so the close is seen
-      socket.on("close", () => closed++);
-    });
-    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-    const port = (silent.address() as { port: number }).port;
-    const slow = await startTestGateway({
-      backend: { host: "127.0.0.1", port, database: "test", tls: "disable", adminUser: "postgres" },
-      limits: { backendConnectTimeoutMs: 1_000 },
-    });
+    const {
+      slow,
+      token: t,
+      accepted,
+      closed,
+      close,
+    } = await silentBackendGateway({ backendConnectTimeoutMs: 1_000 });
     try {
-      const c = await slow.userWithAccess("jane", "iamdb_fault");
-      slow.accounts.put("pg1", "iamdb_fault", "irrelevant");
-      const t = generateAuthToken({
-        hostname: "localhost",
-        port: slow.port,
-        username: "iamdb_fault",
-        region: REGION,
-        credentials: c,
-      });
       const client = await sendPassword(slow.port, slow.caPem, "iamdb_fault", t);
       await eventually(async () => accepted.length === 1, "the gateway connects to the backend");
       client.destroy();
@@ -256,41 +266,27 @@ describe("faults while the gateway is busy with a login", () => {
         async () => slow.log().some((l) => l.cause === "client-closed"),
         "the hang-up is logged",
       );
-      await eventually(async () => closed === 1, "the backend connection is closed");
+      await eventually(async () => closed() === 1, "the backend connection is closed");
       assert.ok(!slow.log().some((l) => l.decision === "success"));
       assert.equal(slow.gateway.sessions.size, 0);
     } finally {
-      await slow.close();
-      silent.close();
-      for (const s of accepted) s.destroy();
+      await close();
     }
   });
 
   it("the login timeout also covers the backend login", async () => {
-    const silent: Server = createServer(() => undefined);
-    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-    const port = (silent.address() as { port: number }).port;
-    const slow = await startTestGateway({
-      backend: { host: "127.0.0.1", port, database: "test", tls: "disable", adminUser: "postgres" },
-      limits: { loginTimeoutMs: 700, backendConnectTimeoutMs: 20_000 },
-    });
+    const {
+      slow,
+      token: t,
+      close,
+    } = await silentBackendGateway({ loginTimeoutMs: 700, backendConnectTimeoutMs: 20_000 });
     try {
-      const c = await slow.userWithAccess("jane", "iamdb_fault");
-      slow.accounts.put("pg1", "iamdb_fault", "irrelevant");
-      const t = generateAuthToken({
-        hostname: "localhost",
-        port: slow.port,
-        username: "iamdb_fault",
-        region: REGION,
-        credentials: c,
-      });
       const r = await refusal(pgClient(slow.port, "iamdb_fault", t, slow.caPem));
       assert.equal(r.code, "08006");
       assert.match(r.message, /login timeout/);
       assert.equal(slow.log().at(-1)?.cause, "login-timeout");
     } finally {
-      await slow.close();
-      silent.close();
+      await close();
     }
   });
 });
