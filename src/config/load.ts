@@ -30,6 +30,9 @@ export const DEFAULTS = {
     maxPendingLoginsPerSource: 500,
     clockSkewSeconds: 60,
     drainTimeoutMs: 10_000,
+    backendPoolMaxIdle: 32,
+    backendPoolIdleTimeoutMs: 60_000,
+    backendPoolLifetimeMs: 3_600_000,
   } satisfies GatewayLimits,
 };
 
@@ -273,6 +276,30 @@ export function parseConfig(raw: unknown, baseDir: string = process.cwd()): Conf
     ),
     clockSkewSeconds: int(g, "clockSkewSeconds", "config.gateway", DEFAULTS.gateway.clockSkewSeconds, 0, 900),
     drainTimeoutMs: int(g, "drainTimeoutMs", "config.gateway", DEFAULTS.gateway.drainTimeoutMs, 0, 3_600_000),
+    backendPoolMaxIdle: int(
+      g,
+      "backendPoolMaxIdle",
+      "config.gateway",
+      DEFAULTS.gateway.backendPoolMaxIdle,
+      0,
+      100_000,
+    ),
+    backendPoolIdleTimeoutMs: int(
+      g,
+      "backendPoolIdleTimeoutMs",
+      "config.gateway",
+      DEFAULTS.gateway.backendPoolIdleTimeoutMs,
+      100,
+      86_400_000,
+    ),
+    backendPoolLifetimeMs: int(
+      g,
+      "backendPoolLifetimeMs",
+      "config.gateway",
+      DEFAULTS.gateway.backendPoolLifetimeMs,
+      1_000,
+      604_800_000,
+    ),
   };
   const list = o.instances ?? [DEFAULT_INSTANCE];
   if (!Array.isArray(list)) throw new ConfigError("config.instances must be a list");

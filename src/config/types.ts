@@ -32,6 +32,16 @@ export interface GatewayLimits {
   readonly clockSkewSeconds: number;
   /** How long SIGTERM waits for sessions to end before closing them. */
   readonly drainTimeoutMs: number;
+  /**
+   * PostgreSQL: logged-in backend connections kept, per (DB user, database, startup
+   * parameters), for the next authenticated client once a session ends idle (reset with
+   * DISCARD ALL, as pgbouncer's session mode does). 0 turns the pool off.
+   */
+  readonly backendPoolMaxIdle: number;
+  /** How long a pooled backend connection may wait unused before it is closed. */
+  readonly backendPoolIdleTimeoutMs: number;
+  /** A backend connection older than this is closed when its session ends instead of pooled. */
+  readonly backendPoolLifetimeMs: number;
 }
 
 export type StoreConfig =

@@ -34,4 +34,6 @@ export interface Engine {
   handle(socket: Socket, ctx: ListenerContext): void;
   /** Refuses a connection before any handshake (too many pending logins), in the protocol's own words. */
   refuse(socket: Socket, ctx: ListenerContext, reason: "throttled"): void;
+  /** Releases what the engine holds beyond its sessions (pooled backend connections), at shutdown. */
+  close?(): void;
 }

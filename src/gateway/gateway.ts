@@ -42,9 +42,11 @@ export interface RunningGateway {
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const sessions = new Sessions();
   const listeners = new Map<string, RunningListener>();
+  const engines: Engine[] = [];
   for (const instance of options.registry.list()) {
     const engine = engineFor(instance.engine);
     if (!engine) continue;
+    engines.push(engine);
     const material = options.tls.get(instance.identifier);
     if (!material) throw new Error(`no TLS material for instance ${instance.identifier}`);
     const secureContext: SecureContext = createSecureContext({
@@ -78,6 +80,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       gateway.draining = true;
       await Promise.all([...listeners.values()].map((l) => l.stopAccepting().catch(() => undefined)));
       await sessions.drain(deadlineMs);
+      for (const engine of engines) engine.close?.();
     },
   };
   return gateway;

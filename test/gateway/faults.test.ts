@@ -21,13 +21,13 @@ let creds: { accessKeyId: string; secretAccessKey: string };
 const token = (user = "iamdb_fault", c = creds) =>
   generateAuthToken({ hostname: "localhost", port: gw.port, username: user, region: REGION, credentials: c });
 
-/** Sessions of `user` on the machine's PostgreSQL, seen by the administrator. */
-async function backendSessions(user: string): Promise<number> {
+/** Whether the backend process `pid` is still connected. */
+async function backendAlive(pid: number): Promise<boolean> {
   const admin = new pg.Client({ ...MACHINE_PG, user: MACHINE_PG.adminUser });
   await admin.connect();
   try {
-    const r = await admin.query("select count(*)::int n from pg_stat_activity where usename = $1", [user]);
-    return r.rows[0].n;
+    const r = await admin.query("select count(*)::int n from pg_stat_activity where pid = $1", [pid]);
+    return r.rows[0].n === 1;
   } finally {
     await admin.end();
   }
@@ -175,19 +175,17 @@ describe("faults", () => {
     }
   });
 
-  it("a client that resets mid-session takes its backend session with it", async () => {
-    const baseline = await backendSessions("iamdb_fault");
+  it("a client that resets mid-transaction takes its backend session with it", async () => {
     const c = pgClient(gw.port, "iamdb_fault", token(), gw.caPem);
     await c.connect();
-    await c.query("select 1");
-    assert.equal(await backendSessions("iamdb_fault"), baseline + 1);
+    await c.query("begin");
+    const pid = (await c.query("select pg_backend_pid() pid")).rows[0].pid;
+    assert.equal(await backendAlive(pid), true);
     const stream = (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream;
     c.on("error", () => undefined);
     stream.destroy(); // no Terminate, no close_notify: the TCP connection just goes away
-    await eventually(
-      async () => (await backendSessions("iamdb_fault")) === baseline,
-      "the backend session ends",
-    );
+    // In a transaction the backend cannot be reset for another client: it must go.
+    await eventually(async () => !(await backendAlive(pid)), "the backend session ends");
     await eventually(async () => gw.metrics.activeSessions("pg1") === 0, "the gateway forgets the session");
   });
 

@@ -35,6 +35,8 @@ before(async () => {
       adminUser: "postgres",
       adminPassword: cluster.superuserPassword,
     },
+    // Every client here must reach the backend's password check: no pooled backend logins.
+    limits: { backendPoolMaxIdle: 0 },
   });
   creds = await gw.userWithAccess("app-service", "app");
   await gw.provision("app");

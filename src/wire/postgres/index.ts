@@ -8,6 +8,7 @@ export * from "./auth.js";
 export * from "./backend.js";
 export * from "./constants.js";
 export * from "./errors.js";
+export * from "./framer.js";
 export * from "./frontend.js";
 export { saslprep } from "./saslprep.js";
 export * from "./serialize.js";

@@ -146,6 +146,11 @@ export function saslResponse(data: Buffer): Buffer {
   return typed("p", data);
 }
 
+/** A simple-protocol Query. @see https://www.postgresql.org/docs/current/protocol-message-formats.html#PROTOCOL-MESSAGE-FORMATS-QUERY */
+export function query(sql: string): Buffer {
+  return typed("Q", cstring(sql));
+}
+
 export function terminate(): Buffer {
   return typed("X");
 }

@@ -5,7 +5,6 @@ import type { DbInstance } from "../../../instances/types.js";
 import {
   authenticationCleartextPassword,
   authenticationOk,
-  type BackendMessage,
   backendKeyData,
   cancelRequest,
   errorResponse,
@@ -22,6 +21,8 @@ import { classify, type LoginFailureCause } from "../../outcome.js";
 import { ConnectionClosed, EventQueue } from "../../queue.js";
 import { BackendLoginError, backendLogin, openBackend, sendBackendCancel } from "./backendLogin.js";
 import { CancelKeys } from "./cancel.js";
+import { BackendPool, type PooledBackend, poolKey } from "./pool.js";
+import { SessionRelay } from "./relay.js";
 
 /** A TLS record of type handshake: a client that starts TLS without an SSLRequest (PostgreSQL 17 sslnegotiation=direct). */
 const TLS_HANDSHAKE_RECORD = 0x16;
@@ -37,11 +38,27 @@ type Stage = "startup" | "password" | "authenticating" | "backend";
  */
 export class PostgresEngine implements Engine {
   readonly cancelKeys = new CancelKeys();
+  #pool: BackendPool | undefined;
+
+  /** Logged-in backend connections for reuse (created with the first listener context's limits). */
+  pool(ctx: ListenerContext): BackendPool {
+    this.#pool ??= new BackendPool({
+      maxIdle: ctx.limits.backendPoolMaxIdle,
+      idleTimeoutMs: ctx.limits.backendPoolIdleTimeoutMs,
+      lifetimeMs: ctx.limits.backendPoolLifetimeMs,
+      resetTimeoutMs: ctx.limits.backendConnectTimeoutMs,
+    });
+    return this.#pool;
+  }
 
   handle(socket: Socket, ctx: ListenerContext): void {
-    new PostgresConnection(socket, ctx, this.cancelKeys).run().catch(() => {
+    new PostgresConnection(socket, ctx, this.cancelKeys, this.pool(ctx)).run().catch(() => {
       socket.destroy();
     });
+  }
+
+  close(): void {
+    this.#pool?.close();
   }
 
   refuse(socket: Socket, ctx: ListenerContext, reason: "throttled"): void {
@@ -87,6 +104,7 @@ class PostgresConnection {
     raw: Socket,
     private readonly ctx: ListenerContext,
     private readonly cancelKeys: CancelKeys,
+    private readonly pool: BackendPool,
   ) {
     this.#raw = raw;
     this.#socket = raw;
@@ -380,6 +398,18 @@ class PostgresConnection {
     this.#stage = "backend";
     const spec = instance.backend;
     const forwarded = Object.fromEntries(Object.entries(parameters).filter(([k]) => !isProtocolOption(k)));
+    const poolKeyOrNone = this.pool.enabled ? poolKey(spec, forwarded, auth.backendPassword) : undefined;
+    const pooled = poolKeyOrNone === undefined ? undefined : this.pool.take(poolKeyOrNone);
+    if (pooled) {
+      const first = [authenticationOk(), ...pooled.parameters.values()];
+      return this.#relay(
+        pooled,
+        first,
+        Buffer.alloc(0),
+        poolKeyOrNone,
+        `${auth.detail}; backend connection reused`,
+      );
+    }
     let session: Awaited<ReturnType<typeof backendLogin>>;
     try {
       const backend = await openBackend(spec, ctx.limits.backendConnectTimeoutMs);
@@ -426,7 +456,23 @@ class PostgresConnection {
       session.socket.destroy();
       return;
     }
-    this.#relay(session, auth.detail);
+    const first = [authenticationOk()];
+    const reported = new Map<string, Buffer>();
+    for (const m of session.startup) {
+      if (m.kind === "ParameterStatus") reported.set(m.name, Buffer.from(m.raw));
+      // Everything but BackendKeyData and ReadyForQuery (ours are sent instead), byte for byte:
+      // values follow client_encoding, which need not be UTF-8.
+      if ((m.kind === "ParameterStatus" || m.kind === "NoticeResponse" || m.kind === "Other") && m.raw)
+        first.push(m.raw);
+    }
+    const backend: PooledBackend = {
+      socket: session.socket,
+      processId: session.processId,
+      secretKey: session.secretKey,
+      parameters: reported,
+      createdAt: performance.now(),
+    };
+    this.#relay(backend, first, session.remainder, poolKeyOrNone, auth.detail);
   }
 
   /**
@@ -455,66 +501,47 @@ class PostgresConnection {
     this.#authFailedToClient(this.#attempt.dbUser ?? "");
   }
 
-  #relay(session: Awaited<ReturnType<typeof backendLogin>>, detail: string): void {
+  /**
+   * Starts the session: our BackendKeyData (never the backend's) and ReadyForQuery after
+   * `first`, then the relay. When the client leaves with the backend idle, the backend goes
+   * back to the pool under `key`.
+   */
+  #relay(
+    backend: PooledBackend,
+    first: Buffer[],
+    remainder: Buffer,
+    key: string | undefined,
+    detail: string,
+  ): void {
     const { ctx } = this;
     const id = this.#instance.identifier;
     const client = this.#socket;
-    const backend = session.socket;
     const spec = this.#instance.backend;
-    const key = this.cancelKeys.issue({
-      processId: session.processId,
-      secretKey: session.secretKey,
+    const cancelKey = this.cancelKeys.issue({
+      processId: backend.processId,
+      secretKey: backend.secretKey,
       send: (pid, secret) =>
         sendBackendCancel(spec, ctx.limits.backendConnectTimeoutMs, cancelRequest(pid, secret)),
     });
-    const out: Buffer[] = [authenticationOk()];
-    for (const m of session.startup) out.push(...forward(m, key));
-    if (session.remainder.length > 0) out.push(session.remainder);
+    first.push(backendKeyData(cancelKey.processId, cancelKey.secretKey), readyForQuery("I"));
     client.off("close", this.#onHangUp);
     clearTimeout(this.#timer);
     this.#raw.emit("iamdb:relaying");
-    let closed = false;
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      key.release();
-      client.destroy();
-      backend.destroy();
+    const relay = new SessionRelay(client, backend.socket, backend.parameters, (end) => {
+      cancelKey.release();
       this.#raw.destroy();
       ctx.metrics.sessionClosed(id);
       untrack();
-    };
-    const untrack = ctx.sessions.opened(close);
+      if (end.reusable && key !== undefined) this.pool.release(key, backend);
+      else backend.socket.destroy();
+    });
+    const untrack = ctx.sessions.opened(() => {
+      client.destroy();
+      backend.socket.destroy();
+    });
     ctx.metrics.sessionOpened(id);
     ctx.metrics.success(id, (performance.now() - this.#started) / 1000);
     ctx.authLog.success(this.#attempt, detail);
-    client.write(Buffer.concat(out));
-    // pipe() carries backpressure both ways: a slow reader pauses the other side's socket.
-    client.pipe(backend);
-    backend.pipe(client);
-    for (const s of [client, backend]) {
-      s.on("error", close);
-      s.on("close", close);
-    }
-    client.resume();
-    backend.resume();
-  }
-}
-
-/** The backend's startup messages as the client must see them: our BackendKeyData, never the backend's. */
-function forward(m: BackendMessage, key: { processId: number; secretKey: Buffer }): Buffer[] {
-  switch (m.kind) {
-    case "ParameterStatus":
-    case "NoticeResponse":
-      // Relayed byte for byte: values follow client_encoding, which need not be UTF-8.
-      return [m.raw];
-    case "BackendKeyData":
-      return [];
-    case "ReadyForQuery":
-      return [backendKeyData(key.processId, key.secretKey), readyForQuery(m.status)];
-    case "Other":
-      return [m.raw];
-    default:
-      return [];
+    relay.start(Buffer.concat(first), remainder);
   }
 }

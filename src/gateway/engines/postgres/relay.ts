@@ -1,0 +1,161 @@
+import type { Socket } from "node:net";
+import { MessageFramer } from "../../../wire/postgres/index.js";
+import { parameterName } from "./pool.js";
+
+const Q = 0x51; // Query
+const F = 0x46; // FunctionCall
+const S = 0x53; // Sync (from the client); ParameterStatus (from the backend)
+const X = 0x58; // Terminate
+const Z = 0x5a; // ReadyForQuery
+// Extended-query messages: until the next Sync the backend holds unsynchronized state.
+const EXTENDED = new Set([
+  0x50 /* Parse */, 0x42 /* Bind */, 0x45 /* Execute */, 0x44 /* Describe */, 0x43 /* Close */,
+]);
+
+/**
+ * How a relayed session ended. `reusable`: the client left (hung up or sent Terminate) while
+ * the backend was idle: every request answered by ReadyForQuery 'I', no transaction, no
+ * extended-query state, no message half sent either way. Such a backend can be reset and
+ * pooled; the relay has removed its listeners from it and left it open.
+ */
+export type RelayEnd = { reusable: true } | { reusable: false };
+
+/**
+ * Relays an established PostgreSQL session chunk by chunk, as read, with backpressure both
+ * ways, while following message boundaries (without copying) to know whether the backend is
+ * idle when the client goes, and keeping the backend's ParameterStatus values current.
+ * The client's Terminate is not forwarded: whether the backend ends too is the pool's call.
+ */
+export class SessionRelay {
+  readonly #fromClient = new MessageFramer(() => false);
+  readonly #fromBackend = new MessageFramer((t) => t === Z || t === S);
+  /** Requests sent (Query, Sync, FunctionCall) not yet answered by ReadyForQuery. */
+  #pending = 0;
+  #status = 0x49; // 'I'
+  #extended = false;
+  /** Where the client's Terminate starts in the chunk it came in (-1: in an earlier chunk). */
+  #terminateAt = -1;
+  #terminated = false;
+  #ended = false;
+
+  constructor(
+    private readonly client: Socket,
+    private readonly backend: Socket,
+    private readonly parameters: Map<string, Buffer>,
+    private readonly onEnd: (end: RelayEnd) => void,
+  ) {}
+
+  /**
+   * Writes `first` (the login's last messages) to the client, then `remainder` (what the
+   * backend sent beyond its login, as a relayed chunk), and starts relaying.
+   */
+  start(first: Buffer, remainder: Buffer): void {
+    const { client, backend } = this;
+    client.on("data", this.#onClientData);
+    backend.on("data", this.#onBackendData);
+    client.on("end", this.#onClientGone);
+    client.on("close", this.#onClientGone);
+    client.on("error", this.#onClientGone);
+    backend.on("end", this.#onBackendGone);
+    backend.on("close", this.#onBackendGone);
+    backend.on("error", this.#onBackendGone);
+    client.write(first);
+    if (remainder.length > 0) this.#onBackendData(remainder);
+    client.resume();
+    backend.resume();
+  }
+
+  readonly #visitClient = (type: number, offset: number): boolean | undefined => {
+    if (type === Q || type === F || type === S) {
+      this.#pending++;
+      if (type !== Q) this.#extended = false;
+    } else if (type === X) {
+      this.#terminated = true;
+      this.#terminateAt = offset;
+      return true;
+    } else if (EXTENDED.has(type)) {
+      this.#extended = true;
+    }
+    return undefined;
+  };
+
+  readonly #visitBackend = (type: number, _offset: number, whole: Buffer | undefined): undefined => {
+    if (whole === undefined) return;
+    if (type === Z) {
+      this.#pending--;
+      this.#status = whole[5] ?? 0;
+    } else {
+      // A copy: `whole` may be a view into a large chunk.
+      this.parameters.set(parameterName(whole), Buffer.from(whole));
+    }
+  };
+
+  readonly #onClientData = (chunk: Buffer) => {
+    this.#fromClient.scan(chunk, this.#visitClient);
+    if (this.#terminated) {
+      // Forward what came before the Terminate; the session ends here. (A Terminate whose
+      // first bytes came in an earlier chunk left the backend mid-message: not reusable.)
+      if (this.#terminateAt > 0) this.backend.write(chunk.subarray(0, this.#terminateAt));
+      this.#finish(this.#terminateAt >= 0);
+      return;
+    }
+    if (!this.backend.write(chunk)) {
+      this.client.pause();
+      this.backend.once("drain", this.#resumeClient);
+    }
+  };
+
+  readonly #onBackendData = (chunk: Buffer) => {
+    this.#fromBackend.scan(chunk, this.#visitBackend);
+    if (!this.client.write(chunk)) {
+      this.backend.pause();
+      this.client.once("drain", this.#resumeBackend);
+    }
+  };
+
+  readonly #resumeClient = () => {
+    if (!this.#ended) this.client.resume();
+  };
+
+  readonly #resumeBackend = () => {
+    if (!this.#ended) this.backend.resume();
+  };
+
+  readonly #onClientGone = () => this.#finish(true);
+  readonly #onBackendGone = () => this.#finish(false);
+
+  /** Whether the backend is idle and at a message boundary both ways. */
+  #idle(): boolean {
+    return (
+      this.#fromClient.atBoundary &&
+      this.#fromBackend.atBoundary &&
+      this.#pending === 0 &&
+      this.#status === 0x49 &&
+      !this.#extended &&
+      this.backend.writableLength === 0 &&
+      !this.backend.destroyed &&
+      this.backend.readable
+    );
+  }
+
+  #finish(clientLeft: boolean): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    const { client, backend } = this;
+    client.off("data", this.#onClientData);
+    backend.off("data", this.#onBackendData);
+    client.off("end", this.#onClientGone);
+    client.off("close", this.#onClientGone);
+    client.off("error", this.#onClientGone);
+    backend.off("end", this.#onBackendGone);
+    backend.off("close", this.#onBackendGone);
+    backend.off("error", this.#onBackendGone);
+    backend.off("drain", this.#resumeClient);
+    client.off("drain", this.#resumeBackend);
+    client.on("error", () => client.destroy());
+    client.destroy();
+    const reusable = clientLeft && this.#idle();
+    if (!reusable) backend.destroy();
+    this.onEnd(reusable ? { reusable: true } : { reusable: false });
+  }
+}

@@ -1,0 +1,332 @@
+// Backend connection reuse (pgbouncer's session mode): a client that leaves with its backend
+// idle hands the logged-in connection, reset with DISCARD ALL, to the next authenticated
+// client with the same user, database and startup parameters. Against the machine's
+// PostgreSQL; backend processes are told apart by pg_backend_pid().
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
+import { generateAuthToken } from "../../src/index.js";
+import { newDbPassword } from "../../src/instances/accounts.js";
+import { pgClient, psql, raw, startupPacket } from "./clients.js";
+import { MACHINE_PG, REGION, startTestGateway, type TestGateway } from "./fixture.js";
+
+const USER = "iamdb_pool";
+let gw: TestGateway;
+let creds: { accessKeyId: string; secretAccessKey: string };
+
+const token = (g = gw) =>
+  generateAuthToken({
+    hostname: "localhost",
+    port: g.port,
+    username: USER,
+    region: REGION,
+    credentials: creds,
+  });
+
+async function admin<T>(work: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ ...MACHINE_PG, user: MACHINE_PG.adminUser });
+  await c.connect();
+  try {
+    return await work(c);
+  } finally {
+    await c.end();
+  }
+}
+
+const alive = (pid: number) =>
+  admin(async (c) => (await c.query("select 1 from pg_stat_activity where pid = $1", [pid])).rowCount === 1);
+
+async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await check()) return;
+    await sleep(50);
+  }
+  assert.fail(`never happened: ${what}`);
+}
+
+/** Connects through `g`, runs `work`, ends the session politely (Terminate); returns the backend pid. */
+async function session(
+  work: (c: pg.Client) => Promise<void> = async () => undefined,
+  g = gw,
+  extra: Partial<pg.ClientConfig> = {},
+): Promise<number> {
+  const c = pgClient(g.port, USER, token(g), g.caPem, extra);
+  await c.connect();
+  try {
+    const pid = (await c.query("select pg_backend_pid() pid")).rows[0].pid as number;
+    await work(c);
+    return pid;
+  } finally {
+    await c.end();
+  }
+}
+
+/** The pid of the next session, once the gateway has had time to reset and pool the last one. */
+async function nextPid(g = gw, extra: Partial<pg.ClientConfig> = {}): Promise<number> {
+  await sleep(100);
+  return session(undefined, g, extra);
+}
+
+before(async () => {
+  gw = await startTestGateway();
+  creds = await gw.userWithAccess("pool-user", USER);
+  await gw.provision(USER);
+});
+
+after(async () => {
+  await gw?.close();
+});
+
+describe("backend connection reuse", () => {
+  it("the next client with the same startup parameters gets the same backend, with nothing of the last session left", async () => {
+    const first = await session(async (c) => {
+      await c.query("create temp table scratch (v int)");
+      await c.query("set search_path = pg_catalog");
+      await c.query("prepare stmt as select 1");
+      await c.query("select pg_advisory_lock(4242)");
+      await c.query("listen somewhere");
+    });
+    await sleep(100);
+    const c = pgClient(gw.port, USER, token(), gw.caPem);
+    await c.connect();
+    try {
+      const r = await c.query(`select pg_backend_pid() pid,
+        current_setting('search_path') search_path,
+        (select count(*)::int from pg_prepared_statements) prepared,
+        (select count(*)::int from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()) locks,
+        (select count(*)::int from pg_listening_channels()) listening,
+        to_regclass('pg_temp.scratch') is null no_temp`);
+      assert.deepEqual(r.rows[0], {
+        pid: first,
+        search_path: '"$user", public',
+        prepared: 0,
+        locks: 0,
+        listening: 0,
+        no_temp: true,
+      });
+    } finally {
+      await c.end();
+    }
+  });
+
+  it("a client gets the backend's ParameterStatus values and its own cancel key on a reused backend", async () => {
+    const first = await session();
+    const seen = new Map<string, string>();
+    const c = pgClient(gw.port, USER, token(), gw.caPem);
+    (
+      c as unknown as {
+        connection: {
+          on(e: string, f: (m: { parameterName: string; parameterValue: string }) => void): void;
+        };
+      }
+    ).connection.on("parameterStatus", (m) => seen.set(m.parameterName, m.parameterValue));
+    await c.connect();
+    try {
+      assert.equal((await c.query("select pg_backend_pid() pid")).rows[0].pid, first);
+      for (const name of [
+        "server_version",
+        "client_encoding",
+        "DateStyle",
+        "TimeZone",
+        "integer_datetimes",
+      ]) {
+        const shown = (await c.query(`select current_setting('${name}') v`)).rows[0].v;
+        assert.equal(seen.get(name), shown, `ParameterStatus ${name}`);
+      }
+      // Cancel still reaches this session's backend, through the key we issued for this session.
+      const running = c.query("select pg_sleep(30)").then(
+        () => "finished",
+        (e: { code?: string }) => e.code,
+      );
+      await sleep(200);
+      const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
+      const body = Buffer.alloc(8);
+      body.writeInt32BE(processID, 0);
+      body.writeInt32BE(secretKey, 4);
+      const s = await raw(gw.port);
+      s.end(startupPacket((1234 << 16) | 5678, body));
+      const cancelled = (await running) === "57014";
+      assert.equal(cancelled, true, "the query was cancelled");
+    } finally {
+      await c.end();
+    }
+  });
+
+  it("a SET in one session is gone in the next, and the ParameterStatus it changed is reported again as it is", async () => {
+    await session(async (c) => {
+      await c.query("set DateStyle = 'German'");
+    });
+    const seen = new Map<string, string>();
+    const c = pgClient(gw.port, USER, token(), gw.caPem);
+    (
+      c as unknown as {
+        connection: {
+          on(e: string, f: (m: { parameterName: string; parameterValue: string }) => void): void;
+        };
+      }
+    ).connection.on("parameterStatus", (m) => seen.set(m.parameterName, m.parameterValue));
+    await sleep(100);
+    await c.connect();
+    try {
+      assert.equal((await c.query("select current_setting('DateStyle') v")).rows[0].v, "ISO, MDY");
+      assert.equal(seen.get("DateStyle"), "ISO, MDY");
+    } finally {
+      await c.end();
+    }
+  });
+
+  it("psql's sessions (Terminate at the end) are reused too", async () => {
+    const conninfo = `host=localhost port=${gw.port} user=${USER} dbname=test sslmode=verify-full sslrootcert=${gw.caFile}`;
+    const a = await psql(conninfo, "select pg_backend_pid()", token());
+    assert.equal(a.code, 0, a.stderr);
+    await sleep(100);
+    const b = await psql(conninfo, "select pg_backend_pid()", token());
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(b.stdout, a.stdout);
+  });
+
+  it("other startup parameters (application_name) get another backend", async () => {
+    const plain = await session();
+    const named = await nextPid(gw, { application_name: "reporting" });
+    assert.notEqual(named, plain);
+    assert.equal(await nextPid(gw, { application_name: "reporting" }), named);
+  });
+
+  it("a client that leaves inside a transaction or with a query running: its backend is closed, never reused", async () => {
+    const inTx = pgClient(gw.port, USER, token(), gw.caPem);
+    await inTx.connect();
+    await inTx.query("begin");
+    const txPid = (await inTx.query("select pg_backend_pid() pid")).rows[0].pid;
+    await inTx.end(); // Terminate inside a transaction
+    await eventually(async () => !(await alive(txPid)), "the backend left in a transaction is closed");
+
+    const busy = pgClient(gw.port, USER, token(), gw.caPem);
+    await busy.connect();
+    const busyPid = (await busy.query("select pg_backend_pid() pid")).rows[0].pid;
+    busy.on("error", () => undefined);
+    // The backend notices the closed connection when the query ends, as it would with a direct client.
+    busy.query("select pg_sleep(1)").catch(() => undefined);
+    await sleep(200);
+    (busy as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    await eventually(async () => !(await alive(busyPid)), "the busy backend is closed");
+    assert.notEqual(await nextPid(), busyPid);
+  });
+
+  it("a client that resets while idle: its backend is reset and reused", async () => {
+    const c = pgClient(gw.port, USER, token(), gw.caPem);
+    await c.connect();
+    await c.query("create temp table left_behind (v int)");
+    const pid = (await c.query("select pg_backend_pid() pid")).rows[0].pid;
+    c.on("error", () => undefined);
+    (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    await eventually(async () => gw.metrics.activeSessions("pg1") === 0, "the gateway ends the session");
+    const next = pgClient(gw.port, USER, token(), gw.caPem);
+    await next.connect();
+    try {
+      const r = await next.query("select pg_backend_pid() pid, to_regclass('pg_temp.left_behind') t");
+      assert.deepEqual(r.rows[0], { pid, t: null });
+    } finally {
+      await next.end();
+    }
+  });
+
+  it("a pooled backend that is terminated while idle is dropped; the next client logs in afresh", async () => {
+    const pid = await session();
+    await sleep(100);
+    await admin((c) => c.query("select pg_terminate_backend($1)", [pid]));
+    await eventually(async () => !(await alive(pid)), "the backend is gone");
+    await sleep(100);
+    const next = await session();
+    assert.notEqual(next, pid);
+  });
+
+  it("a rotated gateway-held password never reuses a connection logged in with the old one", async () => {
+    const before = await session();
+    const password = newDbPassword();
+    await admin((c) => c.query(`alter role ${USER} password '${password}'`));
+    gw.accounts.put("pg1", USER, password);
+    const after = await nextPid();
+    assert.notEqual(after, before);
+    assert.equal(await nextPid(), after);
+  });
+
+  it("pooled connections close after the idle timeout, and when the gateway stops", async () => {
+    const short = await startTestGateway({ limits: { backendPoolIdleTimeoutMs: 300 } });
+    const shortCreds = await short.userWithAccess("pool-user", USER);
+    const stopping = await startTestGateway();
+    const stoppingCreds = await stopping.userWithAccess("pool-user", USER);
+    try {
+      short.accounts.put("pg1", USER, gw.accounts.password("pg1", USER) as string);
+      stopping.accounts.put("pg1", USER, gw.accounts.password("pg1", USER) as string);
+      const viaShort = async () => {
+        const c = pgClient(
+          short.port,
+          USER,
+          generateAuthToken({
+            hostname: "localhost",
+            port: short.port,
+            username: USER,
+            region: REGION,
+            credentials: shortCreds,
+          }),
+          short.caPem,
+        );
+        await c.connect();
+        const pid = (await c.query("select pg_backend_pid() pid")).rows[0].pid as number;
+        await c.end();
+        return pid;
+      };
+      const idlePid = await viaShort();
+      await sleep(100);
+      assert.equal(await alive(idlePid), true, "pooled after the session");
+      await eventually(async () => !(await alive(idlePid)), "closed after the idle timeout");
+
+      const c = pgClient(
+        stopping.port,
+        USER,
+        generateAuthToken({
+          hostname: "localhost",
+          port: stopping.port,
+          username: USER,
+          region: REGION,
+          credentials: stoppingCreds,
+        }),
+        stopping.caPem,
+      );
+      await c.connect();
+      const pid = (await c.query("select pg_backend_pid() pid")).rows[0].pid as number;
+      await c.end();
+      await sleep(100);
+      assert.equal(await alive(pid), true, "pooled after the session");
+      await stopping.gateway.stop(0);
+      await eventually(async () => !(await alive(pid)), "closed when the gateway stops");
+    } finally {
+      await short.close();
+      await stopping.close();
+    }
+  });
+
+  it("with backendPoolMaxIdle 0 every session gets its own backend, closed at its end", async () => {
+    const off = await startTestGateway({ limits: { backendPoolMaxIdle: 0 } });
+    try {
+      const offCreds = await off.userWithAccess("pool-user", USER);
+      off.accounts.put("pg1", USER, gw.accounts.password("pg1", USER) as string);
+      const t = () =>
+        generateAuthToken({
+          hostname: "localhost",
+          port: off.port,
+          username: USER,
+          region: REGION,
+          credentials: offCreds,
+        });
+      const c = pgClient(off.port, USER, t(), off.caPem);
+      await c.connect();
+      const pid = (await c.query("select pg_backend_pid() pid")).rows[0].pid as number;
+      await c.end();
+      await eventually(async () => !(await alive(pid)), "the backend is closed with the session");
+    } finally {
+      await off.close();
+    }
+  });
+});
