@@ -1,6 +1,7 @@
-// The iamdb PostgreSQL gateway as a child process of the bench, so its CPU time and RSS can be
-// read from /proc/PID without the load generator's. Assembled as src/app/start.ts does (IAM
-// store in SQLite, auth log appended to a file), from a JSON config given as argv[2].
+// The iamdb gateway (PostgreSQL, or MySQL/MariaDB when `engine` says so) as a child process of
+// the bench, so its CPU time and RSS can be read from /proc/PID without the load generator's.
+// Assembled as src/app/start.ts does (IAM store in SQLite, auth log appended to a file), from a
+// JSON config given as argv[2].
 //
 // Protocol on stdio, one JSON object per line: it prints {"ready":true,...} once listening,
 // then answers commands read from stdin:
@@ -18,6 +19,7 @@ import { Authenticator } from "../src/gateway/authenticate.js";
 import { AuthLog, authLogSink } from "../src/gateway/authLog.js";
 import { startGateway } from "../src/gateway/gateway.js";
 import { GatewayMetrics } from "../src/gateway/metrics.js";
+import { mysqlAccounts } from "../src/gateway/provision/mysql.js";
 import { postgresAccounts } from "../src/gateway/provision/postgres.js";
 import { SecretBox } from "../src/iam/secret-box.js";
 import { createIamService } from "../src/iam/service.js";
@@ -31,7 +33,10 @@ import { generateAuthToken } from "../src/token/index.js";
 export interface GatewayServerConfig {
   /** Scratch directory for the IAM store, account store and auth log (the parent deletes it). */
   dir: string;
-  backend: { port: number; database: string };
+  /** The engine of every instance; PostgreSQL when absent. */
+  engine?: "postgres" | "mariadb";
+  /** `adminUser` provisions the DB user (trust / empty password); `postgres` when absent. */
+  backend: { port: number; database: string; adminUser?: string };
   /** DB user created on the backend and allowed by the bench user's policy. */
   dbUser: string;
   instances: Array<{ identifier: string; certFile: string; keyFile: string }>;
@@ -53,11 +58,12 @@ const backend: BackendSpec = {
   port: config.backend.port,
   database: config.backend.database,
   tls: "disable",
-  adminUser: "postgres",
+  adminUser: config.backend.adminUser ?? "postgres",
 };
+const engine = config.engine ?? "postgres";
 const instances: DbInstance[] = config.instances.map((i) => ({
   identifier: i.identifier,
-  engine: "postgres",
+  engine,
   region: REGION,
   dbiResourceId: newDbiResourceId(),
   listen: { host: "127.0.0.1", port: 0 },
@@ -111,9 +117,10 @@ await iam.putUserPolicy({
 });
 const password = newDbPassword();
 // A second gateway (the idle-session rounds start fresh ones) takes over the existing role.
-await postgresAccounts
+const provision = engine === "postgres" ? postgresAccounts : mysqlAccounts;
+await provision
   .create(backend, config.dbUser, password)
-  .catch(() => postgresAccounts.enable(backend, config.dbUser, password));
+  .catch(() => provision.enable(backend, config.dbUser, password));
 for (const i of config.instances) accounts.put(i.identifier, config.dbUser, password);
 
 const profiler = new Session();

@@ -1,5 +1,5 @@
-// `npm run bench` (`-- --quick` for a ~2-minute smoke run; `-- --only proxy|tokens` for one
-// half): writes bench/results/latest.json, latest.md and latest.png. Benchmarks are never
+// `npm run bench` (`-- --quick` for a ~2-minute smoke run; `-- --only proxy|mysql|tokens` for
+// one part): writes bench/results/latest.json, latest.md and latest.png. Benchmarks are never
 // assertions; they report ratios against baselines measured in the same run, paths
 // interleaved round by round, because this machine is noisy.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -8,13 +8,19 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type AuthzResult, benchAuthz } from "./authz.js";
 import { writeChart } from "./chart.js";
-import { fmt, type PathResult } from "./harness.js";
+import { fmt, type PathResult, type Stat } from "./harness.js";
+import { benchMysql, type MysqlPathStats, type MysqlResults } from "./mysql.js";
+import type { ProfileSummary } from "./profile.js";
 import { benchProxies, type PathStats, type ProxyResults } from "./proxy.js";
 import { benchTokens } from "./tokens.js";
 
 const quick = process.argv.includes("--quick");
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
+if (only !== undefined && !["proxy", "mysql", "tokens"].includes(only)) {
+  console.error(`bench: --only takes proxy, mysql or tokens (got ${only})`);
+  process.exit(2);
+}
 const rounds = quick ? 3 : 5;
 const msPerRound = quick ? 300 : 1500;
 const dir = join(dirname(fileURLToPath(import.meta.url)), "results");
@@ -160,18 +166,22 @@ function absTable(
 }
 
 function profileSection(p: ProxyResults): string {
-  const out: string[] = ["## Where the gateway's time goes (V8 CPU profile)", ""];
-  for (const [what, prof] of [
+  return profileBlocks("## Where the gateway's time goes (V8 CPU profile)", [
     ["relay (pgbench -S)", p.profiles.relay],
     ["new connections (pgbench -C -S)", p.profiles.connect],
-  ] as const) {
+  ]);
+}
+
+function profileBlocks(title: string, profiles: Array<[string, ProfileSummary]>, heading = "###"): string {
+  const out: string[] = [title, ""];
+  for (const [what, prof] of profiles) {
     const cats = Object.entries(prof.categories)
       .filter(([k]) => k !== "idle")
       .sort((a, b) => b[1] - a[1])
       .map(([k, v]) => `${k} ${((100 * v) / Math.max(prof.busyMs, 1)).toFixed(0)}%`)
       .join(", ");
     out.push(
-      `### ${what}: busy ${fmt(prof.busyMs)} of ${fmt(prof.wallMs)} ms sampled`,
+      `${heading} ${what}: busy ${fmt(prof.busyMs)} of ${fmt(prof.wallMs)} ms sampled`,
       "",
       `Self time: ${cats}.`,
       "",
@@ -216,9 +226,93 @@ function proxySection(p: ProxyResults): string {
       num(1),
       "s/GB",
     ),
-    `MySQL: ${p.mysql}.`,
-    "",
     profileSection(p),
+  ].join("\n");
+}
+
+function mysqlSection(m: MysqlResults | { skipped: string }): string {
+  if ("skipped" in m) return `## MySQL: iamdb vs direct to MariaDB\n\nSkipped: ${m.skipped}\n`;
+  const get = (list: MysqlPathStats[], name: string) => list.find((s) => s.name === name);
+  const med = (list: MysqlPathStats[], name: string, f: (s: MysqlPathStats) => Stat | undefined) => {
+    const s = get(list, name);
+    return (s && f(s)?.median) ?? Number.NaN;
+  };
+  const total = (s: MysqlPathStats) => s.clientCpu.median + (s.gatewayCpu?.median ?? 0) + s.serverCpu.median;
+  const totalOf = (list: MysqlPathStats[], name: string) => {
+    const s = get(list, name);
+    return s ? total(s) : Number.NaN;
+  };
+  const ratioRow = (what: string, list: MysqlPathStats[], unit: string, digits: number) => {
+    const [a, b] = [med(list, "iamdb", (s) => s.value), med(list, "direct", (s) => s.value)];
+    return `| ${what} | ${x(a, b)} | ${num(digits)(a)} ${unit} | ${num(digits)(b)} ${unit} |`;
+  };
+  const cpuRow = (what: string, list: MysqlPathStats[]) => {
+    const [a, b] = [totalOf(list, "iamdb"), totalOf(list, "direct")];
+    return `| ${what} | ${x(a, b)} | ${num(1)(a)} µs | ${num(1)(b)} µs |`;
+  };
+  const gatewayRow = (what: string, list: MysqlPathStats[]) =>
+    `| ${what} | – | ${num(1)(med(list, "iamdb", (s) => s.gatewayCpu))} µs | – |`;
+  const detail = (title: string, unit: string, per: string, list: MysqlPathStats[], digits: number) =>
+    [
+      `### ${title}`,
+      "",
+      `| path | ${unit} median | min | max | gateway CPU µs/${per} median | min | max | client µs/${per} | mariadbd µs/${per} | machine busy % | of it others % |`,
+      "|---|---|---|---|---|---|---|---|---|---|---|",
+      ...list.map(
+        (s) =>
+          `| ${s.name} | ${stat(s.value, num(digits))} | ${s.gatewayCpu ? stat(s.gatewayCpu, num(1)) : "– | – | –"} | ${num(1)(s.clientCpu.median)} | ${num(1)(s.serverCpu.median)} | ${num(0)(s.machineBusy.median)} | ${num(0)(s.othersBusy.median)} |`,
+      ),
+      "",
+    ].join("\n");
+  const { setup } = m;
+  return [
+    "## MySQL: iamdb vs direct to MariaDB",
+    "",
+    `Both paths over TLS with the same ECDSA P-256 certificate, to a ${setup.server} the bench started (${num(0)(100 * setup.directTlsShare)}% of direct connections completed a TLS handshake at MariaDB). iamdb: the token as mysql_clear_password inside TLS, token check + rds-db:connect policy, then the gateway's mysql_native_password login to MariaDB over plaintext loopback; direct: a mysql_native_password login. Load generators (C, libmariadb), ${setup.threads} connections each, the same client and options on both paths: ${setup.loadGenerators.join(" and ")}. They run on the same ${setup.cores} cores as MariaDB and the gateway; their CPU per unit ("client") and the machine's busy share are in the tables (others = CPU of processes outside this bench). ${setup.rounds} interleaved rounds of ${setup.seconds} s per run, the order alternating; CPU is utime+stime from /proc.`,
+    "",
+    "### Ratios (medians)",
+    "",
+    "| metric | iamdb / direct | iamdb | direct |",
+    "|---|---|---|---|",
+    ratioRow(
+      `point selects/s, sysbench oltp_point_select (${num(0)(setup.tableSize)} rows) (higher is better)`,
+      m.pointSelect,
+      "q/s",
+      0,
+    ),
+    ratioRow(
+      "new TLS connections/s, mariadb-slap: connect + SELECT 1 + quit (higher is better)",
+      m.connect,
+      "/s",
+      1,
+    ),
+    gatewayRow("gateway CPU per query (lower is better)", m.pointSelect),
+    gatewayRow("gateway CPU per connection (lower is better)", m.connect),
+    cpuRow("CPU per query, client + gateway + mariadbd (lower is better)", m.pointSelect),
+    cpuRow("CPU per connection, client + gateway + mariadbd (lower is better)", m.connect),
+    "",
+    detail(
+      `Point selects: sysbench oltp_point_select, ${setup.threads} threads`,
+      "q/s",
+      "query",
+      m.pointSelect,
+      0,
+    ),
+    detail(
+      `New TLS connections: mariadb-slap --detach=1, ${setup.threads} threads, connect + SELECT 1 + quit`,
+      "conn/s",
+      "conn",
+      m.connect,
+      1,
+    ),
+    profileBlocks(
+      "### Where the MySQL gateway's time goes (V8 CPU profile)",
+      [
+        ["point selects", m.profiles.pointSelect],
+        ["new connections", m.profiles.connect],
+      ],
+      "####",
+    ),
   ].join("\n");
 }
 
@@ -247,6 +341,7 @@ const started = new Date();
 const log = (s: string) => console.error(`bench: ${s}`);
 const doTokens = only === undefined || only === "tokens";
 const doProxy = only === undefined || only === "proxy";
+const doMysql = only === undefined || only === "mysql";
 if (doTokens) log("tokens and authorization ...");
 const tokens = doTokens ? await benchTokens(rounds, msPerRound) : undefined;
 const authz = doTokens ? await benchAuthz(quick) : undefined;
@@ -254,11 +349,20 @@ const proxies = doProxy
   ? await benchProxies(
       {
         rounds,
-        seconds: quick ? 1.5 : 6,
+        seconds: quick ? 2 : 6,
         idleSessions: quick ? 150 : 1000,
         profileDir: join(dir, "profiles"),
       },
       log,
+    )
+  : undefined;
+// A MySQL failure (no mariadbd, no sysbench) must not lose the rest of a long run.
+const mysqlResults = doMysql
+  ? await benchMysql({ rounds, seconds: quick ? 2 : 5, profileDir: join(dir, "profiles") }, log).catch(
+      (err: Error) => {
+        log(`MySQL skipped: ${err.message}`);
+        return { skipped: err.message };
+      },
     )
   : undefined;
 
@@ -269,6 +373,7 @@ const sections: string[] = [
   "",
 ];
 if (proxies) sections.push(proxySection(proxies));
+if (mysqlResults) sections.push(mysqlSection(mysqlResults));
 if (tokens && authz) {
   const [ourSign, awsSign] = tokens.sign as [PathResult, PathResult];
   const [cachedVerify] = tokens.verify as [PathResult, PathResult];
@@ -290,7 +395,7 @@ const markdown = sections.join("\n");
 mkdirSync(dir, { recursive: true });
 writeFileSync(
   join(dir, "latest.json"),
-  `${JSON.stringify({ started: started.toISOString(), quick, only, rounds, msPerRound, node: process.version, proxies, tokens, authz }, null, 2)}\n`,
+  `${JSON.stringify({ started: started.toISOString(), quick, only, rounds, msPerRound, node: process.version, proxies, mysql: mysqlResults, tokens, authz }, null, 2)}\n`,
 );
 writeFileSync(join(dir, "latest.md"), markdown);
 const written = proxies

@@ -11,7 +11,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { engineFor } from "../src/gateway/gateway.js";
 import { ensureListenerTls, TLS_FILES } from "../src/tls/index.js";
 import { type GatewayProcess, startGatewayProcess } from "./env/gateway.js";
 import { type Pgbouncer, startPgbouncer } from "./env/pgbouncer.js";
@@ -57,7 +56,6 @@ export interface ProxyResults {
   idle: PathStats[];
   copy: PathStats[];
   profiles: { relay: ProfileSummary; connect: ProfileSummary };
-  mysql: string;
 }
 
 function pgEnv(t: Target, password: string | undefined): NodeJS.ProcessEnv {
@@ -338,10 +336,6 @@ export async function benchProxies(
         relay: summarizeProfile(JSON.parse(readFileSync(relayProfile, "utf8"))),
         connect: summarizeProfile(JSON.parse(readFileSync(connectProfile, "utf8"))),
       },
-      mysql:
-        engineFor("mysql") === undefined
-          ? "skipped: the iamdb MySQL gateway does not exist yet (engineFor('mysql') is undefined)"
-          : "skipped: the MySQL gateway exists but its benchmark is not written yet",
     };
   } finally {
     for (const stop of stops.reverse())
