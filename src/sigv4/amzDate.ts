@@ -12,20 +12,38 @@ export function formatAmzDate(date: Date): string {
   return lastFormatted;
 }
 
-const AMZ_DATE = /^\d{8}T\d{6}Z$/;
 const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-/** Parses YYYYMMDDTHHMMSSZ strictly (a real calendar date, UTC); returns epoch ms or undefined. */
+/** The number written in value[from, to) with ASCII digits only; -1 otherwise. */
+function digits(value: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = value.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/**
+ * Parses YYYYMMDDTHHMMSSZ strictly (a real calendar date, UTC); returns epoch ms or undefined.
+ * Read digit by digit, without a regular expression or sliced strings: every login parses one.
+ */
 export function parseAmzDate(value: string): number | undefined {
-  if (!AMZ_DATE.test(value)) return undefined;
-  const y = Number(value.slice(0, 4));
-  const mo = Number(value.slice(4, 6));
-  const d = Number(value.slice(6, 8));
-  const h = Number(value.slice(9, 11));
-  const mi = Number(value.slice(11, 13));
-  const s = Number(value.slice(13, 15));
+  if (value.length !== 16 || value.charCodeAt(8) !== 84 /* T */ || value.charCodeAt(15) !== 90 /* Z */) {
+    return undefined;
+  }
+  const y = digits(value, 0, 4);
+  const mo = digits(value, 4, 6);
+  const d = digits(value, 6, 8);
+  const h = digits(value, 9, 11);
+  const mi = digits(value, 11, 13);
+  const s = digits(value, 13, 15);
+  if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 59) {
+    return undefined;
+  }
   const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-  const days = mo === 2 && leap ? 29 : (DAYS[mo - 1] ?? 0);
-  if (mo < 1 || mo > 12 || d < 1 || d > days || h > 23 || mi > 59 || s > 59) return undefined;
+  const days = mo === 2 && leap ? 29 : (DAYS[mo - 1] as number);
+  if (d > days) return undefined;
   return Date.UTC(y, mo - 1, d, h, mi, s);
 }

@@ -11,10 +11,6 @@ export function sha256Hex(data: string | Uint8Array): string {
   return crypto.createHash("sha256").update(data).digest("hex");
 }
 
-export function hmac(key: crypto.BinaryLike | crypto.KeyObject, data: string): Buffer {
-  return crypto.createHmac("sha256", key).update(data, "utf8").digest();
-}
-
 /** The hashed payload of a request; the empty body's hash is a constant. */
 export function payloadHash(body: string | Uint8Array | undefined): string {
   return body === undefined || body.length === 0 ? EMPTY_SHA256 : sha256Hex(body);

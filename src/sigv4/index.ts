@@ -8,7 +8,7 @@ export { EncodingError, uriEncode, uriEncodePath } from "./encoding.js";
 export { EMPTY_SHA256, sha256Hex } from "./hash.js";
 export { type Presigned, type PresignParams, presignRequest } from "./presignRequest.js";
 export { ALGORITHM, scopeString, stringToSign, TERMINATOR } from "./scope.js";
-export { defaultSigningKeyCache, deriveSigningKey, SigningKeyCache } from "./signingKey.js";
+export { defaultSigningKeyCache, deriveSigningKey, type SigningKey, SigningKeyCache } from "./signingKey.js";
 export { type CanonicalParts, computeSignature } from "./signParts.js";
 export { type HeaderSigningParams, type SignedHeaders, signRequest } from "./signRequest.js";
 export type { Credentials, Scope, SignableRequest, SignatureParts, SigningParams } from "./types.js";

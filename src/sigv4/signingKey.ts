@@ -1,5 +1,4 @@
-import { createHmac, createSecretKey, type KeyObject } from "node:crypto";
-import { hmac } from "./hash.js";
+import { type HmacPads, hmacPads, hmacSha256, hmacSha256Hex } from "./hmacSha256.js";
 import type { Scope } from "./types.js";
 
 /**
@@ -7,26 +6,27 @@ import type { Scope } from "./types.js";
  * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html#derive-signing-key
  */
 export function deriveSigningKey(secretAccessKey: string, scope: Scope): Buffer {
-  const kDate = hmac(`AWS4${secretAccessKey}`, scope.date);
-  const kRegion = hmac(kDate, scope.region);
-  const kService = hmac(kRegion, scope.service);
-  return hmac(kService, "aws4_request");
+  const kDate = hmacSha256(`AWS4${secretAccessKey}`, scope.date);
+  const kRegion = hmacSha256(kDate, scope.region);
+  const kService = hmacSha256(kRegion, scope.service);
+  return hmacSha256(kService, "aws4_request");
 }
 
 /**
- * A derived key ready to sign. It holds a KeyObject: an HMAC keyed by one skips importing
- * the raw key on every signature (measured ~20% faster per HMAC on Node 20).
+ * A derived key ready to sign. It holds the key's HMAC pads, computed once: a signature is
+ * then two one-shot SHA-256 hashes (see hmacSha256.ts), about twice as fast as an Hmac
+ * object per signature, even one keyed by a KeyObject.
  */
 export class SigningKey {
-  readonly #keyObject: KeyObject;
+  readonly #pads: HmacPads;
 
   constructor(readonly key: Buffer) {
-    this.#keyObject = createSecretKey(key);
+    this.#pads = hmacPads(key);
   }
 
   /** HMAC-SHA256(key, data) in lower-case hex. */
   signHex(data: string): string {
-    return createHmac("sha256", this.#keyObject).update(data, "utf8").digest("hex");
+    return hmacSha256Hex(this.#pads, data);
   }
 }
 
@@ -37,25 +37,43 @@ export class SigningKey {
  */
 export class SigningKeyCache {
   readonly #entries = new Map<string, SigningKey>();
+  /**
+   * The most recently used entry, checked field by field before building the map's key:
+   * a verifier sees the same key and scope login after login, and then neither the key
+   * string nor the LRU move is needed (the entry is already the most recent).
+   */
+  #last: { secret: string; date: string; region: string; service: string; key: SigningKey } | undefined;
 
   constructor(readonly capacity = 1024) {}
 
   get(secretAccessKey: string, scope: Scope): SigningKey {
+    const last = this.#last;
+    if (
+      last !== undefined &&
+      last.secret === secretAccessKey &&
+      last.date === scope.date &&
+      last.region === scope.region &&
+      last.service === scope.service
+    ) {
+      return last.key;
+    }
     const id = `${scope.date}\0${scope.region}\0${scope.service}\0${secretAccessKey}`;
-    const hit = this.#entries.get(id);
-    if (hit) {
+    let key = this.#entries.get(id);
+    if (key) {
       // Re-insert to mark as most recently used.
       this.#entries.delete(id);
-      this.#entries.set(id, hit);
-      return hit;
+      this.#entries.set(id, key);
+    } else {
+      key = new SigningKey(deriveSigningKey(secretAccessKey, scope));
+      if (this.capacity <= 0) return key;
+      if (this.#entries.size >= this.capacity) {
+        const oldest = this.#entries.keys().next();
+        if (!oldest.done) this.#entries.delete(oldest.value);
+      }
+      this.#entries.set(id, key);
     }
-    const key = new SigningKey(deriveSigningKey(secretAccessKey, scope));
-    if (this.capacity <= 0) return key;
-    if (this.#entries.size >= this.capacity) {
-      const oldest = this.#entries.keys().next();
-      if (!oldest.done) this.#entries.delete(oldest.value);
-    }
-    this.#entries.set(id, key);
+    const { date, region, service } = scope;
+    this.#last = { secret: secretAccessKey, date, region, service, key };
     return key;
   }
 
@@ -65,6 +83,7 @@ export class SigningKeyCache {
 
   clear(): void {
     this.#entries.clear();
+    this.#last = undefined;
   }
 }
 

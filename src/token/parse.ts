@@ -39,20 +39,79 @@ const REQUIRED = [
 
 // What we echo into a log must pass these first: a "token" may be a pasted password.
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])$/;
-const PORT = /^[1-9][0-9]{0,4}$/;
-/** KEYID/DATE/REGION/SERVICE/TERMINATOR: exactly five parts. */
-const CREDENTIAL = /^([^/]*)\/([^/]*)\/([^/]*)\/([^/]*)\/([^/]*)$/;
-const ACCESS_KEY_ID = /^[A-Z0-9]{16,128}$/;
-const SCOPE_DATE = /^\d{8}$/;
-const REGION = /^[a-z0-9-]{1,64}$/;
-const SERVICE = /^[a-z0-9-]{1,64}$/;
-const SIGNATURE = /^[0-9a-f]{64}$/;
-const EXPIRES = /^[0-9]{1,7}$/;
 
-const UNRESERVED = /^[A-Za-z0-9\-_.~]*$/;
-const PERCENT_ENCODED = /^(?:[A-Za-z0-9\-_.~]|%[0-9A-F]{2})*$/;
-/** %XX escapes of unreserved characters: canonical encoding leaves those characters bare. */
-const ESCAPED_UNRESERVED = /%(?:2[DE]|3\d|4[1-9A-F]|5[0-9AF]|6[1-9A-F]|7[0-9AE])/;
+/**
+ * Character classes, one bit each, for the ASCII code units: the checks on a token's
+ * fields are loops over this table rather than regular expressions (one call each on
+ * every login, which the profile showed costing more than the hashing they guard).
+ */
+const UNRESERVED = 1; // RFC 3986: A-Z a-z 0-9 - _ . ~
+const DIGIT = 2; // 0-9
+const LOWER_HEX = 4; // 0-9 a-f
+const UPPER_HEX = 8; // 0-9 A-F
+const KEY_ID = 16; // A-Z 0-9
+const SCOPE_PART = 32; // a-z 0-9 -
+const CLASSES = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  const digit = ch >= "0" && ch <= "9";
+  const lower = ch >= "a" && ch <= "z";
+  const upper = ch >= "A" && ch <= "Z";
+  CLASSES[c] =
+    (digit || lower || upper || "-_.~".includes(ch) ? UNRESERVED : 0) |
+    (digit ? DIGIT : 0) |
+    (digit || (ch >= "a" && ch <= "f") ? LOWER_HEX : 0) |
+    (digit || (ch >= "A" && ch <= "F") ? UPPER_HEX : 0) |
+    (digit || upper ? KEY_ID : 0) |
+    (digit || lower || ch === "-" ? SCOPE_PART : 0);
+}
+
+/** Whether s is min..max characters, each of the class. */
+function all(s: string, cls: number, min: number, max: number): boolean {
+  if (s.length < min || s.length > max) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || ((CLASSES[c] as number) & cls) === 0) return false;
+  }
+  return true;
+}
+
+/** The value of an upper-case hex digit, -1 for anything else (lower-case hex is not canonical). */
+function upperHex(c: number): number {
+  if (c >= 128 || ((CLASSES[c] as number) & UPPER_HEX) === 0) return -1;
+  return c <= 57 ? c - 48 : c - 55;
+}
+
+/** How a raw query component is written, from the cheapest to handle to the dearest. */
+const PLAIN = 0; // unreserved characters only: raw = decoded = canonical
+const ASCII_ESCAPED = 1; // canonical, with %XX escapes of ASCII only: always decodes
+const ESCAPED = 2; // canonical, with escapes of UTF-8 bytes: decoding may still fail
+const NOT_CANONICAL = 3; // anything else: decode, then encode anew for the canonical query
+type Kind = typeof PLAIN | typeof ASCII_ESCAPED | typeof ESCAPED | typeof NOT_CANONICAL;
+
+/**
+ * Classifies token[from, to) in one pass. It is canonical (SigV4) as written when it has
+ * only unreserved characters and %XX escapes in upper-case hex, none of them escaping an
+ * unreserved character (canonical encoding leaves those bare): botocore and rds-signer
+ * both write canonically, so their components are kept as written, never encoded again.
+ */
+function kindOf(token: string, from: number, to: number): Kind {
+  let kind: Kind = PLAIN;
+  for (let i = from; i < to; i++) {
+    const c = token.charCodeAt(i);
+    if (c < 128 && ((CLASSES[c] as number) & UNRESERVED) !== 0) continue;
+    if (c !== 37 /* % */ || i + 2 >= to) return NOT_CANONICAL;
+    const high = upperHex(token.charCodeAt(i + 1));
+    const low = upperHex(token.charCodeAt(i + 2));
+    if (high < 0 || low < 0) return NOT_CANONICAL;
+    const byte = high * 16 + low;
+    if (byte < 128 && ((CLASSES[byte] as number) & UNRESERVED) !== 0) return NOT_CANONICAL;
+    if (byte >= 128) kind = ESCAPED;
+    else if (kind === PLAIN) kind = ASCII_ESCAPED;
+    i += 2;
+  }
+  return kind;
+}
 
 /** Decodes a query component; undefined for invalid percent-encoding or invalid UTF-8. */
 function decode(raw: string): string | undefined {
@@ -64,21 +123,15 @@ function decode(raw: string): string | undefined {
   }
 }
 
-/**
- * The canonical (SigV4) encoding of a component. Most components of a token are already
- * canonical (botocore and rds-signer both encode canonically) and are kept as written
- * instead of being encoded again.
- */
-function canonical(raw: string, decoded: string): string | undefined {
-  if (UNRESERVED.test(raw) || (PERCENT_ENCODED.test(raw) && !ESCAPED_UNRESERVED.test(raw))) return raw;
+/** The canonical (SigV4) encoding of a decoded component; undefined for an unpaired surrogate. */
+function encode(decoded: string): string | undefined {
   try {
     return uriEncode(decoded);
   } catch {
-    return undefined; // an unpaired surrogate
+    return undefined;
   }
 }
 
-/** Sorts names (unique) and their pairs together; tokens arrive nearly sorted, so insertion sort. */
 function malformedQuery(): TokenFailure {
   return failure(
     "malformed",
@@ -86,7 +139,8 @@ function malformedQuery(): TokenFailure {
   );
 }
 
-function sortedQuery(names: string[], pairs: string[]): string {
+/** Sorts pairs by their names (unique); tokens arrive nearly sorted, so insertion sort. */
+function sortByName(names: string[], pairs: string[]): string {
   for (let i = 1; i < names.length; i++) {
     const name = names[i] as string;
     const pair = pairs[i] as string;
@@ -103,13 +157,42 @@ function sortedQuery(names: string[], pairs: string[]): string {
 }
 
 /**
+ * The canonical query of a query already checked by parseAuthToken (every component
+ * decodes and encodes), but for the signature at `signatureAt`. `written`: every component
+ * is canonical as written, so only the order is wrong (botocore puts X-Amz-Security-Token
+ * after X-Amz-SignedHeaders); else each component is decoded and encoded anew.
+ */
+function canonicalQueryOf(token: string, from: number, signatureAt: number, written: boolean): string {
+  const names: string[] = [];
+  const pairs: string[] = [];
+  for (let at = from; at <= token.length; ) {
+    const start = at;
+    let end = token.indexOf("&", at);
+    if (end < 0) end = token.length;
+    at = end + 1;
+    if (start === signatureAt) continue;
+    const eq = token.indexOf("=", start);
+    if (written) {
+      names.push(token.slice(start, eq));
+      pairs.push(token.slice(start, end));
+    } else {
+      const name = encode(decode(token.slice(start, eq)) ?? "") ?? "";
+      names.push(name);
+      pairs.push(`${name}=${encode(decode(token.slice(eq + 1, end)) ?? "") ?? ""}`);
+    }
+  }
+  return sortByName(names, pairs);
+}
+
+/**
  * Takes a token apart without any key: structure, parameters, credential scope, dates.
  * Never throws. Splits on '&' and percent-decodes; '+' stays '+' (URLSearchParams would
  * turn it into a space and break signatures over user names such as "x+y").
  *
- * This runs on every login, so it scans the string once and, when the client wrote the
- * query canonically and in order (as botocore and rds-signer do, but for where they put
- * the signature and session token), takes the canonical query straight from the input.
+ * This runs on every login, so it looks at each character of the query once (kindOf)
+ * and, when the client wrote the query canonically and in order (as botocore and
+ * rds-signer do, but for where they put the signature and session token), takes the
+ * canonical query straight from the input.
  */
 export function parseAuthToken(token: unknown): ParseResult {
   if (typeof token !== "string") return failure("malformed", "the password is not a string");
@@ -129,7 +212,8 @@ export function parseAuthToken(token: unknown): ParseResult {
   const colon = token.lastIndexOf(":", split);
   const host = colon > 0 ? token.slice(0, colon) : "";
   const portText = colon > 0 ? token.slice(colon + 1, split) : "";
-  if (!HOST.test(host) || !PORT.test(portText) || Number(portText) > 65535) {
+  const port = Number(portText);
+  if (!HOST.test(host) || !all(portText, DIGIT, 1, 5) || portText.charCodeAt(0) === 48 || port > 65535) {
     return failure(
       "malformed",
       "the token does not start with HOST:PORT/? (a scheme such as https:// must be removed)",
@@ -140,66 +224,88 @@ export function parseAuthToken(token: unknown): ParseResult {
   let dbUser: string | undefined;
   let algorithm: string | undefined;
   let credential: string | undefined;
+  /** The credential as written, when its only escapes are of ASCII (the slashes): see below. */
+  let credentialEscaped = false;
   let amzDate: string | undefined;
   let expiresText: string | undefined;
   let signedHeaders: string | undefined;
   let signature: string | undefined;
   let sessionToken: string | undefined;
   let extra: string[] | undefined;
-  const names: string[] = [];
-  const pairs: string[] = [];
-  let asWritten = true; // every component canonical as written, and names in order
+  let written = true; // every component canonical as written
+  let inOrder = true; // and the names in canonical order
+  let previousRank = -1;
   let signatureStart = -1;
   let signatureEnd = -1;
-  let at = split + 2;
+  const from = split + 2;
+  let at = from;
   while (at <= token.length) {
     let end = token.indexOf("&", at);
     if (end < 0) end = token.length;
     const eq = token.indexOf("=", at);
-    const rawName = eq < 0 || eq > end ? undefined : token.slice(at, eq);
-    const rawValue = rawName === undefined ? undefined : token.slice(eq + 1, end);
-    const name = rawName === undefined ? undefined : decode(rawName);
-    const value = rawValue === undefined ? undefined : decode(rawValue);
-    if (name === undefined || value === undefined) return malformedQuery();
+    if (eq < 0 || eq > end) return malformedQuery();
+    const nameKind = kindOf(token, at, eq);
+    const valueKind = kindOf(token, eq + 1, end);
+    const rawName = token.slice(at, eq);
+    const rawValue = token.slice(eq + 1, end);
+    const name = nameKind === PLAIN ? rawName : decode(rawName);
+    if (name === undefined) return malformedQuery();
+    // A value whose escapes are all of ASCII always decodes. The credential's escapes are
+    // its slashes: it is split at them as written (after the loop) instead of decoded.
+    const keepCredential = valueKind === ASCII_ESCAPED && name === "X-Amz-Credential";
+    const value = valueKind === PLAIN || keepCredential ? rawValue : decode(rawValue);
+    if (value === undefined) return malformedQuery();
     // Local variables and a switch of string comparisons: on this hot path they beat a
     // Map or keyed property store, which must hash each sliced-out name first.
+    // The rank is the name's place in canonical (code-unit) order, to see whether the
+    // query is in that order without comparing strings; other names leave it unknown.
     let duplicate = false;
+    let rank = -1;
     switch (name) {
       case "Action":
         duplicate = action !== undefined;
         action = value;
+        rank = 0;
         break;
       case "DBUser":
         duplicate = dbUser !== undefined;
         dbUser = value;
+        rank = 1;
         break;
       case "X-Amz-Algorithm":
         duplicate = algorithm !== undefined;
         algorithm = value;
+        rank = 2;
         break;
       case "X-Amz-Credential":
         duplicate = credential !== undefined;
         credential = value;
+        credentialEscaped = keepCredential;
+        rank = 3;
         break;
       case "X-Amz-Date":
         duplicate = amzDate !== undefined;
         amzDate = value;
+        rank = 4;
         break;
       case "X-Amz-Expires":
         duplicate = expiresText !== undefined;
         expiresText = value;
-        break;
-      case "X-Amz-SignedHeaders":
-        duplicate = signedHeaders !== undefined;
-        signedHeaders = value;
-        break;
-      case "X-Amz-Signature":
-        duplicate = signature !== undefined;
-        signature = value;
+        rank = 5;
         break;
       case "X-Amz-Security-Token":
         duplicate = sessionToken !== undefined;
         sessionToken = value;
+        rank = 6;
+        break;
+      case "X-Amz-SignedHeaders":
+        duplicate = signedHeaders !== undefined;
+        signedHeaders = value;
+        rank = 7;
+        break;
+      case "X-Amz-Signature":
+        duplicate = signature !== undefined;
+        signature = value;
         break;
       default:
         if (extra === undefined) extra = [];
@@ -210,25 +316,16 @@ export function parseAuthToken(token: unknown): ParseResult {
     if (name === "X-Amz-Signature") {
       signatureStart = at;
       signatureEnd = end;
+    } else if (nameKind === NOT_CANONICAL || valueKind === NOT_CANONICAL) {
+      // Re-encoded after the loop; refused here if it cannot be (an unpaired surrogate).
+      if (encode(name) === undefined || encode(value) === undefined) return malformedQuery();
+      written = false;
     } else {
-      const canonicalName = canonical(rawName as string, name);
-      const canonicalValue = canonical(rawValue as string, value);
-      if (canonicalName === undefined || canonicalValue === undefined) return malformedQuery();
-      if (canonicalName !== rawName || canonicalValue !== rawValue) asWritten = false;
-      const previous = names[names.length - 1];
-      if (previous !== undefined && previous > canonicalName) asWritten = false;
-      names.push(canonicalName);
-      pairs.push(`${canonicalName}=${canonicalValue}`);
+      // Canonical as written. A name of no known rank (no AWS tool adds one) is sorted in.
+      if (rank <= previousRank) inOrder = false;
+      previousRank = rank;
     }
     at = end + 1;
-  }
-  let canonicalQuery: string;
-  if (!asWritten) {
-    canonicalQuery = sortedQuery(names, pairs);
-  } else if (signatureEnd === token.length) {
-    canonicalQuery = token.slice(split + 2, Math.max(split + 2, signatureStart - 1));
-  } else {
-    canonicalQuery = token.slice(split + 2, signatureStart) + token.slice(signatureEnd + 1);
   }
   if (
     action === undefined ||
@@ -245,11 +342,22 @@ export function parseAuthToken(token: unknown): ParseResult {
     return failure("malformed", `the token lacks ${missing.join(", ")}`);
   }
 
-  const m = CREDENTIAL.exec(credential);
-  const [, accessKeyId = "", scopeDate = "", region = "", service = "", terminator = ""] = m ?? [];
-  if (!m || !ACCESS_KEY_ID.test(accessKeyId)) {
+  // KEYID/DATE/REGION/SERVICE/TERMINATOR: exactly five parts. Written canonically, every
+  // '/' is a "%2F" and every other '%' starts the escape of a character that no part may
+  // hold, so splitting the raw value at "%2F" finds the same parts as decoding first.
+  const slash = credentialEscaped ? "%2F" : "/";
+  const s1 = credential.indexOf(slash);
+  const s2 = s1 < 0 ? -1 : credential.indexOf(slash, s1 + slash.length);
+  const s3 = s2 < 0 ? -1 : credential.indexOf(slash, s2 + slash.length);
+  const s4 = s3 < 0 ? -1 : credential.indexOf(slash, s3 + slash.length);
+  const accessKeyId = credential.slice(0, s1);
+  if (s4 < 0 || credential.indexOf(slash, s4 + slash.length) >= 0 || !all(accessKeyId, KEY_ID, 16, 128)) {
     return failure("malformed", "X-Amz-Credential is not KEYID/DATE/REGION/SERVICE/aws4_request");
   }
+  const scopeDate = credential.slice(s1 + slash.length, s2);
+  const region = credential.slice(s2 + slash.length, s3);
+  const service = credential.slice(s3 + slash.length, s4);
+  const terminator = credential.slice(s4 + slash.length);
   const who = { accessKeyId };
   if (algorithm !== ALGORITHM) {
     return failure(
@@ -259,9 +367,9 @@ export function parseAuthToken(token: unknown): ParseResult {
     );
   }
   if (
-    !SCOPE_DATE.test(scopeDate) ||
-    !REGION.test(region) ||
-    !SERVICE.test(service) ||
+    !all(scopeDate, DIGIT, 8, 8) ||
+    !all(region, SCOPE_PART, 1, 64) ||
+    !all(service, SCOPE_PART, 1, 64) ||
     terminator !== TERMINATOR
   ) {
     return failure("malformed", "X-Amz-Credential is not KEYID/DATE/REGION/SERVICE/aws4_request", who);
@@ -272,16 +380,25 @@ export function parseAuthToken(token: unknown): ParseResult {
   if (signedAtMs === undefined)
     return failure("malformed", "X-Amz-Date is not a date of the form YYYYMMDDTHHMMSSZ", who);
   const expiresSeconds = Number(expiresText);
-  if (!EXPIRES.test(expiresText) || expiresSeconds < 1) {
+  if (!all(expiresText, DIGIT, 1, 7) || expiresSeconds < 1) {
     return failure("malformed", "X-Amz-Expires must be a whole number of seconds from 1 to 900", who);
   }
   if (signedHeaders !== "host") return failure("malformed", "X-Amz-SignedHeaders must be host", who);
-  if (!SIGNATURE.test(signature)) {
+  if (!all(signature, LOWER_HEX, 64, 64)) {
     return failure("malformed", "X-Amz-Signature is not 64 lower-case hexadecimal digits", who);
+  }
+
+  let canonicalQuery: string;
+  if (!written || !inOrder) {
+    canonicalQuery = canonicalQueryOf(token, from, signatureStart, written);
+  } else if (signatureEnd === token.length) {
+    canonicalQuery = token.slice(from, Math.max(from, signatureStart - 1));
+  } else {
+    canonicalQuery = token.slice(from, signatureStart) + token.slice(signatureEnd + 1);
   }
   const parsed: ParsedToken = {
     host,
-    port: Number(portText),
+    port,
     action,
     dbUser,
     algorithm,

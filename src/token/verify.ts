@@ -1,15 +1,15 @@
 import {
-  computeSignature,
   defaultSigningKeyCache,
-  EMPTY_SHA256,
   type SigningKeyCache,
   secretsEqual,
   signaturesEqual,
+  TERMINATOR,
   type VerifierCredential,
 } from "../sigv4/index.js";
 import { failure, type TokenFailure } from "./causes.js";
 import { TOKEN_LIFETIME_SECONDS } from "./constants.js";
 import { type ParsedToken, parseAuthToken } from "./parse.js";
+import { tokenSignature } from "./signature.js";
 
 /** What the verifier needs to know about an access key; the control plane supplies it. */
 export type CredentialRecord = VerifierCredential;
@@ -76,29 +76,6 @@ function candidateHosts(configured: string, claimed: string, port: number): stri
   return out;
 }
 
-function signatureFor(
-  token: ParsedToken,
-  query: string,
-  hostHeader: string,
-  secret: string,
-  cache: SigningKeyCache,
-): string {
-  return computeSignature(
-    {
-      method: "GET",
-      canonicalUri: "/",
-      canonicalQuery: query,
-      canonicalHeaders: `host:${hostHeader}\n`,
-      signedHeaders: "host",
-      payloadHash: EMPTY_SHA256,
-    },
-    token.amzDate,
-    { date: token.scopeDate, region: token.region, service: token.service },
-    secret,
-    cache,
-  ).signature;
-}
-
 const seconds = (ms: number) => Math.round(ms / 1000);
 
 /**
@@ -134,7 +111,7 @@ function verify<C extends CredentialRecord>(
   if (!parsed.ok) return parsed;
   const t = parsed.token;
   const who = { accessKeyId: t.accessKeyId, dbUser: t.dbUser };
-  const nowMs = (options.now ?? (() => new Date()))().getTime();
+  const nowMs = options.now === undefined ? Date.now() : options.now().getTime();
   const skewMs = (options.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS) * 1000;
 
   if (t.service !== "rds-db") {
@@ -219,16 +196,13 @@ function checkKey<C extends CredentialRecord>(
   const who = { accessKeyId: t.accessKeyId, dbUser: t.dbUser };
   const expiresAtMs = t.signedAtMs + t.expiresSeconds * 1000;
   const cache = options.signingKeyCache ?? defaultSigningKeyCache;
+  const scope = { date: t.scopeDate, region: t.region, service: t.service };
+  const key = cache.get(record?.secretAccessKey ?? DECOY_SECRET, scope);
+  const credentialScope = `${t.scopeDate}/${t.region}/${t.service}/${TERMINATOR}`;
   const hosts = candidateHosts(configured, t.host, options.port);
   let matched = false;
   for (const hostHeader of hosts) {
-    const expected = signatureFor(
-      t,
-      t.canonicalQuery,
-      hostHeader,
-      record?.secretAccessKey ?? DECOY_SECRET,
-      cache,
-    );
+    const expected = tokenSignature(t.canonicalQuery, hostHeader, t.amzDate, credentialScope, key);
     // No early exit on a match: every candidate costs the same whatever the outcome.
     if (signaturesEqual(expected, t.signature)) matched = true;
   }
