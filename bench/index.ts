@@ -350,7 +350,7 @@ const proxies = doProxy
       {
         rounds,
         seconds: quick ? 2 : 6,
-        idleSessions: quick ? 150 : 1000,
+        idleSessions: quick ? 150 : 2000,
         profileDir: join(dir, "profiles"),
       },
       log,

@@ -286,6 +286,8 @@ export async function benchProxies(
         copy.get(t.name)?.v.push(run.bytes / 1e6 / run.seconds);
         if (t.pid) copy.get(t.name)?.c.push(perUnit(run.cpuSeconds, run.bytes, 1e9));
       }
+      // Idle sessions take the longest (thousands of backend forks per path): three rounds at most.
+      if (r >= 3) continue;
       log(`round ${r + 1}/${rounds}: ${idleN} idle sessions ...`);
       // The main pgbouncer keeps its pooled server connections: wait for the count it leaves.
       const pooled = await backendCount(postgres);

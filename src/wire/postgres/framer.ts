@@ -13,7 +13,8 @@ export type FrameVisitor = (type: number, offset: number, whole: Buffer | undefi
 export class MessageFramer {
   /** Body bytes of the current message still to come. */
   #remaining = 0;
-  readonly #header = Buffer.alloc(5);
+  /** A header split across chunks (allocated the first time one is). */
+  #header: Buffer | undefined;
   #headerLength = 0;
   /** The message being assembled whole, when its type is wanted. */
   #whole: Buffer | undefined;
@@ -78,14 +79,16 @@ export class MessageFramer {
         start = i;
         i += 5;
       } else {
+        this.#header ??= Buffer.alloc(5);
+        const header = this.#header;
         const take = Math.min(5 - this.#headerLength, n - i);
-        chunk.copy(this.#header, this.#headerLength, i, i + take);
+        chunk.copy(header, this.#headerLength, i, i + take);
         this.#headerLength += take;
         i += take;
         if (this.#headerLength < 5) break;
         this.#headerLength = 0;
-        type = this.#header[0] as number;
-        length = this.#header.readInt32BE(1);
+        type = header[0] as number;
+        length = header.readInt32BE(1);
         // Only a header that began in an earlier chunk is assembled here.
         start = -1;
       }

@@ -21,7 +21,7 @@ import { classify, type LoginFailureCause } from "../../outcome.js";
 import { ConnectionClosed, EventQueue } from "../../queue.js";
 import { BackendLoginError, backendLogin, openBackend, sendBackendCancel } from "./backendLogin.js";
 import { CancelKeys } from "./cancel.js";
-import { BackendPool, type PooledBackend, poolKey } from "./pool.js";
+import { BackendPool, type PooledBackend, poolKey, sharedParameterStatus } from "./pool.js";
 import { SessionRelay } from "./relay.js";
 
 /** A TLS record of type handshake: a client that starts TLS without an SSLRequest (PostgreSQL 17 sslnegotiation=direct). */
@@ -161,7 +161,9 @@ class PostgresConnection {
   }
 
   async run(): Promise<void> {
-    this.#raw.on("error", () => this.#raw.destroy());
+    // Not a closure: one made here would share this method's scope, and with it `this`, so the
+    // socket would keep the whole handshake state alive for the session's life.
+    this.#raw.on("error", destroySelf);
     this.#timer = setTimeout(() => {
       const timeout = new ConnectionClosed(
         `login timeout: no authenticated session within ${this.ctx.limits.loginTimeoutMs} ms (stage: ${this.#stage})`,
@@ -459,7 +461,7 @@ class PostgresConnection {
     const first = [authenticationOk()];
     const reported = new Map<string, Buffer>();
     for (const m of session.startup) {
-      if (m.kind === "ParameterStatus") reported.set(m.name, Buffer.from(m.raw));
+      if (m.kind === "ParameterStatus") reported.set(m.name, sharedParameterStatus(m.raw));
       // Everything but BackendKeyData and ReadyForQuery (ours are sent instead), byte for byte:
       // values follow client_encoding, which need not be UTF-8.
       if ((m.kind === "ParameterStatus" || m.kind === "NoticeResponse" || m.kind === "Other") && m.raw)
@@ -527,12 +529,15 @@ class PostgresConnection {
     client.off("close", this.#onHangUp);
     clearTimeout(this.#timer);
     this.#raw.emit("iamdb:relaying");
+    // The session's closures capture these, not `this`: the handshake's state can be collected.
+    const raw = this.#raw;
+    const pool = this.pool;
     const relay = new SessionRelay(client, backend.socket, backend.parameters, (end) => {
       cancelKey.release();
-      this.#raw.destroy();
+      raw.destroy();
       ctx.metrics.sessionClosed(id);
       untrack();
-      if (end.reusable && key !== undefined) this.pool.release(key, backend);
+      if (end.reusable && key !== undefined) pool.release(key, backend);
       else backend.socket.destroy();
     });
     const untrack = ctx.sessions.opened(() => {
@@ -544,4 +549,9 @@ class PostgresConnection {
     ctx.authLog.success(this.#attempt, detail);
     relay.start(Buffer.concat(first), remainder);
   }
+}
+
+/** An 'error' listener that closes the socket it is attached to (an EventEmitter calls it with `this` = the socket). */
+function destroySelf(this: Socket): void {
+  this.destroy();
 }

@@ -49,6 +49,24 @@ export function parameterName(raw: Buffer): string {
   return raw.toString("latin1", 5, end < 0 ? raw.length : end);
 }
 
+/** Distinct ParameterStatus messages shared by every session that reports them (bounded). */
+const sharedStatus = new Map<string, Buffer>();
+const MAX_SHARED_STATUS = 4096;
+
+/**
+ * A copy of a ParameterStatus message that sessions share: most values (server_version,
+ * DateStyle, …) are the same on every backend, so a thousand idle sessions need not hold a
+ * thousand copies of each. Never mutated by anyone.
+ */
+export function sharedParameterStatus(raw: Buffer): Buffer {
+  const text = raw.toString("latin1");
+  const known = sharedStatus.get(text);
+  if (known) return known;
+  const copy = Buffer.from(raw);
+  if (sharedStatus.size < MAX_SHARED_STATUS) sharedStatus.set(text, copy);
+  return copy;
+}
+
 interface Idle {
   readonly backend: PooledBackend;
   readonly since: number;
@@ -159,7 +177,7 @@ export class BackendPool {
       for (const m of messages) {
         switch (m.kind) {
           case "ParameterStatus":
-            backend.parameters.set(m.name, m.raw);
+            backend.parameters.set(m.name, sharedParameterStatus(m.raw));
             break;
           case "NoticeResponse":
             break;

@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import { MessageFramer } from "../../../wire/postgres/index.js";
-import { parameterName } from "./pool.js";
+import { parameterName, sharedParameterStatus } from "./pool.js";
 
 const Q = 0x51; // Query
 const F = 0x46; // FunctionCall
@@ -85,8 +85,8 @@ export class SessionRelay {
       this.#pending--;
       this.#status = whole[5] ?? 0;
     } else {
-      // A copy: `whole` may be a view into a large chunk.
-      this.parameters.set(parameterName(whole), Buffer.from(whole));
+      // A copy (shared): `whole` may be a view into a large chunk.
+      this.parameters.set(parameterName(whole), sharedParameterStatus(whole));
     }
   };
 
