@@ -104,3 +104,24 @@ export function errorFields(bytes: Buffer): Record<string, string> {
   }
   return out;
 }
+
+/** Sends a CancelRequest for `client`'s session (the key the server gave it) on a new connection. */
+export async function cancelVia(port: number, client: pg.Client): Promise<void> {
+  const { processID, secretKey } = client as unknown as { processID: number; secretKey: number };
+  const body = Buffer.alloc(8);
+  body.writeInt32BE(processID, 0);
+  body.writeInt32BE(secretKey, 4);
+  const s = await raw(port);
+  s.end(startupPacket((1234 << 16) | 5678, body));
+}
+
+/** The ParameterStatus values `client` is sent while it connects (call before connect()). */
+export function parameterStatuses(client: pg.Client): Map<string, string> {
+  const seen = new Map<string, string>();
+  (
+    client as unknown as {
+      connection: { on(e: string, f: (m: { parameterName: string; parameterValue: string }) => void): void };
+    }
+  ).connection.on("parameterStatus", (m) => seen.set(m.parameterName, m.parameterValue));
+  return seen;
+}

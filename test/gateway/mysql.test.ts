@@ -2,7 +2,7 @@
 // the machine's MariaDB behind it. Every refusal: 1045 on the wire, the exact cause in the log.
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import type { Socket } from "node:net";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { connect as tlsConnect } from "node:tls";
 import mysql from "mysql2/promise";
@@ -450,6 +450,40 @@ describe("MySQL gateway: overload and backend faults", () => {
       assert.ok(!down.logText().includes(t));
     } finally {
       await down.close();
+    }
+  });
+
+  it("a backend that accepts but never answers: the login timeout ends the attempt, the client gets an error", async () => {
+    const accepted: Socket[] = [];
+    const silent = createServer((socket) => {
+      accepted.push(socket);
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const slow = await startMysqlTestGateway({
+      backend: { ...MACHINE_MARIADB, port: (silent.address() as AddressInfo).port },
+      limits: { loginTimeoutMs: 700, backendConnectTimeoutMs: 20_000 },
+    });
+    try {
+      const key = await slow.userWithAccess("jane", "iamdb_jane");
+      slow.accounts.put(ID, "iamdb_jane", newDbPassword());
+      const t = generateAuthToken({
+        hostname: "127.0.0.1",
+        port: slow.port,
+        username: "iamdb_jane",
+        region: REGION,
+        credentials: key,
+      }) as string;
+      const r = await mariadbCli(slow.port, slow.caFile, "iamdb_jane", t, "select 1");
+      assert.match(r.stderr, /could not log in within the login timeout/);
+      await new Promise((res) => setTimeout(res, 50));
+      const failure = slow.log().find((l) => l.decision === "failure");
+      assert.equal(failure?.cause, "login-timeout");
+      assert.equal(slow.gateway.sessions.size, 0);
+    } finally {
+      await slow.close();
+      silent.close();
+      for (const s of accepted) s.destroy();
     }
   });
 });

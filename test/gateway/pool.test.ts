@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { generateAuthToken } from "../../src/index.js";
 import { newDbPassword } from "../../src/instances/accounts.js";
-import { pgClient, psql, raw, startupPacket } from "./clients.js";
+import { cancelVia, parameterStatuses, pgClient, psql } from "./clients.js";
 import { MACHINE_PG, REGION, startTestGateway, type TestGateway } from "./fixture.js";
 
 const USER = "iamdb_pool";
@@ -112,15 +112,8 @@ describe("backend connection reuse", () => {
 
   it("a client gets the backend's ParameterStatus values and its own cancel key on a reused backend", async () => {
     const first = await session();
-    const seen = new Map<string, string>();
     const c = pgClient(gw.port, USER, token(), gw.caPem);
-    (
-      c as unknown as {
-        connection: {
-          on(e: string, f: (m: { parameterName: string; parameterValue: string }) => void): void;
-        };
-      }
-    ).connection.on("parameterStatus", (m) => seen.set(m.parameterName, m.parameterValue));
+    const seen = parameterStatuses(c);
     await c.connect();
     try {
       assert.equal((await c.query("select pg_backend_pid() pid")).rows[0].pid, first);
@@ -140,12 +133,7 @@ describe("backend connection reuse", () => {
         (e: { code?: string }) => e.code,
       );
       await sleep(200);
-      const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
-      const body = Buffer.alloc(8);
-      body.writeInt32BE(processID, 0);
-      body.writeInt32BE(secretKey, 4);
-      const s = await raw(gw.port);
-      s.end(startupPacket((1234 << 16) | 5678, body));
+      await cancelVia(gw.port, c);
       const cancelled = (await running) === "57014";
       assert.equal(cancelled, true, "the query was cancelled");
     } finally {
@@ -157,15 +145,8 @@ describe("backend connection reuse", () => {
     await session(async (c) => {
       await c.query("set DateStyle = 'German'");
     });
-    const seen = new Map<string, string>();
     const c = pgClient(gw.port, USER, token(), gw.caPem);
-    (
-      c as unknown as {
-        connection: {
-          on(e: string, f: (m: { parameterName: string; parameterValue: string }) => void): void;
-        };
-      }
-    ).connection.on("parameterStatus", (m) => seen.set(m.parameterName, m.parameterValue));
+    const seen = parameterStatuses(c);
     await sleep(100);
     await c.connect();
     try {

@@ -12,6 +12,7 @@ import pg from "pg";
 import { generateAuthToken } from "../../src/index.js";
 import { awsCli } from "../helpers/aws.js";
 import {
+  cancelVia,
   errorFields,
   pgClient,
   psql,
@@ -186,12 +187,7 @@ describe("PostgreSQL gateway: sessions", () => {
         (e: { code?: string }) => e.code,
       );
       await sleep(300);
-      const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
-      const body = Buffer.alloc(8);
-      body.writeInt32BE(processID, 0);
-      body.writeInt32BE(secretKey, 4);
-      const s = await raw(gw.port);
-      s.end(startupPacket((1234 << 16) | 5678, body));
+      await cancelVia(gw.port, c);
       assert.equal(await slow, "57014");
     } finally {
       await c.end();

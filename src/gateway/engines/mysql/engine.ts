@@ -1,7 +1,5 @@
-import { randomBytes, randomInt, randomUUID } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import type { Socket } from "node:net";
-import { Transform, type TransformCallback } from "node:stream";
-import { TLSSocket } from "node:tls";
 import type { DbInstance } from "../../../instances/types.js";
 import {
   authSwitchRequest,
@@ -22,10 +20,9 @@ import {
   Plugin,
   parseHandshakeResponse,
 } from "../../../wire/mysql/index.js";
-import type { AuthAttempt } from "../../authLog.js";
+import { LoginConnection, refuseThrottled } from "../../connection.js";
 import type { Engine, ListenerContext } from "../../engine.js";
-import { classify, type LoginFailureCause } from "../../outcome.js";
-import { ConnectionClosed, EventQueue } from "../../queue.js";
+import { ConnectionClosed } from "../../queue.js";
 import { MysqlBackendError, type MysqlBackendSession, mysqlBackendLogin } from "./backendLogin.js";
 
 /**
@@ -59,8 +56,6 @@ function newScramble(): Buffer {
   return b;
 }
 
-type Stage = "handshake" | "password" | "authenticating" | "backend";
-
 /**
  * The MySQL / MariaDB engine. The handshake, as a sequence:
  *
@@ -91,130 +86,59 @@ export class MysqlEngine implements Engine {
     });
   }
 
-  refuse(socket: Socket, ctx: ListenerContext, reason: "throttled"): void {
-    const instance = ctx.instance();
-    const attempt: AuthAttempt = {
-      correlationId: randomUUID(),
-      client: `${socket.remoteAddress}:${socket.remotePort}`,
-      instance: instance.identifier,
-      engine: instance.engine,
-    };
-    ctx.metrics.request(instance.identifier);
-    ctx.metrics.failure(instance.identifier, classify(reason).kind);
-    ctx.authLog.failure(
-      attempt,
-      reason,
-      "too many connections are logging in at once (maxPendingLogins / maxPendingLoginsPerSource); the client should retry with backoff",
-    );
+  refuse(socket: Socket, ctx: ListenerContext): void {
     // What mysqld sends instead of its handshake when it is out of connections.
-    socket.end(encodePacket(0, errPacket(ErrorCode.CON_COUNT, "Too many connections")));
-    socket.on("error", () => socket.destroy());
-    // A refused client that never closes must not keep the descriptor: it is outside the caps.
-    setTimeout(() => socket.destroy(), 1000).unref();
+    refuseThrottled(socket, ctx, encodePacket(0, errPacket(ErrorCode.CON_COUNT, "Too many connections")));
   }
 }
 
-class MysqlConnection {
-  readonly #raw: Socket;
-  #socket: Socket;
-  #tls = false;
+class MysqlConnection extends LoginConnection<PacketEvent> {
   readonly #parser = new PacketParser(MAX_PREAUTH_PACKET);
-  readonly #queue = new EventQueue<PacketEvent>();
-  readonly #attempt: AuthAttempt;
-  readonly #instance: DbInstance;
-  readonly #started = performance.now();
-  #stage: Stage = "handshake";
-  #timer: NodeJS.Timeout | undefined;
   /** Sequence id of our next packet in the connection phase. */
   #seq = 0;
 
   constructor(
     raw: Socket,
-    private readonly ctx: ListenerContext,
+    ctx: ListenerContext,
     private readonly connectionId: number,
   ) {
-    this.#raw = raw;
-    this.#socket = raw;
-    this.#instance = ctx.instance();
-    this.#attempt = {
-      correlationId: randomUUID(),
-      client: `${raw.remoteAddress}:${raw.remotePort}`,
-      instance: this.#instance.identifier,
-      engine: this.#instance.engine,
-    };
+    super(raw, ctx);
   }
 
-  readonly #onData = (chunk: Buffer) => this.#queue.push(this.#parser.push(chunk));
-  readonly #onClose = () =>
-    this.#queue.fail(
-      new ConnectionClosed(
-        this.#stage === "password"
-          ? "client closed the connection instead of sending a password: it does not allow mysql_clear_password (mysql: --enable-cleartext-plugin or LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN=1; mysql2: enableCleartextPlugin: true)"
-          : `client closed the connection during ${this.#stage}`,
+  protected onChunk(chunk: Buffer): void {
+    this.queue.push(this.#parser.push(chunk));
+  }
+
+  protected override closedReason(): string {
+    return this.stage === "password"
+      ? "client closed the connection instead of sending a password: it does not allow mysql_clear_password (mysql: --enable-cleartext-plugin or LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN=1; mysql2: enableCleartextPlugin: true)"
+      : super.closedReason();
+  }
+
+  protected serverError(message: string): Buffer {
+    return encodePacket(this.#seq, errPacket(ErrorCode.HANDSHAKE, message, "08S01"));
+  }
+
+  protected authFailed(): Buffer {
+    const user = this.attempt.dbUser ?? "";
+    return encodePacket(
+      this.#seq,
+      errPacket(
+        ErrorCode.ACCESS_DENIED,
+        `Access denied for user '${user}'@'${clientHost(this.raw)}' (using password: YES)`,
+        "28000",
       ),
     );
-
-  #attach(socket: Socket): void {
-    this.#socket = socket;
-    socket.on("data", this.#onData);
-    socket.on("end", this.#onClose);
-    socket.on("close", this.#onClose);
-    socket.on("error", this.#onClose);
-  }
-
-  #detach(socket: Socket): void {
-    socket.off("data", this.#onData);
-    socket.off("end", this.#onClose);
-    socket.off("close", this.#onClose);
-    socket.off("error", this.#onClose);
-  }
-
-  async run(): Promise<void> {
-    this.#raw.on("error", () => this.#raw.destroy());
-    this.#timer = setTimeout(() => {
-      const timeout = new ConnectionClosed(
-        `login timeout: no authenticated session within ${this.ctx.limits.loginTimeoutMs} ms (stage: ${this.#stage})`,
-        "login-timeout",
-      );
-      this.#queue.fail(timeout);
-      this.#abortUpgrade?.(timeout);
-    }, this.ctx.limits.loginTimeoutMs);
-    this.#attach(this.#raw);
-    try {
-      await this.#handshake();
-    } catch (err) {
-      if (err instanceof ConnectionClosed) this.ctx.authLog.failure(this.#attempt, err.cause, err.reason);
-      else
-        this.ctx.authLog.failure(
-          this.#attempt,
-          "internal-error",
-          `internal error: ${(err as Error).message}`,
-        );
-      this.#destroy();
-    } finally {
-      clearTimeout(this.#timer);
-    }
-  }
-
-  #destroy(): void {
-    this.#socket.destroy();
-    this.#raw.destroy();
   }
 
   /** Sends an ERR packet and closes: how mysqld refuses a connection. */
   #fatal(code: number, message: string, sqlState: string | undefined = "HY000"): void {
-    // The outcome is decided (and logged by the caller): the client's hang-up is no news.
-    this.#ended ??= message;
-    this.#socket.off("close", this.#onHangUp);
-    this.#detach(this.#socket);
-    this.#socket.end(encodePacket(this.#seq, errPacket(code, message, sqlState)));
-    this.#socket.on("error", () => this.#destroy());
-    setTimeout(() => this.#destroy(), 1000).unref();
+    this.closeWith(encodePacket(this.#seq, errPacket(code, message, sqlState)), message);
   }
 
   /** The next packet; a framing error (oversized packet) ends the login. */
   async #next(): Promise<Packet> {
-    const e = await this.#queue.next();
+    const e = await this.queue.next();
     if (e.kind === "error") throw new MysqlProtocolError(e.message);
     this.#seq = (e.seq + 1) & 0xff;
     return e;
@@ -226,55 +150,29 @@ class MysqlConnection {
    * TLS, and must be a TLS handshake record; anything else is plaintext someone slipped in
    * before encryption (the CVE-2021-23214 class), and the connection is refused.
    */
-  /** Set while a TLS handshake runs, so the login timer can end it. */
-  #abortUpgrade: ((err: ConnectionClosed) => void) | undefined;
-
-  async #upgrade(): Promise<void> {
-    this.#detach(this.#raw);
-    this.#raw.pause();
-    const early = this.#parser.takeRemainder();
-    if (early.length > 0 && early[0] !== TLS_HANDSHAKE_RECORD) {
-      throw new ConnectionClosed(
-        "unencrypted data after the SSL request (possible man-in-the-middle injection)",
-        "protocol-violation",
-      );
-    }
-    if (early.length > 0) this.#raw.unshift(early);
-    const secure = new TLSSocket(this.#raw, { isServer: true, secureContext: this.ctx.secureContext });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const fail = (err?: Error) =>
-          reject(
-            new ConnectionClosed(
-              `TLS handshake failed: ${err?.message ?? "client closed the connection"}`,
-              "protocol-violation",
-            ),
-          );
-        secure.once("secure", () => {
-          secure.off("error", fail);
-          secure.off("close", fail);
-          resolve();
-        });
-        secure.once("error", fail);
-        secure.once("close", fail);
-        this.#abortUpgrade = reject;
-      });
-    } finally {
-      this.#abortUpgrade = undefined;
-    }
-    this.#tls = true;
-    this.#attach(secure as unknown as Socket);
+  #upgrade(): Promise<void> {
+    return this.startTls(() => {
+      this.raw.pause();
+      const early = this.#parser.takeRemainder();
+      if (early.length > 0 && early[0] !== TLS_HANDSHAKE_RECORD) {
+        throw new ConnectionClosed(
+          "unencrypted data after the SSL request (possible man-in-the-middle injection)",
+          "protocol-violation",
+        );
+      }
+      if (early.length > 0) this.raw.unshift(early);
+    });
   }
 
   #protocolError(detail: string): void {
-    this.ctx.authLog.failure(this.#attempt, "protocol-violation", detail);
+    this.ctx.authLog.failure(this.attempt, "protocol-violation", detail);
     this.#fatal(ErrorCode.HANDSHAKE, "Bad handshake", "08S01");
   }
 
-  async #handshake(): Promise<void> {
+  protected async handshake(): Promise<void> {
     const { ctx } = this;
-    const instance = this.#instance;
-    this.#raw.write(
+    const instance = this.instance;
+    this.raw.write(
       encodePacket(
         0,
         handshakeV10({
@@ -291,7 +189,7 @@ class MysqlConnection {
     try {
       this.#parser.limit(1);
       response = parseHandshakeResponse((await this.#next()).payload);
-      if (!response.sslRequest) this.#queue.push(this.#parser.unlimit());
+      if (!response.sslRequest) this.queue.push(this.#parser.unlimit());
       else {
         try {
           await this.#upgrade();
@@ -311,10 +209,10 @@ class MysqlConnection {
       throw err;
     }
     const user = response.username;
-    this.#attempt.dbUser = user;
-    if (!this.#tls && !ctx.allowPlaintext) {
+    this.attempt.dbUser = user;
+    if (!this.tls && !ctx.allowPlaintext) {
       ctx.authLog.failure(
-        this.#attempt,
+        this.attempt,
         "tls-required",
         "the client did not request TLS; IAM logins require it (the password was never read)",
       );
@@ -328,66 +226,36 @@ class MysqlConnection {
     }
 
     ctx.metrics.request(instance.identifier);
-    this.#stage = "password";
+    this.stage = "password";
     let password: string;
     if (response.authPlugin === Plugin.CLEAR) {
       password = clearPasswordFrom(response.authResponse);
     } else if (!(response.capabilities & Capability.PLUGIN_AUTH)) {
-      return this.#loginFailed(
+      return this.loginFailed(
         "malformed",
         "the client cannot switch authentication plugins (no CLIENT_PLUGIN_AUTH); IAM logins need mysql_clear_password",
       );
     } else {
-      this.#socket.write(encodePacket(this.#seq, authSwitchRequest(Plugin.CLEAR)));
+      this.socket.write(encodePacket(this.#seq, authSwitchRequest(Plugin.CLEAR)));
       let reply: Packet;
       try {
         reply = await this.#next();
       } catch (err) {
-        if (err instanceof MysqlProtocolError) return this.#loginFailed("malformed", err.message);
+        if (err instanceof MysqlProtocolError) return this.loginFailed("malformed", err.message);
         throw err;
       }
       password = clearPasswordFrom(reply.payload);
     }
-    if (this.#parser.buffered > 0 || this.#queue.size > 0) {
-      return this.#loginFailed(
+    if (this.#parser.buffered > 0 || this.queue.size > 0) {
+      return this.loginFailed(
         "malformed",
         "the client sent data before the login completed (protocol violation)",
       );
     }
-    this.#detach(this.#socket);
-    this.#socket.pause();
-    this.#socket.once("close", this.#onHangUp);
+    const auth = await this.authenticate(user, password);
+    if (!auth) return;
 
-    this.#stage = "authenticating";
-    let auth: Awaited<ReturnType<typeof ctx.authenticator.authenticate>>;
-    try {
-      auth = await ctx.authenticator.authenticate({
-        instance: ctx.instance(),
-        dbUser: user,
-        password,
-        sourceIp: this.#raw.remoteAddress ?? "",
-        secureTransport: this.#tls,
-      });
-    } catch (err) {
-      // The IAM store or the DB-account file failed: a server error, never a crash.
-      ctx.authLog.failure(
-        this.#attempt,
-        "internal-error",
-        `authentication could not complete: ${(err as Error).message}`,
-      );
-      ctx.metrics.failure(instance.identifier, "ServerError");
-      return this.#fatal(
-        ErrorCode.HANDSHAKE,
-        `could not authenticate (iamdb correlation id ${this.#attempt.correlationId})`,
-        "08S01",
-      );
-    }
-    if (this.#ended !== undefined) return;
-    this.#attempt.accessKeyId = auth.accessKeyId;
-    this.#attempt.principalArn = auth.principalArn;
-    if (!auth.ok) return this.#loginFailed(auth.cause, auth.detail, auth.tokenErrorCode);
-
-    this.#stage = "backend";
+    this.stage = "backend";
     let session: MysqlBackendSession;
     try {
       session = await mysqlBackendLogin(
@@ -406,123 +274,104 @@ class MysqlConnection {
       const e = err instanceof MysqlBackendError ? err : new MysqlBackendError(String(err), "protocol");
       return this.#backendFailed(user, e);
     }
-    if (this.#ended !== undefined) {
+    if (this.ended !== undefined) {
       session.socket.destroy();
       return;
     }
     this.#relay(session, auth.detail);
   }
 
-  /** Why the attempt ended while the gateway was busy (authenticating or logging in to the backend). */
-  #ended: string | undefined;
-
-  /** The client went away while we authenticate or log in to the backend: logged once, and the flow stops. */
-  readonly #onHangUp = () => {
-    if (this.#ended !== undefined) return;
-    this.#ended = `client closed the connection during ${this.#stage}`;
-    this.ctx.authLog.failure(this.#attempt, "client-closed", this.#ended);
-  };
-
   #backendFailed(user: string, e: MysqlBackendError): void {
     const { ctx } = this;
-    const id = this.#instance.identifier;
+    const id = this.instance.identifier;
     ctx.metrics.failure(id, "ServerError");
     if (e.kind === "refused" && e.err && e.err.code !== ErrorCode.ACCESS_DENIED) {
       // The backend's own refusal of the session (unknown database, too many connections):
       // the client's to see, as it would connecting directly.
-      ctx.authLog.failure(this.#attempt, "backend-login-failed", `backend refused the session: ${e.message}`);
+      ctx.authLog.failure(this.attempt, "backend-login-failed", `backend refused the session: ${e.message}`);
       this.#fatal(e.err.code, e.err.message, e.err.sqlState ?? "HY000");
       return;
     }
     if (e.kind === "refused") {
       ctx.authLog.failure(
-        this.#attempt,
+        this.attempt,
         "backend-login-failed",
         `the backend refused the gateway-held password for '${user}' (${e.message}); reset it with: iamdb db-user rotate --db-instance-identifier ${id} --username ${user} (an anonymous account such as ''@'localhost' created since shadows it until then)`,
       );
-      this.#accessDenied(user);
+      this.closeWith(this.authFailed(), e.message);
       return;
     }
-    ctx.authLog.failure(this.#attempt, "backend-unavailable", e.message);
+    ctx.authLog.failure(this.attempt, "backend-unavailable", e.message);
     this.#fatal(
       1105,
-      `could not connect to the database (iamdb correlation id ${this.#attempt.correlationId}); the operator's auth log has the cause`,
+      `could not connect to the database (iamdb correlation id ${this.attempt.correlationId}); the operator's auth log has the cause`,
     );
-  }
-
-  #accessDenied(user: string): void {
-    this.#fatal(
-      ErrorCode.ACCESS_DENIED,
-      `Access denied for user '${user}'@'${clientHost(this.#raw)}' (using password: YES)`,
-      "28000",
-    );
-  }
-
-  #loginFailed(
-    cause: LoginFailureCause,
-    detail: string,
-    tokenErrorCode?: "InvalidToken" | "ExpiredToken" | "InternalFailure",
-  ): void {
-    this.ctx.authLog.failure(this.#attempt, cause, detail, tokenErrorCode);
-    this.ctx.metrics.failure(this.#instance.identifier, classify(cause, tokenErrorCode).kind);
-    this.#accessDenied(this.#attempt.dbUser ?? "");
   }
 
   #relay(session: MysqlBackendSession, detail: string): void {
     const { ctx } = this;
-    const id = this.#instance.identifier;
-    const client = this.#socket;
+    const id = this.instance.identifier;
+    const client = this.socket;
     const backend = session.socket;
-    client.off("close", this.#onHangUp);
-    clearTimeout(this.#timer);
-    this.#raw.emit("iamdb:relaying");
+    const raw = this.raw;
+    const attempt = this.attempt;
+    this.sessionStarted(detail);
+    // What the session keeps: these locals, never `this` (the handshake's state).
+    const tracker = new CommandTracker();
     let closed = false;
     const close = () => {
       if (closed) return;
       closed = true;
+      client.off("data", fromClient);
+      backend.off("data", fromBackend);
       client.destroy();
       backend.destroy();
-      this.#raw.destroy();
+      raw.destroy();
       ctx.metrics.sessionClosed(id);
       untrack();
     };
     const untrack = ctx.sessions.opened(close);
-    ctx.metrics.sessionOpened(id);
-    ctx.metrics.success(id, (performance.now() - this.#started) / 1000);
-    ctx.authLog.success(this.#attempt, detail);
-    const tracker = new CommandTracker();
-    const attempt = this.#attempt;
-    const guard = new Transform({
-      transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
-        const command = tracker.scan(chunk, FORBIDDEN_COMMANDS);
-        if (command === undefined) return done(null, chunk);
-        ctx.authLog.failure(
-          attempt,
-          "not-authorized",
-          "COM_CHANGE_USER refused: an iamdb session cannot switch identity; open a new connection with a token for the other user",
-        );
-        client.end(
-          encodePacket(
-            1,
-            errPacket(
-              1227,
-              "Access denied; COM_CHANGE_USER is not supported through IAM authentication: open a new connection with a token for that user",
-              "42000",
-            ),
+    const refuseChangeUser = () => {
+      ctx.authLog.failure(
+        attempt,
+        "not-authorized",
+        "COM_CHANGE_USER refused: an iamdb session cannot switch identity; open a new connection with a token for the other user",
+      );
+      client.off("data", fromClient);
+      backend.off("close", close);
+      backend.off("error", close);
+      backend.destroy();
+      client.end(
+        encodePacket(
+          1,
+          errPacket(
+            1227,
+            "Access denied; COM_CHANGE_USER is not supported through IAM authentication: open a new connection with a token for that user",
+            "42000",
           ),
-        );
-        backend.off("close", close);
-        backend.off("error", close);
-        backend.destroy();
-        setTimeout(close, 1000).unref();
-        done();
-      },
-    });
+        ),
+      );
+      setTimeout(close, 1000).unref();
+    };
+    // Chunks as read, with backpressure both ways; the client's commands are followed so that
+    // COM_CHANGE_USER never reaches the backend (the chunk that holds it is dropped).
+    const fromClient = (chunk: Buffer) => {
+      if (tracker.scan(chunk, FORBIDDEN_COMMANDS) !== undefined) return refuseChangeUser();
+      if (!backend.write(chunk)) {
+        client.pause();
+        backend.once("drain", () => client.resume());
+      }
+    };
+    const fromBackend = (chunk: Buffer) => {
+      if (!client.write(chunk)) {
+        backend.pause();
+        client.once("drain", () => backend.resume());
+      }
+    };
     client.write(encodePacket(this.#seq, session.ok));
     if (session.remainder.length > 0) client.write(session.remainder);
-    // pipe() carries backpressure both ways: a slow reader pauses the other side's socket.
-    client.pipe(guard).pipe(backend);
-    backend.pipe(client);
+    client.on("data", fromClient);
+    backend.on("data", fromBackend);
     for (const s of [client, backend]) {
       s.on("error", close);
       s.on("close", close);

@@ -1,7 +1,4 @@
-import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
-import { TLSSocket } from "node:tls";
-import type { DbInstance } from "../../../instances/types.js";
 import {
   authenticationCleartextPassword,
   authenticationOk,
@@ -15,10 +12,9 @@ import {
   readyForQuery,
   sslResponse,
 } from "../../../wire/postgres/index.js";
-import type { AuthAttempt } from "../../authLog.js";
+import { LoginConnection, refuseThrottled } from "../../connection.js";
 import type { Engine, ListenerContext } from "../../engine.js";
-import { classify, type LoginFailureCause } from "../../outcome.js";
-import { ConnectionClosed, EventQueue } from "../../queue.js";
+import { ConnectionClosed } from "../../queue.js";
 import { BackendLoginError, backendLogin, openBackend, sendBackendCancel } from "./backendLogin.js";
 import { CancelKeys } from "./cancel.js";
 import { BackendPool, type PooledBackend, poolKey, sharedParameterStatus } from "./pool.js";
@@ -29,8 +25,6 @@ const TLS_HANDSHAKE_RECORD = 0x16;
 
 /** Startup parameters that configure the protocol rather than the session: never forwarded. */
 const isProtocolOption = (name: string) => name.startsWith("_pq_.");
-
-type Stage = "startup" | "password" | "authenticating" | "backend";
 
 /**
  * The PostgreSQL engine. See docs/gateway-postgres.md for the handshake as a sequence diagram.
@@ -61,67 +55,34 @@ export class PostgresEngine implements Engine {
     this.#pool?.close();
   }
 
-  refuse(socket: Socket, ctx: ListenerContext, reason: "throttled"): void {
-    const instance = ctx.instance();
-    const attempt: AuthAttempt = {
-      correlationId: randomUUID(),
-      client: `${socket.remoteAddress}:${socket.remotePort}`,
-      instance: instance.identifier,
-      engine: instance.engine,
-    };
-    ctx.metrics.request(instance.identifier);
-    ctx.metrics.failure(instance.identifier, classify(reason).kind);
-    ctx.authLog.failure(
-      attempt,
-      reason,
-      "too many connections are logging in at once (maxPendingLogins / maxPendingLoginsPerSource); the client should retry with backoff",
-    );
+  refuse(socket: Socket, ctx: ListenerContext): void {
     // What the postmaster sends when it is out of slots; libpq reports it even in answer to an SSLRequest.
-    socket.end(
+    refuseThrottled(
+      socket,
+      ctx,
       errorResponse({ severity: "FATAL", code: "53300", message: "sorry, too many clients already" }),
     );
-    socket.on("error", () => socket.destroy());
-    setTimeout(() => socket.destroy(), 1000).unref();
   }
 }
 
-class PostgresConnection {
-  readonly #raw: Socket;
-  #socket: Socket;
-  #tls = false;
+class PostgresConnection extends LoginConnection<FrontendEvent> {
   readonly #parser = new FrontendParser();
-  readonly #queue = new EventQueue<FrontendEvent>();
-  readonly #attempt: AuthAttempt;
-  readonly #instance: DbInstance;
-  readonly #started = performance.now();
-  #stage: Stage = "startup";
-  /** Why the attempt ended while the gateway was busy (authenticating or logging in to the backend). */
-  #ended: string | undefined;
-  #timer: NodeJS.Timeout | undefined;
   #first = true;
 
   constructor(
     raw: Socket,
-    private readonly ctx: ListenerContext,
+    ctx: ListenerContext,
     private readonly cancelKeys: CancelKeys,
     private readonly pool: BackendPool,
   ) {
-    this.#raw = raw;
-    this.#socket = raw;
-    this.#instance = ctx.instance();
-    this.#attempt = {
-      correlationId: randomUUID(),
-      client: `${raw.remoteAddress}:${raw.remotePort}`,
-      instance: this.#instance.identifier,
-      engine: this.#instance.engine,
-    };
+    super(raw, ctx);
   }
 
-  readonly #onData = (chunk: Buffer) => {
+  protected onChunk(chunk: Buffer): void {
     if (this.#first) {
       this.#first = false;
       if (chunk[0] === TLS_HANDSHAKE_RECORD) {
-        this.#queue.fail(
+        this.queue.fail(
           new ConnectionClosed(
             "direct TLS (sslnegotiation=direct) is not supported; connect with the default sslnegotiation=postgres",
             "protocol-violation",
@@ -130,139 +91,42 @@ class PostgresConnection {
         return;
       }
     }
-    this.#queue.push(this.#parser.push(chunk));
-  };
-
-  readonly #onClose = () =>
-    this.#queue.fail(
-      new ConnectionClosed(`client closed the connection during ${this.#stage}`, "client-closed"),
-    );
-
-  /** The client went away while we authenticate or log in to the backend. */
-  readonly #onHangUp = () => {
-    if (this.#ended !== undefined) return;
-    this.#ended = `client closed the connection during ${this.#stage}`;
-    this.ctx.authLog.failure(this.#attempt, "client-closed", this.#ended);
-  };
-
-  #attach(socket: Socket): void {
-    this.#socket = socket;
-    socket.on("data", this.#onData);
-    socket.on("end", this.#onClose);
-    socket.on("close", this.#onClose);
-    socket.on("error", this.#onClose);
+    this.queue.push(this.#parser.push(chunk));
   }
 
-  #detach(socket: Socket): void {
-    socket.off("data", this.#onData);
-    socket.off("end", this.#onClose);
-    socket.off("close", this.#onClose);
-    socket.off("error", this.#onClose);
+  /** A client that hangs up before sending a password made no attempt (psql does this to prompt for one). */
+  protected override silentHangUp(): boolean {
+    return this.stage === "startup" || this.stage === "password";
   }
 
-  async run(): Promise<void> {
-    // Not a closure: one made here would share this method's scope, and with it `this`, so the
-    // socket would keep the whole handshake state alive for the session's life.
-    this.#raw.on("error", destroySelf);
-    this.#timer = setTimeout(() => {
-      const timeout = new ConnectionClosed(
-        `login timeout: no authenticated session within ${this.ctx.limits.loginTimeoutMs} ms (stage: ${this.#stage})`,
-        "login-timeout",
-      );
-      this.#queue.fail(timeout);
-      this.#abortUpgrade?.(timeout);
-      if ((this.#stage === "authenticating" || this.#stage === "backend") && this.#ended === undefined) {
-        // Nobody awaits the queue now: end the attempt here; the flow stops at its next step.
-        this.#ended = timeout.reason;
-        this.ctx.authLog.failure(this.#attempt, "login-timeout", timeout.reason);
-        this.#socket.off("close", this.#onHangUp);
-        this.#fatal(
-          "08006",
-          `could not log in within the login timeout (iamdb correlation id ${this.#attempt.correlationId})`,
-        );
-      }
-    }, this.ctx.limits.loginTimeoutMs);
-    this.#attach(this.#raw);
-    try {
-      await this.#handshake();
-    } catch (err) {
-      if (err instanceof ConnectionClosed) {
-        // A client that hangs up before sending a password made no attempt (psql does this
-        // to prompt for one); anything else is worth a line in the log.
-        const silent =
-          err.cause === "client-closed" && (this.#stage === "startup" || this.#stage === "password");
-        if (!silent) this.ctx.authLog.failure(this.#attempt, err.cause, err.reason);
-      } else {
-        this.ctx.authLog.failure(
-          this.#attempt,
-          "internal-error",
-          `internal error: ${(err as Error).message}`,
-        );
-      }
-      this.#destroy();
-    } finally {
-      clearTimeout(this.#timer);
-    }
+  protected serverError(message: string): Buffer {
+    return errorResponse({ severity: "FATAL", code: "08006", message });
   }
 
-  #destroy(): void {
-    this.#socket.destroy();
-    this.#raw.destroy();
+  protected authFailed(): Buffer {
+    return errorResponse({
+      severity: "FATAL",
+      code: "28000",
+      message: `PAM authentication failed for user "${this.attempt.dbUser ?? ""}"`,
+      detail: `iamdb correlation id ${this.attempt.correlationId}`,
+    });
   }
 
   /** Sends a fatal error and closes; what PostgreSQL does when it refuses a connection. */
   #fatal(code: string, message: string, extra: { detail?: string; hint?: string } = {}): void {
-    // The outcome is decided (and logged by the caller): the client's hang-up is no news.
-    this.#ended ??= message;
-    this.#socket.off("close", this.#onHangUp);
-    this.#detach(this.#socket);
-    this.#socket.end(errorResponse({ severity: "FATAL", code, message, ...extra }));
-    this.#socket.on("error", () => this.#destroy());
-    setTimeout(() => this.#destroy(), 1000).unref();
+    this.closeWith(errorResponse({ severity: "FATAL", code, message, ...extra }), message);
   }
 
-  /** Set while a TLS handshake runs, so the login timer can end it. */
-  #abortUpgrade: ((err: ConnectionClosed) => void) | undefined;
-
-  async #upgrade(): Promise<void> {
-    this.#detach(this.#raw);
-    this.#raw.write(sslResponse(true));
-    const secure = new TLSSocket(this.#raw, { isServer: true, secureContext: this.ctx.secureContext });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const fail = (err?: Error) =>
-          reject(
-            new ConnectionClosed(
-              `TLS handshake failed: ${err?.message ?? "client closed the connection"}`,
-              "protocol-violation",
-            ),
-          );
-        secure.once("secure", () => {
-          secure.off("error", fail);
-          secure.off("close", fail);
-          resolve();
-        });
-        secure.once("error", fail);
-        secure.once("close", fail);
-        this.#abortUpgrade = reject;
-      });
-    } finally {
-      this.#abortUpgrade = undefined;
-    }
-    this.#tls = true;
-    this.#attach(secure as unknown as Socket);
-  }
-
-  async #handshake(): Promise<void> {
+  protected async handshake(): Promise<void> {
     const ctx = this.ctx;
-    const instance = this.#instance;
+    const instance = this.instance;
     let parameters: Record<string, string> | undefined;
     let minor = 0;
     while (parameters === undefined) {
-      const event = await this.#queue.next();
+      const event = await this.queue.next();
       if (event.kind === "error") {
         this.ctx.authLog.failure(
-          this.#attempt,
+          this.attempt,
           "protocol-violation",
           `protocol error before login: ${event.message}`,
         );
@@ -274,9 +138,9 @@ class PostgresConnection {
       const packet = event.packet;
       switch (packet.kind) {
         case "SSLRequest":
-          if (this.#tls) {
+          if (this.tls) {
             this.ctx.authLog.failure(
-              this.#attempt,
+              this.attempt,
               "protocol-violation",
               "a second SSLRequest inside TLS (protocol violation)",
             );
@@ -285,23 +149,23 @@ class PostgresConnection {
           if (this.#parser.buffered > 0) {
             // CVE-2021-23214: bytes sent before the TLS handshake could be injected by a man in the middle.
             this.ctx.authLog.failure(
-              this.#attempt,
+              this.attempt,
               "protocol-violation",
               "unencrypted data after SSLRequest (possible man-in-the-middle injection)",
             );
             return this.#fatal("08P01", "received unencrypted data after SSL request");
           }
-          await this.#upgrade();
+          await this.startTls(() => this.raw.write(sslResponse(true)));
           this.#parser.expectStartup();
           break;
         case "GSSENCRequest":
-          if (this.#tls) return this.#fatal("08P01", "GSSENCRequest received on an encrypted connection");
-          this.#raw.write(sslResponse(false));
+          if (this.tls) return this.#fatal("08P01", "GSSENCRequest received on an encrypted connection");
+          this.raw.write(sslResponse(false));
           this.#parser.expectStartup();
           break;
         case "CancelRequest":
           this.cancelKeys.cancel(packet.processId, packet.secretKey);
-          this.#destroy();
+          this.destroy();
           return;
         case "StartupMessage":
           parameters = packet.parameters;
@@ -311,41 +175,37 @@ class PostgresConnection {
     }
     const user = parameters.user;
     const database = parameters.database ?? user;
-    this.#attempt.dbUser = user;
+    this.attempt.dbUser = user;
     if (!user) return this.#fatal("28000", "no PostgreSQL user name specified in startup packet");
     const unrecognized = Object.keys(parameters).filter(isProtocolOption);
-    if (minor > 0 || unrecognized.length > 0) this.#socket.write(negotiateProtocolVersion(0, unrecognized));
-    if (!this.#tls && !ctx.allowPlaintext) {
+    if (minor > 0 || unrecognized.length > 0) this.socket.write(negotiateProtocolVersion(0, unrecognized));
+    if (!this.tls && !ctx.allowPlaintext) {
       ctx.authLog.failure(
-        this.#attempt,
+        this.attempt,
         "tls-required",
         "the client did not request TLS; IAM logins require it (the password was never asked for)",
       );
       return this.#fatal(
         "28000",
-        `no pg_hba.conf entry for host "${this.#raw.remoteAddress}", user "${user}", database "${database}", no encryption`,
+        `no pg_hba.conf entry for host "${this.raw.remoteAddress}", user "${user}", database "${database}", no encryption`,
         {
           hint: "IAM authentication requires TLS: connect with sslmode=verify-full sslrootcert=<the iamdb CA file>",
         },
       );
     }
 
-    this.#stage = "password";
-    this.#socket.write(authenticationCleartextPassword());
+    this.stage = "password";
+    this.socket.write(authenticationCleartextPassword());
     this.#parser.expectTyped();
-    const reply = await this.#queue.next();
+    const reply = await this.queue.next();
     if (reply.kind !== "message" || reply.type !== "p") {
       const why = reply.kind === "error" ? reply.message : "expected a password message";
-      ctx.authLog.failure(
-        this.#attempt,
-        "protocol-violation",
-        `protocol error in the password phase: ${why}`,
-      );
+      ctx.authLog.failure(this.attempt, "protocol-violation", `protocol error in the password phase: ${why}`);
       return this.#fatal("08P01", why);
     }
-    if (this.#parser.buffered > 0 || this.#queue.size > 0) {
+    if (this.#parser.buffered > 0 || this.queue.size > 0) {
       ctx.authLog.failure(
-        this.#attempt,
+        this.attempt,
         "protocol-violation",
         "the client sent data before the login completed",
       );
@@ -358,46 +218,13 @@ class PostgresConnection {
       password = readPasswordMessage(reply.body);
     } catch (err) {
       const why = err instanceof Error ? err.message : "invalid password message";
-      ctx.authLog.failure(
-        this.#attempt,
-        "protocol-violation",
-        `protocol error in the password phase: ${why}`,
-      );
+      ctx.authLog.failure(this.attempt, "protocol-violation", `protocol error in the password phase: ${why}`);
       return this.#fatal("08P01", why);
     }
-    this.#detach(this.#socket);
-    this.#socket.pause();
-    this.#socket.once("close", this.#onHangUp);
+    const auth = await this.authenticate(user, password);
+    if (!auth) return;
 
-    this.#stage = "authenticating";
-    let auth: Awaited<ReturnType<typeof ctx.authenticator.authenticate>>;
-    try {
-      auth = await ctx.authenticator.authenticate({
-        instance: ctx.instance(),
-        dbUser: user,
-        password,
-        sourceIp: this.#raw.remoteAddress ?? "",
-        secureTransport: this.#tls,
-      });
-    } catch (err) {
-      // The IAM store or the DB-account file failed: a server error, never a crash.
-      ctx.authLog.failure(
-        this.#attempt,
-        "internal-error",
-        `authentication could not complete: ${(err as Error).message}`,
-      );
-      ctx.metrics.failure(instance.identifier, "ServerError");
-      return this.#fatal(
-        "08006",
-        `could not authenticate (iamdb correlation id ${this.#attempt.correlationId})`,
-      );
-    }
-    if (this.#abandoned()) return;
-    this.#attempt.accessKeyId = auth.accessKeyId;
-    this.#attempt.principalArn = auth.principalArn;
-    if (!auth.ok) return this.#loginFailed(auth.cause, auth.detail, auth.tokenErrorCode);
-
-    this.#stage = "backend";
+    this.stage = "backend";
     const spec = instance.backend;
     const forwarded = Object.fromEntries(Object.entries(parameters).filter(([k]) => !isProtocolOption(k)));
     const poolKeyOrNone = this.pool.enabled ? poolKey(spec, forwarded, auth.backendPassword) : undefined;
@@ -428,7 +255,7 @@ class PostgresConnection {
         // The backend's own refusal of the session (unknown database, too many connections):
         // the client's to see, as it would connecting directly.
         ctx.authLog.failure(
-          this.#attempt,
+          this.attempt,
           "backend-login-failed",
           `backend refused the session: ${code} ${e.message}`,
         );
@@ -440,21 +267,21 @@ class PostgresConnection {
           ? `the backend refused the gateway-held password for "${user}" (${code} ${e.message}); reset it with: iamdb db-user rotate --db-instance-identifier ${instance.identifier} --username ${user}`
           : e.message;
       ctx.authLog.failure(
-        this.#attempt,
+        this.attempt,
         e.kind === "refused" ? "backend-login-failed" : "backend-unavailable",
         detail,
       );
       ctx.metrics.failure(instance.identifier, "ServerError");
-      if (e.kind === "refused") return this.#authFailedToClient(user);
+      if (e.kind === "refused") return this.closeWith(this.authFailed(), detail);
       return this.#fatal(
         "08006",
-        `could not connect to the database (iamdb correlation id ${this.#attempt.correlationId})`,
+        `could not connect to the database (iamdb correlation id ${this.attempt.correlationId})`,
         {
           hint: "the gateway could not reach or log in to its backend; the operator's auth log has the cause",
         },
       );
     }
-    if (this.#abandoned()) {
+    if (this.ended !== undefined) {
       session.socket.destroy();
       return;
     }
@@ -478,32 +305,6 @@ class PostgresConnection {
   }
 
   /**
-   * After the password the client socket is no longer read; a client that hung up, or a login
-   * timeout, must still end the attempt (and whatever backend connection it opened) instead of
-   * relaying to nobody. The reason was logged where it happened.
-   */
-  #abandoned(): boolean {
-    return this.#ended !== undefined;
-  }
-
-  #authFailedToClient(user: string): void {
-    this.#fatal("28000", `PAM authentication failed for user "${user}"`, {
-      detail: `iamdb correlation id ${this.#attempt.correlationId}`,
-    });
-  }
-
-  #loginFailed(
-    cause: LoginFailureCause,
-    detail: string,
-    tokenErrorCode?: "InvalidToken" | "ExpiredToken" | "InternalFailure",
-  ): void {
-    const id = this.#instance.identifier;
-    this.ctx.authLog.failure(this.#attempt, cause, detail, tokenErrorCode);
-    this.ctx.metrics.failure(id, classify(cause, tokenErrorCode).kind);
-    this.#authFailedToClient(this.#attempt.dbUser ?? "");
-  }
-
-  /**
    * Starts the session: our BackendKeyData (never the backend's) and ReadyForQuery after
    * `first`, then the relay. When the client leaves with the backend idle, the backend goes
    * back to the pool under `key`.
@@ -516,9 +317,9 @@ class PostgresConnection {
     detail: string,
   ): void {
     const { ctx } = this;
-    const id = this.#instance.identifier;
-    const client = this.#socket;
-    const spec = this.#instance.backend;
+    const id = this.instance.identifier;
+    const client = this.socket;
+    const spec = this.instance.backend;
     const cancelKey = this.cancelKeys.issue({
       processId: backend.processId,
       secretKey: backend.secretKey,
@@ -526,11 +327,9 @@ class PostgresConnection {
         sendBackendCancel(spec, ctx.limits.backendConnectTimeoutMs, cancelRequest(pid, secret)),
     });
     first.push(backendKeyData(cancelKey.processId, cancelKey.secretKey), readyForQuery("I"));
-    client.off("close", this.#onHangUp);
-    clearTimeout(this.#timer);
-    this.#raw.emit("iamdb:relaying");
+    this.sessionStarted(detail);
     // The session's closures capture these, not `this`: the handshake's state can be collected.
-    const raw = this.#raw;
+    const raw = this.raw;
     const pool = this.pool;
     const relay = new SessionRelay(client, backend.socket, backend.parameters, (end) => {
       cancelKey.release();
@@ -544,14 +343,6 @@ class PostgresConnection {
       client.destroy();
       backend.socket.destroy();
     });
-    ctx.metrics.sessionOpened(id);
-    ctx.metrics.success(id, (performance.now() - this.#started) / 1000);
-    ctx.authLog.success(this.#attempt, detail);
     relay.start(Buffer.concat(first), remainder);
   }
-}
-
-/** An 'error' listener that closes the socket it is attached to (an EventEmitter calls it with `this` = the socket). */
-function destroySelf(this: Socket): void {
-  this.destroy();
 }

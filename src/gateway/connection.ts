@@ -1,0 +1,288 @@
+import { randomUUID } from "node:crypto";
+import type { Socket } from "node:net";
+import { TLSSocket } from "node:tls";
+import type { DbInstance } from "../instances/types.js";
+import type { LoginResult } from "./authenticate.js";
+import type { AuthAttempt } from "./authLog.js";
+import type { ListenerContext } from "./engine.js";
+import { classify, type LoginFailureCause } from "./outcome.js";
+import { ConnectionClosed, EventQueue } from "./queue.js";
+
+/** Where a login is: the two busy stages are the gateway's (the client waits, unread). */
+export type LoginStage = "startup" | "password" | "authenticating" | "backend";
+
+/** An 'error' listener that closes the socket it is attached to (an EventEmitter calls it with `this` = the socket). */
+export function destroySelf(this: Socket): void {
+  this.destroy();
+}
+
+/** What every login attempt is logged with, before the client has said who it is. */
+export function newAttempt(socket: Socket, instance: DbInstance): AuthAttempt {
+  return {
+    correlationId: randomUUID(),
+    client: `${socket.remoteAddress}:${socket.remotePort}`,
+    instance: instance.identifier,
+    engine: instance.engine,
+  };
+}
+
+/**
+ * Refuses a connection beyond the admission caps: counted and logged as RDS counts a
+ * throttled attempt, `refusal` (the protocol's own "too many connections") sent, and the
+ * socket closed even if the client never does (it is outside the caps).
+ */
+export function refuseThrottled(socket: Socket, ctx: ListenerContext, refusal: Buffer): void {
+  const instance = ctx.instance();
+  ctx.metrics.request(instance.identifier);
+  ctx.metrics.failure(instance.identifier, classify("throttled").kind);
+  ctx.authLog.failure(
+    newAttempt(socket, instance),
+    "throttled",
+    "too many connections are logging in at once (maxPendingLogins / maxPendingLoginsPerSource); the client should retry with backoff",
+  );
+  socket.end(refusal);
+  socket.on("error", destroySelf);
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
+/**
+ * One client connection from accept to relay, the part every engine shares: the client's
+ * bytes into the engine's parser and event queue, the login timer (which also ends an
+ * attempt while the gateway is busy authenticating or logging in to the backend), the TLS
+ * upgrade, a client hang-up while the gateway is busy, the authentication call, refusals
+ * with the protocol's own error, and the bookkeeping of a session that starts. An engine
+ * supplies the protocol: its parser, its handshake and its error messages.
+ *
+ * Nothing a session keeps after the login (socket listeners, the relay's callbacks) may
+ * close over this object: it holds the handshake's state, which should be collected.
+ */
+export abstract class LoginConnection<Event> {
+  readonly raw: Socket;
+  /** The client socket: `raw`, or the TLS socket over it after the upgrade. */
+  protected socket: Socket;
+  protected tls = false;
+  protected readonly queue = new EventQueue<Event>();
+  protected readonly attempt: AuthAttempt;
+  protected readonly instance: DbInstance;
+  protected readonly started = performance.now();
+  protected stage: LoginStage = "startup";
+  /** Why the attempt ended while the gateway was busy (authenticating or logging in to the backend). */
+  protected ended: string | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  /** Set while a TLS handshake runs, so the login timer can end it. */
+  #abortUpgrade: ((err: ConnectionClosed) => void) | undefined;
+
+  constructor(
+    raw: Socket,
+    protected readonly ctx: ListenerContext,
+  ) {
+    this.raw = raw;
+    this.socket = raw;
+    this.instance = ctx.instance();
+    this.attempt = newAttempt(raw, this.instance);
+  }
+
+  /** Feeds what the client sent to the engine's parser, and its events to the queue. */
+  protected abstract onChunk(chunk: Buffer): void;
+  /** The protocol's handshake through to the relay, or a refusal. */
+  protected abstract handshake(): Promise<void>;
+  /** The protocol's fatal error for a failure on the gateway's side, saying `message`. */
+  protected abstract serverError(message: string): Buffer;
+  /** The protocol's "authentication failed" for the login user, as the database words it. */
+  protected abstract authFailed(): Buffer;
+
+  /** Why the client closed, as logged; an engine may say more for a stage. */
+  protected closedReason(): string {
+    return `client closed the connection during ${this.stage}`;
+  }
+
+  /** Whether a client that hangs up now made no attempt worth a log line. */
+  protected silentHangUp(): boolean {
+    return false;
+  }
+
+  readonly #onData = (chunk: Buffer) => this.onChunk(chunk);
+  readonly #onClose = () => this.queue.fail(new ConnectionClosed(this.closedReason(), "client-closed"));
+  /** The client went away while we authenticate or log in to the backend: logged once, and the flow stops. */
+  readonly #onHangUp = () => {
+    if (this.ended !== undefined) return;
+    this.ended = `client closed the connection during ${this.stage}`;
+    this.ctx.authLog.failure(this.attempt, "client-closed", this.ended);
+  };
+
+  protected attach(socket: Socket): void {
+    this.socket = socket;
+    socket.on("data", this.#onData);
+    socket.on("end", this.#onClose);
+    socket.on("close", this.#onClose);
+    socket.on("error", this.#onClose);
+  }
+
+  protected detach(socket: Socket): void {
+    socket.off("data", this.#onData);
+    socket.off("end", this.#onClose);
+    socket.off("close", this.#onClose);
+    socket.off("error", this.#onClose);
+  }
+
+  async run(): Promise<void> {
+    this.raw.on("error", destroySelf);
+    this.#timer = setTimeout(() => this.#loginTimeout(), this.ctx.limits.loginTimeoutMs);
+    this.attach(this.raw);
+    try {
+      await this.handshake();
+    } catch (err) {
+      if (err instanceof ConnectionClosed) {
+        if (!(err.cause === "client-closed" && this.silentHangUp()))
+          this.ctx.authLog.failure(this.attempt, err.cause, err.reason);
+      } else {
+        this.ctx.authLog.failure(this.attempt, "internal-error", `internal error: ${(err as Error).message}`);
+      }
+      this.destroy();
+    } finally {
+      clearTimeout(this.#timer);
+    }
+  }
+
+  #loginTimeout(): void {
+    const timeout = new ConnectionClosed(
+      `login timeout: no authenticated session within ${this.ctx.limits.loginTimeoutMs} ms (stage: ${this.stage})`,
+      "login-timeout",
+    );
+    this.queue.fail(timeout);
+    this.#abortUpgrade?.(timeout);
+    if ((this.stage === "authenticating" || this.stage === "backend") && this.ended === undefined) {
+      // Nobody awaits the queue now: end the attempt here; the flow stops at its next step.
+      this.ended = timeout.reason;
+      this.ctx.authLog.failure(this.attempt, "login-timeout", timeout.reason);
+      this.closeWith(
+        this.serverError(
+          `could not log in within the login timeout (iamdb correlation id ${this.attempt.correlationId})`,
+        ),
+        timeout.reason,
+      );
+    }
+  }
+
+  protected destroy(): void {
+    this.socket.destroy();
+    this.raw.destroy();
+  }
+
+  /**
+   * Sends `refusal` (the protocol's fatal error) and closes, however the client behaves. The
+   * outcome is decided and logged by the caller: the client's hang-up is no news.
+   */
+  protected closeWith(refusal: Buffer, reason: string): void {
+    this.ended ??= reason;
+    this.socket.off("close", this.#onHangUp);
+    this.detach(this.socket);
+    this.socket.end(refusal);
+    this.socket.on("error", () => this.destroy());
+    setTimeout(() => this.destroy(), 1000).unref();
+  }
+
+  /**
+   * The server side of a TLS handshake on the raw socket, bounded by the login timer.
+   * `prepare` runs first, once the raw socket is no longer read (the protocol's answer to the
+   * client's TLS request, or a check of what the client sent early).
+   */
+  protected async startTls(prepare: () => void): Promise<void> {
+    this.detach(this.raw);
+    prepare();
+    const secure = new TLSSocket(this.raw, { isServer: true, secureContext: this.ctx.secureContext });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const fail = (err?: Error) =>
+          reject(
+            new ConnectionClosed(
+              `TLS handshake failed: ${err?.message ?? "client closed the connection"}`,
+              "protocol-violation",
+            ),
+          );
+        secure.once("secure", () => {
+          secure.off("error", fail);
+          secure.off("close", fail);
+          resolve();
+        });
+        secure.once("error", fail);
+        secure.once("close", fail);
+        this.#abortUpgrade = reject;
+      });
+    } finally {
+      this.#abortUpgrade = undefined;
+    }
+    this.tls = true;
+    this.attach(secure as unknown as Socket);
+  }
+
+  /**
+   * Authenticates and authorizes the login with the shared Authenticator. The client is not
+   * read meanwhile; its hang-up or the login timer ends the attempt. Returns undefined when
+   * the attempt has ended (logged, and the client told when it still listens).
+   */
+  protected async authenticate(
+    dbUser: string,
+    password: string,
+  ): Promise<Extract<LoginResult, { ok: true }> | undefined> {
+    const { ctx } = this;
+    this.detach(this.socket);
+    this.socket.pause();
+    this.socket.once("close", this.#onHangUp);
+    this.stage = "authenticating";
+    let auth: LoginResult;
+    try {
+      auth = await ctx.authenticator.authenticate({
+        instance: ctx.instance(),
+        dbUser,
+        password,
+        sourceIp: this.raw.remoteAddress ?? "",
+        secureTransport: this.tls,
+      });
+    } catch (err) {
+      // The IAM store or the DB-account file failed: a server error, never a crash.
+      ctx.authLog.failure(
+        this.attempt,
+        "internal-error",
+        `authentication could not complete: ${(err as Error).message}`,
+      );
+      ctx.metrics.failure(this.instance.identifier, "ServerError");
+      const message = `could not authenticate (iamdb correlation id ${this.attempt.correlationId})`;
+      this.closeWith(this.serverError(message), message);
+      return undefined;
+    }
+    if (this.ended !== undefined) return undefined;
+    this.attempt.accessKeyId = auth.accessKeyId;
+    this.attempt.principalArn = auth.principalArn;
+    if (!auth.ok) {
+      this.loginFailed(auth.cause, auth.detail, auth.tokenErrorCode);
+      return undefined;
+    }
+    return auth;
+  }
+
+  /** Refuses the login as the database refuses a bad password; the cause goes to the log only. */
+  protected loginFailed(
+    cause: LoginFailureCause,
+    detail: string,
+    tokenErrorCode?: "InvalidToken" | "ExpiredToken" | "InternalFailure",
+  ): void {
+    this.ctx.authLog.failure(this.attempt, cause, detail, tokenErrorCode);
+    this.ctx.metrics.failure(this.instance.identifier, classify(cause, tokenErrorCode).kind);
+    this.closeWith(this.authFailed(), detail);
+  }
+
+  /**
+   * The login succeeded: the timer stops, the session is counted and logged. Returns what
+   * the relay needs to call when the session ends (never capturing this object).
+   */
+  protected sessionStarted(detail: string): void {
+    const { ctx } = this;
+    this.socket.off("close", this.#onHangUp);
+    clearTimeout(this.#timer);
+    this.raw.emit("iamdb:relaying");
+    ctx.metrics.sessionOpened(this.instance.identifier);
+    ctx.metrics.success(this.instance.identifier, (performance.now() - this.started) / 1000);
+    ctx.authLog.success(this.attempt, detail);
+  }
+}
