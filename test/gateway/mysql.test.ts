@@ -435,13 +435,7 @@ describe("MySQL gateway: overload and backend faults", () => {
     try {
       const key = await down.userWithAccess("jane", "iamdb_jane");
       down.accounts.put(ID, "iamdb_jane", newDbPassword());
-      const t = generateAuthToken({
-        hostname: "127.0.0.1",
-        port: down.port,
-        username: "iamdb_jane",
-        region: REGION,
-        credentials: key,
-      }) as string;
+      const t = token("iamdb_jane", { port: down.port, credentials: key });
       const r = await mariadbCli(down.port, down.caFile, "iamdb_jane", t, "select 1");
       assert.match(r.stderr, /ERROR 1105 .*could not connect to the database/);
       await new Promise((res) => setTimeout(res, 50));
@@ -467,13 +461,7 @@ describe("MySQL gateway: overload and backend faults", () => {
     try {
       const key = await slow.userWithAccess("jane", "iamdb_jane");
       slow.accounts.put(ID, "iamdb_jane", newDbPassword());
-      const t = generateAuthToken({
-        hostname: "127.0.0.1",
-        port: slow.port,
-        username: "iamdb_jane",
-        region: REGION,
-        credentials: key,
-      }) as string;
+      const t = token("iamdb_jane", { port: slow.port, credentials: key });
       const r = await mariadbCli(slow.port, slow.caFile, "iamdb_jane", t, "select 1");
       assert.match(r.stderr, /could not log in within the login timeout/);
       await new Promise((res) => setTimeout(res, 50));

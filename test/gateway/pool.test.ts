@@ -15,14 +15,8 @@ const USER = "iamdb_pool";
 let gw: TestGateway;
 let creds: { accessKeyId: string; secretAccessKey: string };
 
-const token = (g = gw) =>
-  generateAuthToken({
-    hostname: "localhost",
-    port: g.port,
-    username: USER,
-    region: REGION,
-    credentials: creds,
-  });
+const token = (g = gw, credentials = creds) =>
+  generateAuthToken({ hostname: "localhost", port: g.port, username: USER, region: REGION, credentials });
 
 async function admin<T>(work: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ ...MACHINE_PG, user: MACHINE_PG.adminUser });
@@ -50,8 +44,9 @@ async function session(
   work: (c: pg.Client) => Promise<void> = async () => undefined,
   g = gw,
   extra: Partial<pg.ClientConfig> = {},
+  credentials = creds,
 ): Promise<number> {
-  const c = pgClient(g.port, USER, token(g), g.caPem, extra);
+  const c = pgClient(g.port, USER, token(g, credentials), g.caPem, extra);
   await c.connect();
   try {
     const pid = (await c.query("select pg_backend_pid() pid")).rows[0].pid as number;
@@ -240,44 +235,12 @@ describe("backend connection reuse", () => {
     try {
       short.accounts.put("pg1", USER, gw.accounts.password("pg1", USER) as string);
       stopping.accounts.put("pg1", USER, gw.accounts.password("pg1", USER) as string);
-      const viaShort = async () => {
-        const c = pgClient(
-          short.port,
-          USER,
-          generateAuthToken({
-            hostname: "localhost",
-            port: short.port,
-            username: USER,
-            region: REGION,
-            credentials: shortCreds,
-          }),
-          short.caPem,
-        );
-        await c.connect();
-        const pid = (await c.query("select pg_backend_pid() pid")).rows[0].pid as number;
-        await c.end();
-        return pid;
-      };
-      const idlePid = await viaShort();
+      const idlePid = await session(undefined, short, {}, shortCreds);
       await sleep(100);
       assert.equal(await alive(idlePid), true, "pooled after the session");
       await eventually(async () => !(await alive(idlePid)), "closed after the idle timeout");
 
-      const c = pgClient(
-        stopping.port,
-        USER,
-        generateAuthToken({
-          hostname: "localhost",
-          port: stopping.port,
-          username: USER,
-          region: REGION,
-          credentials: stoppingCreds,
-        }),
-        stopping.caPem,
-      );
-      await c.connect();
-      const pid = (await c.query("select pg_backend_pid() pid")).rows[0].pid as number;
-      await c.end();
+      const pid = await session(undefined, stopping, {}, stoppingCreds);
       await sleep(100);
       assert.equal(await alive(pid), true, "pooled after the session");
       await stopping.gateway.stop(0);
@@ -293,18 +256,7 @@ describe("backend connection reuse", () => {
     try {
       const offCreds = await off.userWithAccess("pool-user", USER);
       off.accounts.put("pg1", USER, gw.accounts.password("pg1", USER) as string);
-      const t = () =>
-        generateAuthToken({
-          hostname: "localhost",
-          port: off.port,
-          username: USER,
-          region: REGION,
-          credentials: offCreds,
-        });
-      const c = pgClient(off.port, USER, t(), off.caPem);
-      await c.connect();
-      const pid = (await c.query("select pg_backend_pid() pid")).rows[0].pid as number;
-      await c.end();
+      const pid = await session(undefined, off, {}, offCreds);
       await eventually(async () => !(await alive(pid)), "the backend is closed with the session");
     } finally {
       await off.close();
