@@ -266,21 +266,23 @@ export async function benchProxies(
     const idle = new Map([iamdb, bouncerT].map((t) => [t.name, { v: [] as number[], c: [] as number[] }]));
     let copyBytes = 0;
 
+    // Each round starts with a different path, so no path always runs right after the same neighbour.
+    const rotated = <T>(list: T[], r: number) => list.map((_, i) => list[(i + r) % list.length] as T);
     for (let r = 0; r < rounds; r++) {
       log(`round ${r + 1}/${rounds}: relay ...`);
-      for (const t of paths) {
+      for (const t of rotated(paths, r)) {
         const run = await pgbench(pgBin, t, [], seconds);
         relay.get(t.name)?.v.push(run.tps);
         if (t.pid) relay.get(t.name)?.c.push(perUnit(run.cpuSeconds, run.transactions, 1e6));
       }
       log(`round ${r + 1}/${rounds}: new connections ...`);
-      for (const t of [...paths, iamdbRsa]) {
+      for (const t of rotated([...paths, iamdbRsa], r)) {
         const run = await pgbench(pgBin, t, ["-C"], seconds);
         connect.get(t.name)?.v.push(run.tps);
         if (t.pid) connect.get(t.name)?.c.push(perUnit(run.cpuSeconds, run.transactions, 1e6));
       }
       log(`round ${r + 1}/${rounds}: COPY ...`);
-      for (const t of paths) {
+      for (const t of rotated(paths, r)) {
         const run = await copyOut(pgBin, t);
         copyBytes = run.bytes;
         copy.get(t.name)?.v.push(run.bytes / 1e6 / run.seconds);
