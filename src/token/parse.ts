@@ -100,18 +100,49 @@ function kindOf(token: string, from: number, to: number): Kind {
   for (let i = from; i < to; i++) {
     const c = token.charCodeAt(i);
     if (c < 128 && ((CLASSES[c] as number) & UNRESERVED) !== 0) continue;
-    if (c !== 37 /* % */ || i + 2 >= to) return NOT_CANONICAL;
-    const high = upperHex(token.charCodeAt(i + 1));
-    const low = upperHex(token.charCodeAt(i + 2));
-    if (high < 0 || low < 0) return NOT_CANONICAL;
-    const byte = high * 16 + low;
-    if (byte < 128 && ((CLASSES[byte] as number) & UNRESERVED) !== 0) return NOT_CANONICAL;
-    if (byte >= 128) kind = ESCAPED;
+    if (c !== 37 /* % */) return NOT_CANONICAL;
+    const escaped = escapeKind(token, i, to);
+    if (escaped === NOT_CANONICAL) return NOT_CANONICAL;
+    if (escaped === ESCAPED) kind = ESCAPED;
     else if (kind === PLAIN) kind = ASCII_ESCAPED;
     i += 2;
   }
   return kind;
 }
+
+/** The kind of the escape at token[at] ('%'): ASCII_ESCAPED, ESCAPED (a UTF-8 byte) or NOT_CANONICAL. */
+function escapeKind(token: string, at: number, to: number): Kind {
+  if (at + 2 >= to) return NOT_CANONICAL;
+  const high = upperHex(token.charCodeAt(at + 1));
+  const low = upperHex(token.charCodeAt(at + 2));
+  if (high < 0 || low < 0) return NOT_CANONICAL;
+  const byte = high * 16 + low;
+  if (byte >= 128) return ESCAPED;
+  return ((CLASSES[byte] as number) & UNRESERVED) !== 0 ? NOT_CANONICAL : ASCII_ESCAPED;
+}
+
+/**
+ * kindOf for a query of SAFE_QUERY characters only, where a component's characters are
+ * unreserved but for its escapes (and any '=' in a value, which the caller checks): only
+ * the escapes need looking at, found by indexOf from `percent`, the first '%' >= from.
+ */
+function escapesKind(token: string, percent: number, to: number): Kind {
+  let kind: Kind = PLAIN;
+  for (let i = percent; i >= 0 && i < to; i = token.indexOf("%", i + 3)) {
+    const escaped = escapeKind(token, i, to);
+    if (escaped === NOT_CANONICAL) return NOT_CANONICAL;
+    if (escaped === ESCAPED) kind = ESCAPED;
+    else if (kind === PLAIN) kind = ASCII_ESCAPED;
+  }
+  return kind;
+}
+
+/**
+ * The characters of a canonical query (unreserved, escapes, '=' and '&'). Tested once over
+ * the whole query, natively: a JavaScript loop over every character costs several times
+ * more, and then only the escapes need a closer look (escapesKind).
+ */
+const SAFE_QUERY = /^[A-Za-z0-9\-_.~=&%]*$/;
 
 /** Decodes a query component; undefined for invalid percent-encoding or invalid UTF-8. */
 function decode(raw: string): string | undefined {
@@ -185,12 +216,125 @@ function canonicalQueryOf(token: string, from: number, signatureAt: number, writ
 }
 
 /**
+ * The parameters of a token, numbered in canonical (code-unit) order of their names but
+ * for the signature, which is not signed: the number tells whether a query is in order
+ * without comparing strings.
+ */
+const ACTION = 0;
+const DB_USER = 1;
+const ALGORITHM_PARAM = 2;
+const CREDENTIAL = 3;
+const DATE = 4;
+const EXPIRES = 5;
+const SECURITY_TOKEN = 6;
+const SIGNED_HEADERS = 7;
+const SIGNATURE = 8;
+const OTHER = -1;
+
+/** The number of a parameter's (decoded) name; OTHER for a name of its own. */
+function paramOf(name: string): number {
+  switch (name) {
+    case "Action":
+      return ACTION;
+    case "DBUser":
+      return DB_USER;
+    case "X-Amz-Algorithm":
+      return ALGORITHM_PARAM;
+    case "X-Amz-Credential":
+      return CREDENTIAL;
+    case "X-Amz-Date":
+      return DATE;
+    case "X-Amz-Expires":
+      return EXPIRES;
+    case "X-Amz-Security-Token":
+      return SECURITY_TOKEN;
+    case "X-Amz-SignedHeaders":
+      return SIGNED_HEADERS;
+    case "X-Amz-Signature":
+      return SIGNATURE;
+    default:
+      return OTHER;
+  }
+}
+
+/**
+ * The query of a token as botocore (`aws rds generate-db-auth-token`, boto3) and
+ * @aws-sdk/rds-signer write it, every component canonical, read by one native match
+ * (sticky: from lastIndex). They differ only in where X-Amz-SignedHeaders goes: botocore
+ * before the session token, rds-signer after the signature (canonical order there:
+ * "X-Amz-Signature" < "X-Amz-SignedHeaders"). Groups: 1 the signed head (Action through
+ * X-Amz-Expires), 2 DBUser, 3-6 key id, date, region and service of the credential, 7
+ * X-Amz-Date, 8 X-Amz-Expires, 9 botocore's SignedHeaders, 10 the session token's
+ * parameter and 11 its value, 12 the signature, 13 rds-signer's SignedHeaders.
+ */
+const LAYOUT = new RegExp(
+  "(Action=connect&DBUser=([A-Za-z0-9\\-_.~%]+)&X-Amz-Algorithm=AWS4-HMAC-SHA256" +
+    "&X-Amz-Credential=([A-Z0-9]{16,128})%2F([0-9]{8})%2F([a-z0-9-]{1,64})%2F([a-z0-9-]{1,64})%2Faws4_request" +
+    "&X-Amz-Date=([0-9]{8}T[0-9]{6}Z)&X-Amz-Expires=([0-9]{1,7}))" +
+    "(&X-Amz-SignedHeaders=host)?(&X-Amz-Security-Token=([A-Za-z0-9\\-_.~%]+))?" +
+    "&X-Amz-Signature=([0-9a-f]{64})(&X-Amz-SignedHeaders=host)?$",
+  "y",
+);
+
+/** A component matched by LAYOUT's [A-Za-z0-9\-_.~%]+, decoded; undefined unless canonical. */
+function layoutValue(raw: string): string | undefined {
+  const percent = raw.indexOf("%");
+  if (percent < 0) return raw;
+  return escapesKind(raw, percent, raw.length) === NOT_CANONICAL ? undefined : decode(raw);
+}
+
+/**
+ * parseAuthToken's fast path, for the query the AWS tools write (LAYOUT). Anything else,
+ * and anything LAYOUT admits but a token may not hold (a non-canonical escape, a date
+ * not in the calendar, X-Amz-Expires 0, SignedHeaders twice or not at all), is left to
+ * the general parser: undefined, so that every refusal is worded in one place.
+ */
+export function parseLayout(
+  token: string,
+  from: number,
+  host: string,
+  port: number,
+): ParsedToken | undefined {
+  LAYOUT.lastIndex = from;
+  const m = LAYOUT.exec(token);
+  if (m === null || (m[9] === undefined) === (m[13] === undefined)) return undefined;
+  const [, head, rawUser, accessKeyId, scopeDate, region, service, amzDate, expiresText] =
+    m as unknown as string[];
+  const dbUser = layoutValue(rawUser as string);
+  const signedAtMs = parseAmzDate(amzDate as string);
+  const expiresSeconds = Number(expiresText);
+  if (dbUser === undefined || signedAtMs === undefined || expiresSeconds < 1) return undefined;
+  const sessionToken = m[11] === undefined ? undefined : layoutValue(m[11]);
+  if (m[11] !== undefined && sessionToken === undefined) return undefined;
+  const parsed: ParsedToken = {
+    host,
+    port,
+    action: "connect",
+    dbUser,
+    algorithm: ALGORITHM,
+    accessKeyId: accessKeyId as string,
+    scopeDate: scopeDate as string,
+    region: region as string,
+    service: service as string,
+    amzDate: amzDate as string,
+    signedAtMs,
+    expiresSeconds,
+    signedHeaders: "host",
+    signature: m[12] as string,
+    // Sorted: the head, X-Amz-Security-Token, X-Amz-SignedHeaders (the signature is not signed).
+    canonicalQuery: `${head}${m[10] ?? ""}&X-Amz-SignedHeaders=host`,
+  };
+  if (sessionToken !== undefined) parsed.sessionToken = sessionToken;
+  return parsed;
+}
+
+/**
  * Takes a token apart without any key: structure, parameters, credential scope, dates.
  * Never throws. Splits on '&' and percent-decodes; '+' stays '+' (URLSearchParams would
  * turn it into a space and break signatures over user names such as "x+y").
  *
- * This runs on every login, so it looks at each character of the query once (kindOf)
- * and, when the client wrote the query canonically and in order (as botocore and
+ * This runs on every login, so it tests the characters of the query once, natively
+ * (SAFE_QUERY), looks closer only at escapes, and, when the client wrote the query canonically and in order (as botocore and
  * rds-signer do, but for where they put the signature and session token), takes the
  * canonical query straight from the input.
  */
@@ -220,6 +364,10 @@ export function parseAuthToken(token: unknown): ParseResult {
     );
   }
 
+  const from = split + 2;
+  const layout = parseLayout(token, from, host, port);
+  if (layout !== undefined) return { ok: true, token: layout };
+
   let action: string | undefined;
   let dbUser: string | undefined;
   let algorithm: string | undefined;
@@ -234,76 +382,82 @@ export function parseAuthToken(token: unknown): ParseResult {
   let extra: string[] | undefined;
   let written = true; // every component canonical as written
   let inOrder = true; // and the names in canonical order
-  let previousRank = -1;
+  let previousParam = OTHER;
   let signatureStart = -1;
   let signatureEnd = -1;
-  const from = split + 2;
+  const safe = SAFE_QUERY.test(token.slice(from));
+  // The first '%' and the first '=' at or after `at`, each found once (-1: there is none).
+  let percent = token.indexOf("%", from);
+  let eq = token.indexOf("=", from);
   let at = from;
   while (at <= token.length) {
     let end = token.indexOf("&", at);
     if (end < 0) end = token.length;
-    const eq = token.indexOf("=", at);
     if (eq < 0 || eq > end) return malformedQuery();
-    const nameKind = kindOf(token, at, eq);
-    const valueKind = kindOf(token, eq + 1, end);
-    const rawName = token.slice(at, eq);
-    const rawValue = token.slice(eq + 1, end);
-    const name = nameKind === PLAIN ? rawName : decode(rawName);
+    const nextEq = token.indexOf("=", eq + 1);
+    let nameKind: Kind;
+    let valueKind: Kind;
+    if (safe) {
+      nameKind = percent < 0 || percent >= eq ? PLAIN : escapesKind(token, percent, eq);
+      if (percent >= 0 && percent < eq) percent = token.indexOf("%", eq);
+      valueKind =
+        nextEq >= 0 && nextEq < end
+          ? NOT_CANONICAL // an '=' in the value
+          : percent < 0 || percent >= end
+            ? PLAIN
+            : escapesKind(token, percent, end);
+      if (percent >= 0 && percent < end) percent = token.indexOf("%", end);
+    } else {
+      nameKind = kindOf(token, at, eq);
+      valueKind = kindOf(token, eq + 1, end);
+    }
+    const name = nameKind === PLAIN ? token.slice(at, eq) : decode(token.slice(at, eq));
     if (name === undefined) return malformedQuery();
+    const param = paramOf(name);
+    const rawValue = token.slice(eq + 1, end);
     // A value whose escapes are all of ASCII always decodes. The credential's escapes are
     // its slashes: it is split at them as written (after the loop) instead of decoded.
-    const keepCredential = valueKind === ASCII_ESCAPED && name === "X-Amz-Credential";
+    const keepCredential = valueKind === ASCII_ESCAPED && param === CREDENTIAL;
     const value = valueKind === PLAIN || keepCredential ? rawValue : decode(rawValue);
     if (value === undefined) return malformedQuery();
-    // Local variables and a switch of string comparisons: on this hot path they beat a
-    // Map or keyed property store, which must hash each sliced-out name first.
-    // The rank is the name's place in canonical (code-unit) order, to see whether the
-    // query is in that order without comparing strings; other names leave it unknown.
+    // Local variables and a switch on the parameter's number: on this hot path they beat
+    // a Map or keyed property store, which must hash each sliced-out name first.
     let duplicate = false;
-    let rank = -1;
-    switch (name) {
-      case "Action":
+    switch (param) {
+      case ACTION:
         duplicate = action !== undefined;
         action = value;
-        rank = 0;
         break;
-      case "DBUser":
+      case DB_USER:
         duplicate = dbUser !== undefined;
         dbUser = value;
-        rank = 1;
         break;
-      case "X-Amz-Algorithm":
+      case ALGORITHM_PARAM:
         duplicate = algorithm !== undefined;
         algorithm = value;
-        rank = 2;
         break;
-      case "X-Amz-Credential":
+      case CREDENTIAL:
         duplicate = credential !== undefined;
         credential = value;
         credentialEscaped = keepCredential;
-        rank = 3;
         break;
-      case "X-Amz-Date":
+      case DATE:
         duplicate = amzDate !== undefined;
         amzDate = value;
-        rank = 4;
         break;
-      case "X-Amz-Expires":
+      case EXPIRES:
         duplicate = expiresText !== undefined;
         expiresText = value;
-        rank = 5;
         break;
-      case "X-Amz-Security-Token":
+      case SECURITY_TOKEN:
         duplicate = sessionToken !== undefined;
         sessionToken = value;
-        rank = 6;
         break;
-      case "X-Amz-SignedHeaders":
+      case SIGNED_HEADERS:
         duplicate = signedHeaders !== undefined;
         signedHeaders = value;
-        rank = 7;
         break;
-      case "X-Amz-Signature":
+      case SIGNATURE:
         duplicate = signature !== undefined;
         signature = value;
         break;
@@ -313,7 +467,7 @@ export function parseAuthToken(token: unknown): ParseResult {
         extra.push(name);
     }
     if (duplicate) return failure("malformed", `the token has a duplicated parameter ${name}`);
-    if (name === "X-Amz-Signature") {
+    if (param === SIGNATURE) {
       signatureStart = at;
       signatureEnd = end;
     } else if (nameKind === NOT_CANONICAL || valueKind === NOT_CANONICAL) {
@@ -321,11 +475,12 @@ export function parseAuthToken(token: unknown): ParseResult {
       if (encode(name) === undefined || encode(value) === undefined) return malformedQuery();
       written = false;
     } else {
-      // Canonical as written. A name of no known rank (no AWS tool adds one) is sorted in.
-      if (rank <= previousRank) inOrder = false;
-      previousRank = rank;
+      // Canonical as written. A name of its own (no AWS tool adds one) is sorted in.
+      if (param <= previousParam) inOrder = false;
+      previousParam = param;
     }
     at = end + 1;
+    eq = nextEq < 0 || nextEq >= at ? nextEq : token.indexOf("=", at);
   }
   if (
     action === undefined ||

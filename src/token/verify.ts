@@ -110,7 +110,8 @@ function verify<C extends CredentialRecord>(
   const parsed = parseAuthToken(token);
   if (!parsed.ok) return parsed;
   const t = parsed.token;
-  const who = { accessKeyId: t.accessKeyId, dbUser: t.dbUser };
+  // A refusal names the key and user (failure() copies just those two fields of the token).
+  const who = t;
   const nowMs = options.now === undefined ? Date.now() : options.now().getTime();
   const skewMs = (options.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS) * 1000;
 
@@ -121,7 +122,8 @@ function verify<C extends CredentialRecord>(
       who,
     );
   }
-  if (t.scopeDate !== t.amzDate.slice(0, 8)) {
+  // Both were checked by the parser: eight digits, and a 16-character date-time.
+  if (!t.amzDate.startsWith(t.scopeDate)) {
     return failure(
       "scope-date-mismatch",
       `the credential scope date ${t.scopeDate} is not the date of X-Amz-Date ${t.amzDate}; the signer is broken`,
@@ -157,7 +159,14 @@ function verify<C extends CredentialRecord>(
       who,
     );
   }
-  const configured = options.hostnames.find((h) => h.toLowerCase() === t.host.toLowerCase());
+  const claimedHost = t.host.toLowerCase();
+  let configured: string | undefined;
+  for (const name of options.hostnames) {
+    if (name.toLowerCase() === claimedHost) {
+      configured = name;
+      break;
+    }
+  }
   if (configured === undefined) {
     return failure(
       "host-mismatch",
@@ -181,8 +190,9 @@ function verify<C extends CredentialRecord>(
   }
 
   const record = options.lookupCredential(t.accessKeyId);
-  const check = (found: C | undefined) => checkKey(t, found, configured, options, nowMs);
-  return record instanceof Promise ? record.then(check) : check(record);
+  if (!(record instanceof Promise)) return checkKey(t, record, configured, options, nowMs);
+  const host = configured;
+  return record.then((found) => checkKey(t, found, host, options, nowMs));
 }
 
 /** The signature over our own host name and port, then the key's status and session. */
@@ -193,7 +203,7 @@ function checkKey<C extends CredentialRecord>(
   options: VerifyOptions<C>,
   nowMs: number,
 ): VerifyResult<C> {
-  const who = { accessKeyId: t.accessKeyId, dbUser: t.dbUser };
+  const who = t;
   const expiresAtMs = t.signedAtMs + t.expiresSeconds * 1000;
   const cache = options.signingKeyCache ?? defaultSigningKeyCache;
   const scope = { date: t.scopeDate, region: t.region, service: t.service };

@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { parseAmzDate } from "../../src/sigv4/index.js";
 import { generateAuthToken, parseAuthToken } from "../../src/token/index.js";
+import { parseLayout } from "../../src/token/parse.js";
 import { CREDS, customToken, T0, TEMP_CREDS } from "../helpers/sign.js";
 import { referenceParseAmzDate, referenceParseAuthToken } from "./reference/parse.js";
 
@@ -233,5 +234,49 @@ describe("parseAmzDate agrees with the regular-expression version", () => {
       ),
       { numRuns: 20_000 },
     );
+  });
+});
+
+describe("the fast path (parseLayout) takes the layouts AWS tools write, and only those", () => {
+  const layout = (token: string) => {
+    const split = token.indexOf("/?");
+    const colon = token.lastIndexOf(":", split);
+    return parseLayout(token, split + 2, token.slice(0, colon), Number(token.slice(colon + 1, split)));
+  };
+
+  it("botocore's order, with and without a session token", () => {
+    for (const token of [customToken(), customToken({ credentials: TEMP_CREDS, user: "x+y=z ü" })]) {
+      const fast = layout(token);
+      assert.ok(fast, token);
+      assert.deepEqual({ ok: true, token: fast }, referenceParseAuthToken(token));
+    }
+  });
+
+  it("@aws-sdk/rds-signer's order (canonical order: X-Amz-Signature before X-Amz-SignedHeaders)", () => {
+    for (const token of [
+      customToken({ order: "sorted" }),
+      customToken({ order: "sorted", credentials: TEMP_CREDS }),
+    ]) {
+      assert.match(token, /&X-Amz-Signature=[0-9a-f]{64}&X-Amz-SignedHeaders=host$/);
+      const fast = layout(token);
+      assert.ok(fast, token);
+      assert.deepEqual({ ok: true, token: fast }, referenceParseAuthToken(token));
+    }
+  });
+
+  it("leaves every other shape to the general parser", () => {
+    const good = customToken();
+    for (const token of [
+      customToken({ order: "reversed" }),
+      `${good}&A-=2`,
+      good.replace("DBUser=jane", "DBUser=%6Aane"),
+      good.replace("%2F", "%2f"),
+      good.replace("X-Amz-Date=20261126T120000Z", "X-Amz-Date=20260230T120000Z"),
+      good.replace("X-Amz-Expires=900", "X-Amz-Expires=0"),
+      good.replace("&X-Amz-SignedHeaders=host", ""),
+      `${good}&X-Amz-SignedHeaders=host`,
+    ]) {
+      assert.equal(layout(token), undefined, token);
+    }
   });
 });
