@@ -64,6 +64,9 @@ export async function benchTokens(rounds: number, msPerRound: number) {
       name: `verify: iamdb, cold (key derived each time; ${DISTINCT_TOKENS} distinct tokens)`,
       op: () => verifyAuthToken(rotating(), cold),
     },
+    // A yardstick in the same rounds, so that verification can be read as a ratio to it
+    // however busy the machine is: signing is the one thing rds-signer does.
+    { name: "reference: @aws-sdk/rds-signer getAuthToken (signing)", op: () => awsSigner.getAuthToken() },
   ];
   return {
     sign: await runInterleaved(sign, rounds, msPerRound),
