@@ -1,4 +1,5 @@
 import { connect as netConnect, type Socket } from "node:net";
+import { destroySelf } from "./connection.js";
 
 /**
  * Opens the TCP connection to a backend within `timeoutMs`, for every engine. The socket
@@ -25,7 +26,8 @@ export function connectBackendTcp(
     socket.once("connect", () => {
       clearTimeout(timer);
       socket.off("error", onError);
-      socket.on("error", () => socket.destroy());
+      // Not a closure: it would keep this promise's scope (timer, resolvers) for the socket's life.
+      socket.on("error", destroySelf);
       resolve(socket);
     });
   });

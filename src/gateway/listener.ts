@@ -35,6 +35,8 @@ export function startListener(
     const release = () => {
       if (!counted) return;
       counted = false;
+      socket.off("close", release);
+      socket.off("iamdb:relaying", release);
       pending--;
       const n = (perSource.get(source) ?? 1) - 1;
       if (n <= 0) perSource.delete(source);

@@ -17,7 +17,7 @@ import type { Engine, ListenerContext } from "../../engine.js";
 import { ConnectionClosed } from "../../queue.js";
 import { BackendLoginError, backendLogin, openBackend, sendBackendCancel } from "./backendLogin.js";
 import { CancelKeys } from "./cancel.js";
-import { BackendPool, type PooledBackend, poolKey, sharedParameterStatus } from "./pool.js";
+import { BackendPool, type PooledBackend, poolKey, sharedName, sharedParameterStatus } from "./pool.js";
 import { SessionRelay } from "./relay.js";
 
 /** A TLS record of type handshake: a client that starts TLS without an SSLRequest (PostgreSQL 17 sslnegotiation=direct). */
@@ -288,7 +288,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
     const first = [authenticationOk()];
     const reported = new Map<string, Buffer>();
     for (const m of session.startup) {
-      if (m.kind === "ParameterStatus") reported.set(m.name, sharedParameterStatus(m.raw));
+      if (m.kind === "ParameterStatus") reported.set(sharedName(m.name), sharedParameterStatus(m.raw));
       // Everything but BackendKeyData and ReadyForQuery (ours are sent instead), byte for byte:
       // values follow client_encoding, which need not be UTF-8.
       if ((m.kind === "ParameterStatus" || m.kind === "NoticeResponse" || m.kind === "Other") && m.raw)

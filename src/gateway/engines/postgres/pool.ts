@@ -46,7 +46,17 @@ export function poolKey(spec: BackendSpec, parameters: Record<string, string>, p
 /** The parameter name of a raw ParameterStatus message (type, length, name\0value\0). */
 export function parameterName(raw: Buffer): string {
   const end = raw.indexOf(0, 5);
-  return raw.toString("latin1", 5, end < 0 ? raw.length : end);
+  return sharedName(raw.toString("latin1", 5, end < 0 ? raw.length : end));
+}
+
+const sharedNames = new Map<string, string>();
+
+/** One copy of each parameter name for every session's map (bounded, as the messages are). */
+export function sharedName(name: string): string {
+  const known = sharedNames.get(name);
+  if (known !== undefined) return known;
+  if (sharedNames.size < MAX_SHARED_STATUS) sharedNames.set(name, name);
+  return name;
 }
 
 /** Distinct ParameterStatus messages shared by every session that reports them (bounded). */
@@ -177,7 +187,7 @@ export class BackendPool {
       for (const m of messages) {
         switch (m.kind) {
           case "ParameterStatus":
-            backend.parameters.set(m.name, sharedParameterStatus(m.raw));
+            backend.parameters.set(sharedName(m.name), sharedParameterStatus(m.raw));
             break;
           case "NoticeResponse":
             break;
