@@ -61,7 +61,24 @@ describe("MessageFramer", () => {
         );
         assert.equal(framer.atBoundary, true);
       }),
+      { numRuns: 2_000 },
     );
+  });
+
+  it("hands over a wanted message with no body at once, even when its header came split", () => {
+    const m = message(0x53, Buffer.alloc(0));
+    for (let cut = 1; cut < m.length; cut++) {
+      const framer = new MessageFramer((t) => t === 0x53);
+      const wholes: Buffer[] = [];
+      const visit = (_t: number, _o: number, whole: Buffer | undefined) => {
+        if (whole) wholes.push(Buffer.from(whole));
+        return undefined;
+      };
+      framer.scan(m.subarray(0, cut), visit);
+      framer.scan(m.subarray(cut), visit);
+      assert.deepEqual(wholes, [m], `cut at ${cut}`);
+      assert.equal(framer.atBoundary, true);
+    }
   });
 
   it("is not at a boundary in the middle of a message or a header", () => {

@@ -26,9 +26,14 @@ export class MessageFramer {
    * @param maxWhole a wanted message longer than this breaks the framer (it stops following the stream).
    */
   constructor(
-    private readonly wants: (type: number) => boolean,
+    wants: (type: number) => boolean,
     private readonly maxWhole = 64 * 1024,
-  ) {}
+  ) {
+    // Asked once per type here, not once per message in the scan.
+    for (let t = 0; t < 256; t++) this.#wanted[t] = wants(t) ? 1 : 0;
+  }
+
+  readonly #wanted = new Uint8Array(256);
 
   /** True when the stream held something that is not a message sequence; nothing more is visited. */
   get broken(): boolean {
@@ -75,7 +80,12 @@ export class MessageFramer {
       let start: number;
       if (this.#headerLength === 0 && n - i >= 5) {
         type = chunk[i] as number;
-        length = chunk.readInt32BE(i + 1);
+        length =
+          (((chunk[i + 1] as number) << 24) |
+            ((chunk[i + 2] as number) << 16) |
+            ((chunk[i + 3] as number) << 8) |
+            (chunk[i + 4] as number)) >>>
+          0;
         start = i;
         i += 5;
       } else {
@@ -92,11 +102,11 @@ export class MessageFramer {
         // Only a header that began in an earlier chunk is assembled here.
         start = -1;
       }
-      if (length < 4) {
+      if (length < 4 || length > 0x7fffffff) {
         this.#broken = true;
         return false;
       }
-      if (this.wants(type)) {
+      if (this.#wanted[type] === 1) {
         if (length + 1 > this.maxWhole) {
           this.#broken = true;
           return false;
@@ -110,6 +120,11 @@ export class MessageFramer {
         const whole = Buffer.allocUnsafe(length + 1);
         whole[0] = type;
         whole.writeInt32BE(length, 1);
+        if (length === 4) {
+          // No body: whole already (its header came split across chunks).
+          if (visit(type, -1, whole) === true) return true;
+          continue;
+        }
         this.#whole = whole;
         this.#wholeFilled = 5;
         continue;
