@@ -19,6 +19,9 @@ const HELP: Record<string, string> = {
     "Failures from throttling (IamDbAuthConnectionFailureThrottling).",
   iam_db_auth_connection_failure_server_error_total:
     "Failures from an internal error (IamDbAuthConnectionFailureServerError).",
+  iamdb_backend_logins_total: "Sessions that started with a new backend connection and login.",
+  iamdb_backend_reused_total:
+    "Sessions that started on a pooled backend connection (reset with DISCARD ALL).",
 };
 
 /** Handshake latency buckets, in seconds. */
@@ -43,6 +46,11 @@ export class GatewayMetrics {
   #inc(name: string, instance: string): void {
     const m = this.#counters.get(name);
     if (m) m.set(instance, (m.get(instance) ?? 0) + 1);
+  }
+
+  /** A session started on a new backend login (`reused` false) or a pooled backend connection. */
+  backendSession(instance: string, reused: boolean): void {
+    this.#inc(reused ? "iamdb_backend_reused_total" : "iamdb_backend_logins_total", instance);
   }
 
   request(instance: string): void {

@@ -162,6 +162,18 @@ describe("backend connection reuse", () => {
     assert.equal(b.stdout, a.stdout);
   });
 
+  it("/metrics counts sessions on new backend logins and on reused backends", async () => {
+    const count = (name: string) =>
+      Number(new RegExp(`${name}\\{instance="pg1"\\} (\\d+)`).exec(gw.metrics.render())?.[1]);
+    const logins = count("iamdb_backend_logins_total");
+    const reused = count("iamdb_backend_reused_total");
+    await nextPid(gw, { application_name: "metrics-a-fresh-key" });
+    assert.equal(count("iamdb_backend_logins_total"), logins + 1);
+    await nextPid(gw, { application_name: "metrics-a-fresh-key" });
+    assert.equal(count("iamdb_backend_reused_total"), reused + 1);
+    assert.equal(count("iamdb_backend_logins_total"), logins + 1);
+  });
+
   it("other startup parameters (application_name) get another backend", async () => {
     const plain = await session();
     const named = await nextPid(gw, { application_name: "reporting" });

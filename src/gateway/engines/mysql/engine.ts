@@ -278,6 +278,7 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
       session.socket.destroy();
       return;
     }
+    ctx.metrics.backendSession(instance.identifier, false);
     this.#relay(session, auth.detail);
   }
 

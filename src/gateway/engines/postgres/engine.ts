@@ -230,6 +230,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
     const poolKeyOrNone = this.pool.enabled ? poolKey(spec, forwarded, auth.backendPassword) : undefined;
     const pooled = poolKeyOrNone === undefined ? undefined : this.pool.take(poolKeyOrNone);
     if (pooled) {
+      ctx.metrics.backendSession(instance.identifier, true);
       const first = [authenticationOk(), ...pooled.parameters.values()];
       return this.#relay(
         pooled,
@@ -285,6 +286,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
       session.socket.destroy();
       return;
     }
+    ctx.metrics.backendSession(instance.identifier, false);
     const first = [authenticationOk()];
     const reported = new Map<string, Buffer>();
     for (const m of session.startup) {
