@@ -81,6 +81,8 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
           database: pg.database,
           tls: "disable",
           adminUser: pg.adminUser,
+          // Its clients share one PGlite session: DISCARD ALL for one would reset them all.
+          reuseConnections: false,
         });
       } else {
         const { type: _t, ...spec } = i.backend;

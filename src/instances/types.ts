@@ -19,6 +19,11 @@ export interface BackendSpec {
   readonly adminUser: string;
   /** Its password, when the backend asks for one (kept sealed at rest by the instance store). */
   readonly adminPassword?: string | undefined;
+  /**
+   * False when backend connections must not be reused between clients (the embedded server,
+   * whose clients share one database session: a reset for one would reach them all).
+   */
+  readonly reuseConnections?: boolean | undefined;
 }
 
 /**

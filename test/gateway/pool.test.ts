@@ -263,6 +263,18 @@ describe("backend connection reuse", () => {
     }
   });
 
+  it("a backend marked reuseConnections: false (the embedded server) is never pooled", async () => {
+    const shared = await startTestGateway({ backend: { ...MACHINE_PG, reuseConnections: false } });
+    try {
+      const sharedCreds = await shared.userWithAccess("pool-user", USER);
+      shared.accounts.put("pg1", USER, gw.accounts.password("pg1", USER) as string);
+      const pid = await session(undefined, shared, {}, sharedCreds);
+      await eventually(async () => !(await alive(pid)), "the backend is closed with the session");
+    } finally {
+      await shared.close();
+    }
+  });
+
   it("with backendPoolMaxIdle 0 every session gets its own backend, closed at its end", async () => {
     const off = await startTestGateway({ limits: { backendPoolMaxIdle: 0 } });
     try {

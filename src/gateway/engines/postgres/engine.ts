@@ -227,7 +227,10 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
     this.stage = "backend";
     const spec = instance.backend;
     const forwarded = Object.fromEntries(Object.entries(parameters).filter(([k]) => !isProtocolOption(k)));
-    const poolKeyOrNone = this.pool.enabled ? poolKey(spec, forwarded, auth.backendPassword) : undefined;
+    const poolKeyOrNone =
+      this.pool.enabled && spec.reuseConnections !== false
+        ? poolKey(spec, forwarded, auth.backendPassword)
+        : undefined;
     const pooled = poolKeyOrNone === undefined ? undefined : this.pool.take(poolKeyOrNone);
     if (pooled) {
       ctx.metrics.backendSession(instance.identifier, true);
