@@ -272,10 +272,7 @@ export abstract class LoginConnection<Event> {
     this.closeWith(this.authFailed(), detail);
   }
 
-  /**
-   * The login succeeded: the timer stops, the session is counted and logged. Returns what
-   * the relay needs to call when the session ends (never capturing this object).
-   */
+  /** The login succeeded: the timer stops, the session is counted and logged. */
   protected sessionStarted(detail: string): void {
     const { ctx } = this;
     this.socket.off("close", this.#onHangUp);

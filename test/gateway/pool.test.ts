@@ -201,6 +201,32 @@ describe("backend connection reuse", () => {
     assert.notEqual(await nextPid(), busyPid);
   });
 
+  it("a client that leaves mid extended query (Parse, no Sync): its backend is closed, never reused", async () => {
+    const c = pgClient(gw.port, USER, token(), gw.caPem);
+    await c.connect();
+    const pid = (await c.query("select pg_backend_pid() pid")).rows[0].pid;
+    const connection = (
+      c as unknown as {
+        connection: {
+          parse(q: { name: string; text: string; types: number[] }): void;
+          flush(): void;
+          once(e: string, f: () => void): void;
+          removeAllListeners(e: string): void;
+          stream: { destroy(): void };
+        };
+      }
+    ).connection;
+    // pg's client does not expect a ParseComplete it did not ask for: this test takes it.
+    connection.removeAllListeners("parseComplete");
+    const parsed = new Promise<void>((resolve) => connection.once("parseComplete", resolve));
+    connection.parse({ name: "", text: "select 1", types: [] });
+    connection.flush();
+    await parsed; // the backend answered: only the Sync is missing
+    c.on("error", () => undefined);
+    connection.stream.destroy();
+    await eventually(async () => !(await alive(pid)), "the backend left mid extended query is closed");
+  });
+
   it("a client that resets while idle: its backend is reset and reused", async () => {
     const c = pgClient(gw.port, USER, token(), gw.caPem);
     await c.connect();

@@ -40,7 +40,7 @@ describe("MessageFramer", () => {
         const raw = list.map((m) => message(m.type, m.body));
         const stream = Buffer.concat(raw);
         const wanted = (t: number) => t === 0x5a || t === 0x53;
-        const framer = new MessageFramer(wanted);
+        const framer = new MessageFramer([0x5a, 0x53]);
         const types: number[] = [];
         const wholes: Buffer[] = [];
         for (const chunk of split(stream, cuts)) {
@@ -68,7 +68,7 @@ describe("MessageFramer", () => {
   it("hands over a wanted message with no body at once, even when its header came split", () => {
     const m = message(0x53, Buffer.alloc(0));
     for (let cut = 1; cut < m.length; cut++) {
-      const framer = new MessageFramer((t) => t === 0x53);
+      const framer = new MessageFramer([0x53]);
       const wholes: Buffer[] = [];
       const visit = (_t: number, _o: number, whole: Buffer | undefined) => {
         if (whole) wholes.push(Buffer.from(whole));
@@ -84,7 +84,7 @@ describe("MessageFramer", () => {
   it("is not at a boundary in the middle of a message or a header", () => {
     const m = message(0x44, Buffer.from("hello"));
     for (let cut = 1; cut < m.length; cut++) {
-      const framer = new MessageFramer(() => false);
+      const framer = new MessageFramer([]);
       framer.scan(m.subarray(0, cut), () => undefined);
       assert.equal(framer.atBoundary, false, `cut at ${cut}`);
       framer.scan(m.subarray(cut), () => undefined);
@@ -94,7 +94,7 @@ describe("MessageFramer", () => {
 
   it("stops where the visitor says, with the message's offset", () => {
     const stream = Buffer.concat([message(0x51, Buffer.from("select 1\0")), message(0x58, Buffer.alloc(0))]);
-    const framer = new MessageFramer(() => false);
+    const framer = new MessageFramer([]);
     let at = -2;
     const stopped = framer.scan(stream, (type, offset) => {
       if (type !== 0x58) return undefined;
@@ -107,7 +107,7 @@ describe("MessageFramer", () => {
 
   it("a length below 4, or a wanted message beyond the bound, breaks it for good", () => {
     const bad = Buffer.from([0x44, 0, 0, 0, 3]);
-    const framer = new MessageFramer(() => false);
+    const framer = new MessageFramer([]);
     framer.scan(bad, () => undefined);
     assert.equal(framer.broken, true);
     assert.equal(framer.atBoundary, false);
@@ -118,7 +118,7 @@ describe("MessageFramer", () => {
     });
     assert.equal(visited, 0);
 
-    const bounded = new MessageFramer(() => true, 16);
+    const bounded = new MessageFramer([0x53], 16);
     bounded.scan(message(0x53, Buffer.alloc(100)), () => undefined);
     assert.equal(bounded.broken, true);
   });

@@ -10,6 +10,20 @@
 /** Called at each message: `offset` is where it starts in the current chunk (-1 when it began in an earlier one). */
 export type FrameVisitor = (type: number, offset: number, whole: Buffer | undefined) => boolean | undefined;
 
+/** One lookup table per set of wanted types, shared by every framer that wants them. */
+const wantedTables = new Map<string, Uint8Array>();
+
+function wantedTable(types: readonly number[]): Uint8Array {
+  const key = [...types].sort((a, b) => a - b).join(",");
+  let table = wantedTables.get(key);
+  if (!table) {
+    table = new Uint8Array(256);
+    for (const t of types) table[t & 0xff] = 1;
+    wantedTables.set(key, table);
+  }
+  return table;
+}
+
 export class MessageFramer {
   /** Body bytes of the current message still to come. */
   #remaining = 0;
@@ -21,19 +35,19 @@ export class MessageFramer {
   #wholeFilled = 0;
   #broken = false;
 
+  /** 1 for the types handed over whole: looked up per message, shared between framers. */
+  readonly #wanted: Uint8Array;
+
   /**
-   * @param wants types (byte values) to hand over whole; their length must not exceed `maxWhole`.
+   * @param wanted types (byte values) to hand over whole; their length must not exceed `maxWhole`.
    * @param maxWhole a wanted message longer than this breaks the framer (it stops following the stream).
    */
   constructor(
-    wants: (type: number) => boolean,
+    wanted: readonly number[],
     private readonly maxWhole = 64 * 1024,
   ) {
-    // Asked once per type here, not once per message in the scan.
-    for (let t = 0; t < 256; t++) this.#wanted[t] = wants(t) ? 1 : 0;
+    this.#wanted = wantedTable(wanted);
   }
-
-  readonly #wanted = new Uint8Array(256);
 
   /** True when the stream held something that is not a message sequence; nothing more is visited. */
   get broken(): boolean {

@@ -336,12 +336,12 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
     // The session's closures capture these, not `this`: the handshake's state can be collected.
     const raw = this.raw;
     const pool = this.pool;
-    const relay = new SessionRelay(client, backend.socket, backend.parameters, (end) => {
+    const relay = new SessionRelay(client, backend.socket, backend.parameters, (reusable) => {
       cancelKey.release();
       raw.destroy();
       ctx.metrics.sessionClosed(id);
       untrack();
-      if (end.reusable && key !== undefined) pool.release(key, backend);
+      if (reusable && key !== undefined) pool.release(key, backend);
       else backend.socket.destroy();
     });
     const untrack = ctx.sessions.opened(() => {

@@ -43,13 +43,16 @@ export function poolKey(spec: BackendSpec, parameters: Record<string, string>, p
   return h.digest("base64");
 }
 
+/** Distinct ParameterStatus messages (and names) shared by every session that reports them, up to this many. */
+const MAX_SHARED_STATUS = 4096;
+const sharedStatus = new Map<string, Buffer>();
+const sharedNames = new Map<string, string>();
+
 /** The parameter name of a raw ParameterStatus message (type, length, name\0value\0). */
 export function parameterName(raw: Buffer): string {
   const end = raw.indexOf(0, 5);
   return sharedName(raw.toString("latin1", 5, end < 0 ? raw.length : end));
 }
-
-const sharedNames = new Map<string, string>();
 
 /** One copy of each parameter name for every session's map (bounded, as the messages are). */
 export function sharedName(name: string): string {
@@ -58,10 +61,6 @@ export function sharedName(name: string): string {
   if (sharedNames.size < MAX_SHARED_STATUS) sharedNames.set(name, name);
   return name;
 }
-
-/** Distinct ParameterStatus messages shared by every session that reports them (bounded). */
-const sharedStatus = new Map<string, Buffer>();
-const MAX_SHARED_STATUS = 4096;
 
 /**
  * A copy of a ParameterStatus message that sessions share: most values (server_version,
@@ -80,8 +79,8 @@ export function sharedParameterStatus(raw: Buffer): Buffer {
 interface Idle {
   readonly backend: PooledBackend;
   readonly since: number;
-  readonly onData: () => void;
-  readonly onClose: () => void;
+  /** Its 'data' and 'close' listener while it waits: anything from an idle backend ends it. */
+  readonly drop: () => void;
 }
 
 /** Runs only outside a transaction block: a session is pooled only when its backend is idle. */
@@ -110,7 +109,6 @@ export class BackendPool {
   readonly #idle = new Map<string, Idle[]>();
   readonly #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
-  #count = 0;
 
   constructor(private readonly options: BackendPoolOptions) {
     if (options.maxIdle > 0) {
@@ -126,21 +124,15 @@ export class BackendPool {
     return this.options.maxIdle > 0 && !this.#closed;
   }
 
-  /** Idle connections held now, across keys. */
-  get size(): number {
-    return this.#count;
-  }
-
   /** An idle connection for `key`, most recently used first, or undefined. */
   take(key: string): PooledBackend | undefined {
     const list = this.#idle.get(key);
     while (list && list.length > 0) {
       const idle = list.pop() as Idle;
-      this.#count--;
       if (list.length === 0) this.#idle.delete(key);
       const { socket } = idle.backend;
-      socket.off("data", idle.onData);
-      socket.off("close", idle.onClose);
+      socket.off("data", idle.drop);
+      socket.off("close", idle.drop);
       if (socket.destroyed || !socket.readable || !socket.writable) {
         socket.destroy();
         continue;
@@ -228,13 +220,12 @@ export class BackendPool {
       socket.destroy();
     };
     // An idle backend says something only when it is about to go (a FATAL on terminate or shutdown).
-    const idle: Idle = { backend, since: performance.now(), onData: drop, onClose: drop };
-    socket.on("data", idle.onData);
-    socket.once("close", idle.onClose);
+    const idle: Idle = { backend, since: performance.now(), drop };
+    socket.on("data", drop);
+    socket.once("close", drop);
     // A pooled connection never keeps the process alive.
     socket.unref();
     list.push(idle);
-    this.#count++;
   }
 
   #remove(key: string, idle: Idle): void {
@@ -242,7 +233,6 @@ export class BackendPool {
     const at = list?.indexOf(idle) ?? -1;
     if (!list || at < 0) return;
     list.splice(at, 1);
-    this.#count--;
     if (list.length === 0) this.#idle.delete(key);
   }
 
@@ -267,6 +257,5 @@ export class BackendPool {
     if (this.#sweeper) clearInterval(this.#sweeper);
     for (const list of this.#idle.values()) for (const idle of list) retire(idle.backend.socket);
     this.#idle.clear();
-    this.#count = 0;
   }
 }

@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import { MessageFramer } from "../../../wire/postgres/index.js";
+import { destroySelf } from "../../connection.js";
 import { parameterName, sharedParameterStatus } from "./pool.js";
 
 const Q = 0x51; // Query
@@ -13,22 +14,14 @@ const EXTENDED = new Set([
 ]);
 
 /**
- * How a relayed session ended. `reusable`: the client left (hung up or sent Terminate) while
- * the backend was idle: every request answered by ReadyForQuery 'I', no transaction, no
- * extended-query state, no message half sent either way. Such a backend can be reset and
- * pooled; the relay has removed its listeners from it and left it open.
- */
-export type RelayEnd = { reusable: true } | { reusable: false };
-
-/**
  * Relays an established PostgreSQL session chunk by chunk, as read, with backpressure both
  * ways, while following message boundaries (without copying) to know whether the backend is
  * idle when the client goes, and keeping the backend's ParameterStatus values current.
  * The client's Terminate is not forwarded: whether the backend ends too is the pool's call.
  */
 export class SessionRelay {
-  readonly #fromClient = new MessageFramer(() => false);
-  readonly #fromBackend = new MessageFramer((t) => t === Z || t === S);
+  readonly #fromClient = new MessageFramer([]);
+  readonly #fromBackend = new MessageFramer([Z, S]);
   /** Requests sent (Query, Sync, FunctionCall) not yet answered by ReadyForQuery. */
   #pending = 0;
   #status = 0x49; // 'I'
@@ -42,7 +35,14 @@ export class SessionRelay {
     private readonly client: Socket,
     private readonly backend: Socket,
     private readonly parameters: Map<string, Buffer>,
-    private readonly onEnd: (end: RelayEnd) => void,
+    /**
+     * Called once, when the session ends. `reusable`: the client left (hung up or sent
+     * Terminate) while the backend was idle: every request answered by ReadyForQuery 'I', no
+     * transaction, no extended-query message since the last Sync, no message half sent either
+     * way. Such a backend can be reset and pooled; the relay has removed its listeners from it
+     * and left it open. Otherwise the relay has closed it.
+     */
+    private readonly onEnd: (reusable: boolean) => void,
   ) {}
 
   /**
@@ -68,7 +68,8 @@ export class SessionRelay {
   readonly #visitClient = (type: number, offset: number): boolean | undefined => {
     if (type === Q || type === F || type === S) {
       this.#pending++;
-      if (type !== Q) this.#extended = false;
+      // Only a Sync ends an extended-query cycle.
+      if (type === S) this.#extended = false;
     } else if (type === X) {
       this.#terminated = true;
       this.#terminateAt = offset;
@@ -152,10 +153,10 @@ export class SessionRelay {
     backend.off("error", this.#onBackendGone);
     backend.off("drain", this.#resumeClient);
     client.off("drain", this.#resumeBackend);
-    client.on("error", () => client.destroy());
+    client.on("error", destroySelf);
     client.destroy();
     const reusable = clientLeft && this.#idle();
     if (!reusable) backend.destroy();
-    this.onEnd(reusable ? { reusable: true } : { reusable: false });
+    this.onEnd(reusable);
   }
 }
