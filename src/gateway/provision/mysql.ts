@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import mysql from "mysql2/promise";
 import type { BackendSpec } from "../../instances/types.js";
-import { ProvisionError } from "./postgres.js";
+import { asAdmin, ProvisionError } from "./admin.js";
 
 /**
  * MySQL / MariaDB IAM-only accounts. RDS marks them `IDENTIFIED WITH AWSAuthenticationPlugin
@@ -20,41 +20,29 @@ import { ProvisionError } from "./postgres.js";
  * @see https://dev.mysql.com/doc/refman/8.0/en/connection-access.html
  */
 
-export async function withMysqlAdmin<T>(
-  spec: BackendSpec,
-  fn: (c: mysql.Connection) => Promise<T>,
-): Promise<T> {
-  let client: mysql.Connection;
-  try {
-    client = await mysql.createConnection({
-      host: spec.host,
-      port: spec.port,
-      user: spec.adminUser,
-      ...(spec.adminPassword === undefined ? {} : { password: spec.adminPassword }),
-      ...(spec.database ? { database: spec.database } : {}),
-      connectTimeout: 10_000,
-      ...(spec.tls === "disable"
-        ? {}
-        : {
-            ssl: {
-              rejectUnauthorized: spec.tls === "verify-full",
-              ...(spec.caFile ? { ca: readFileSync(spec.caFile, "utf8") } : {}),
-            },
-          }),
-    });
-  } catch (err) {
-    throw new ProvisionError(
-      `cannot log in to the backend ${spec.host}:${spec.port} as ${spec.adminUser}: ${(err as Error).message}; check the instance's backend settings (host, port, adminUser, adminPassword)`,
-    );
-  }
-  try {
-    return await fn(client);
-  } catch (err) {
-    if (err instanceof ProvisionError) throw err;
-    throw new ProvisionError(`the backend refused: ${(err as Error).message}`);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+/** Runs `fn` on a MySQL / MariaDB connection as the instance's administrator (see {@link asAdmin}). */
+export function withMysqlAdmin<T>(spec: BackendSpec, fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
+  return asAdmin(
+    spec,
+    () =>
+      mysql.createConnection({
+        host: spec.host,
+        port: spec.port,
+        user: spec.adminUser,
+        ...(spec.adminPassword === undefined ? {} : { password: spec.adminPassword }),
+        ...(spec.database ? { database: spec.database } : {}),
+        connectTimeout: 10_000,
+        ...(spec.tls === "disable"
+          ? {}
+          : {
+              ssl: {
+                rejectUnauthorized: spec.tls === "verify-full",
+                ...(spec.caFile ? { ca: readFileSync(spec.caFile, "utf8") } : {}),
+              },
+            }),
+      }),
+    fn,
+  );
 }
 
 async function hostsOf(c: mysql.Connection, user: string): Promise<string[]> {

@@ -2,48 +2,34 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import pg from "pg";
 import type { BackendSpec } from "../../instances/types.js";
 
-/** A provisioning step the backend refused; the message carries the backend's words and what to do. */
-export class ProvisionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ProvisionError";
-  }
-}
+import { asAdmin, ProvisionError } from "./admin.js";
+
+export { ProvisionError };
 
 export interface BackendAddress {
   readonly host: string;
   readonly port: number;
 }
 
-/**
- * Runs `fn` on a connection as the instance's administrator. The administrator credential
- * is used for provisioning only; client sessions always log in as their own DB user.
- */
-export async function withAdmin<T>(spec: BackendSpec, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({
-    host: spec.host,
-    port: spec.port,
-    user: spec.adminUser,
-    password: spec.adminPassword,
-    database: spec.database,
-    ssl: spec.tls === "disable" ? false : { rejectUnauthorized: spec.tls === "verify-full" },
-    connectionTimeoutMillis: 10_000,
-  });
-  try {
-    await client.connect();
-  } catch (err) {
-    throw new ProvisionError(
-      `cannot log in to the backend ${spec.host}:${spec.port} as ${spec.adminUser}: ${(err as Error).message}; check the instance's backend settings (host, port, adminUser, adminPassword)`,
-    );
-  }
-  try {
-    return await fn(client);
-  } catch (err) {
-    if (err instanceof ProvisionError) throw err;
-    throw new ProvisionError(`the backend refused: ${(err as Error).message}`);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+/** Runs `fn` on a PostgreSQL connection as the instance's administrator (see {@link asAdmin}). */
+export function withAdmin<T>(spec: BackendSpec, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  return asAdmin(
+    spec,
+    async () => {
+      const client = new pg.Client({
+        host: spec.host,
+        port: spec.port,
+        user: spec.adminUser,
+        password: spec.adminPassword,
+        database: spec.database,
+        ssl: spec.tls === "disable" ? false : { rejectUnauthorized: spec.tls === "verify-full" },
+        connectionTimeoutMillis: 10_000,
+      });
+      await client.connect();
+      return client;
+    },
+    fn,
+  );
 }
 
 /**

@@ -1,0 +1,38 @@
+import type { BackendSpec } from "../../instances/types.js";
+
+/** A provisioning step the backend refused; the message carries the backend's words and what to do. */
+export class ProvisionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ProvisionError";
+  }
+}
+
+/**
+ * Runs `fn` on a connection as the instance's administrator, for either engine: `open` logs
+ * in (its failure says which settings to check), `fn`'s failures become ProvisionErrors in
+ * the backend's words, and the connection is closed either way. The administrator credential
+ * is used for provisioning only; client sessions always log in as their own DB user.
+ */
+export async function asAdmin<C extends { end(): Promise<unknown> }, T>(
+  spec: BackendSpec,
+  open: () => Promise<C>,
+  fn: (client: C) => Promise<T>,
+): Promise<T> {
+  let client: C;
+  try {
+    client = await open();
+  } catch (err) {
+    throw new ProvisionError(
+      `cannot log in to the backend ${spec.host}:${spec.port} as ${spec.adminUser}: ${(err as Error).message}; check the instance's backend settings (host, port, adminUser, adminPassword)`,
+    );
+  }
+  try {
+    return await fn(client);
+  } catch (err) {
+    if (err instanceof ProvisionError) throw err;
+    throw new ProvisionError(`the backend refused: ${(err as Error).message}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
