@@ -14,7 +14,7 @@ import { createIamService, type IamService } from "../../src/iam/service.js";
 import { DbAccountStore, newDbPassword } from "../../src/instances/accounts.js";
 import { MemoryInstanceRegistry } from "../../src/instances/memory.js";
 import { newDbiResourceId } from "../../src/instances/state.js";
-import type { BackendSpec, DbInstance } from "../../src/instances/types.js";
+import type { BackendSpec, DbEngine, DbInstance } from "../../src/instances/types.js";
 import { openSqliteStore } from "../../src/store/sqlite/open.js";
 import { ensureListenerTls } from "../../src/tls/index.js";
 
@@ -55,25 +55,42 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startTestGateway(
-  options: {
-    backend?: BackendSpec;
-    limits?: Partial<GatewayLimits>;
-    allowPlaintext?: boolean;
-    tags?: Array<{ key: string; value: string }>;
-  } = {},
+export interface GatewayFixtureOptions {
+  backend?: BackendSpec;
+  limits?: Partial<GatewayLimits>;
+  allowPlaintext?: boolean;
+  tags?: Array<{ key: string; value: string }>;
+}
+
+/** What differs between the engines' fixtures: the instance, its backend, and how a DB user is provisioned. */
+export interface EngineFixture {
+  identifier: string;
+  engine: DbEngine;
+  backend: BackendSpec;
+  /** Creates `dbUser` on `backend` with `password` (dropping any earlier one) and the rights the tests need. */
+  provision(backend: BackendSpec, dbUser: string, password: string): Promise<void>;
+}
+
+/**
+ * A gateway with one instance of `engine` in front of its backend: an IAM store in a temp
+ * dir, an in-memory auth log, port 0, TLS made in the test.
+ */
+export async function startGatewayFixture(
+  engine: EngineFixture,
+  options: GatewayFixtureOptions = {},
 ): Promise<TestGateway> {
-  const dir = mkdtempSync(join(tmpdir(), "iamdb-gw-"));
+  const id = engine.identifier;
+  const dir = mkdtempSync(join(tmpdir(), `iamdb-gw-${id}-`));
   const masterKey = randomBytes(32);
   const iam = createIamService({
     repository: openSqliteStore({ dataDir: dir }),
     masterKey,
     accountId: ACCOUNT,
   });
-  const backend = options.backend ?? MACHINE_PG;
+  const backend = engine.backend;
   const base: DbInstance = {
-    identifier: "pg1",
-    engine: "postgres",
+    identifier: id,
+    engine: engine.engine,
     region: REGION,
     dbiResourceId: newDbiResourceId(),
     listen: { host: "127.0.0.1", port: 0 },
@@ -87,8 +104,7 @@ export async function startTestGateway(
   const registry = new MemoryInstanceRegistry([base], { accountId: ACCOUNT });
   const tls = await ensureListenerTls({ dir: join(dir, "tls"), names: ["localhost", "127.0.0.1"] });
   const accounts = new DbAccountStore(dir, new SecretBox(masterKey));
-  const metrics = new GatewayMetrics(["pg1"]);
-  const logFile = join(dir, "auth.log");
+  const metrics = new GatewayMetrics([id]);
   const lines: string[] = [];
   const authLog = new AuthLog({
     write: (line) => {
@@ -98,16 +114,16 @@ export async function startTestGateway(
   const limits = { ...DEFAULTS.gateway, loginTimeoutMs: 5_000, ...options.limits };
   const gateway = await startGateway({
     registry,
-    tls: new Map([["pg1", tls]]),
-    plaintextAllowed: new Set(options.allowPlaintext ? ["pg1"] : []),
+    tls: new Map([[id, tls]]),
+    plaintextAllowed: new Set(options.allowPlaintext ? [id] : []),
     limits,
     authenticator: new Authenticator({ iam, accounts, clockSkewSeconds: limits.clockSkewSeconds }),
     authLog,
     metrics,
   });
-  const port = gateway.listeners.get("pg1")?.port ?? 0;
-  registry.update("pg1", (i) => ({ ...i, listen: { host: "127.0.0.1", port }, port }));
-  const instance = () => registry.get("pg1") as DbInstance;
+  const port = gateway.listeners.get(id)?.port ?? 0;
+  registry.update(id, (i) => ({ ...i, listen: { host: "127.0.0.1", port }, port }));
+  const instance = () => registry.get(id) as DbInstance;
   return {
     dir,
     iam,
@@ -120,7 +136,7 @@ export async function startTestGateway(
     caPem: tls.caPem ?? readFileSync(tls.caFile as string, "utf8"),
     caFile: tls.caFile as string,
     log: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
-    logText: () => lines.join("") + (logFile ? "" : ""),
+    logText: () => lines.join(""),
     async userWithAccess(name, dbUser, extraStatements = []) {
       await iam.createUser({ userName: name });
       const key = await iam.createAccessKey({ userName: name });
@@ -140,9 +156,8 @@ export async function startTestGateway(
     },
     async provision(dbUser) {
       const password = newDbPassword();
-      await postgresAccounts.drop(backend, dbUser).catch(() => undefined);
-      await postgresAccounts.create(backend, dbUser, password);
-      accounts.put("pg1", dbUser, password);
+      await engine.provision(backend, dbUser, password);
+      accounts.put(id, dbUser, password);
     },
     async close() {
       await gateway.stop(0);
@@ -150,4 +165,20 @@ export async function startTestGateway(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A gateway with one PostgreSQL instance (`pg1`), in front of the machine's PostgreSQL unless told otherwise. */
+export function startTestGateway(options: GatewayFixtureOptions = {}): Promise<TestGateway> {
+  return startGatewayFixture(
+    {
+      identifier: "pg1",
+      engine: "postgres",
+      backend: options.backend ?? MACHINE_PG,
+      async provision(backend, dbUser, password) {
+        await postgresAccounts.drop(backend, dbUser).catch(() => undefined);
+        await postgresAccounts.create(backend, dbUser, password);
+      },
+    },
+    options,
+  );
 }
