@@ -9,7 +9,7 @@ import mysql from "mysql2/promise";
 import { withMysqlAdmin } from "../../src/gateway/provision/mysql.js";
 import { generateAuthToken } from "../../src/index.js";
 import { newDbPassword } from "../../src/instances/accounts.js";
-import { awsCli } from "../helpers/aws.js";
+import { awsAuthToken } from "../helpers/aws.js";
 import { raw, readUntilClose } from "./clients.js";
 import {
   ID,
@@ -106,20 +106,9 @@ after(async () => {
 
 describe("MySQL gateway: sessions", () => {
   it("mariadb CLI, --ssl-verify-server-cert, token from the real aws CLI: a MariaDB session as the user", async () => {
-    const t = await awsCli(
-      [
-        "rds",
-        "generate-db-auth-token",
-        "--hostname",
-        "127.0.0.1",
-        "--port",
-        String(gw.port),
-        "--username",
-        "iamdb_jane",
-        "--region",
-        REGION,
-      ],
-      { AWS_ACCESS_KEY_ID: jane.accessKeyId, AWS_SECRET_ACCESS_KEY: jane.secretAccessKey },
+    const t = await awsAuthToken(
+      { hostname: "127.0.0.1", port: gw.port, username: "iamdb_jane", region: REGION },
+      jane,
     );
     secrets.push(t);
     const r = await mariadbCli(

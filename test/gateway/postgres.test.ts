@@ -10,7 +10,7 @@ import { connect as tlsConnect } from "node:tls";
 import { promisify } from "node:util";
 import pg from "pg";
 import { generateAuthToken } from "../../src/index.js";
-import { awsCli } from "../helpers/aws.js";
+import { awsAuthToken } from "../helpers/aws.js";
 import {
   cancelVia,
   errorFields,
@@ -73,20 +73,9 @@ after(async () => {
 
 describe("PostgreSQL gateway: sessions", () => {
   it("psql with sslmode=verify-full and a token from the real aws CLI lands in a PostgreSQL session", async () => {
-    const t = await awsCli(
-      [
-        "rds",
-        "generate-db-auth-token",
-        "--hostname",
-        "localhost",
-        "--port",
-        String(gw.port),
-        "--username",
-        "iamdb_jane",
-        "--region",
-        REGION,
-      ],
-      { AWS_ACCESS_KEY_ID: jane.accessKeyId, AWS_SECRET_ACCESS_KEY: jane.secretAccessKey },
+    const t = await awsAuthToken(
+      { hostname: "localhost", port: gw.port, username: "iamdb_jane", region: REGION },
+      jane,
     );
     secrets.push(t);
     const r = await psql(

@@ -48,3 +48,29 @@ export async function awsCli(args: string[], env: Record<string, string>): Promi
   if (r.code !== 0) throw new Error(`aws ${args.slice(0, 3).join(" ")} exited ${r.code}: ${r.stderr}`);
   return r.stdout.trim();
 }
+
+/** `aws rds generate-db-auth-token` with the given credentials (a session token too, when they have one). */
+export function awsAuthToken(
+  target: { hostname: string; port: number; username: string; region: string },
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string | undefined },
+): Promise<string> {
+  return awsCli(
+    [
+      "rds",
+      "generate-db-auth-token",
+      "--hostname",
+      target.hostname,
+      "--port",
+      String(target.port),
+      "--username",
+      target.username,
+      "--region",
+      target.region,
+    ],
+    {
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      ...(credentials.sessionToken ? { AWS_SESSION_TOKEN: credentials.sessionToken } : {}),
+    },
+  );
+}

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Signer } from "@aws-sdk/rds-signer";
 import { generateAuthToken, parseAuthToken, verifyAuthToken } from "../../src/index.js";
-import { awsCli } from "../helpers/aws.js";
+import { awsAuthToken } from "../helpers/aws.js";
 import { CREDS, TEMP_CREDS } from "../helpers/sign.js";
 import { rawParam } from "../helpers/tokens.js";
 
@@ -40,27 +40,7 @@ const cases = [
 describe("the real aws CLI (botocore)", () => {
   for (const c of cases) {
     it(`aws rds generate-db-auth-token for ${c.username}@${c.hostname}:${c.port} equals ours and verifies`, async () => {
-      const env: Record<string, string> = {
-        AWS_ACCESS_KEY_ID: c.credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: c.credentials.secretAccessKey,
-      };
-      const sessionToken = (c.credentials as { sessionToken?: string }).sessionToken;
-      if (sessionToken) env.AWS_SESSION_TOKEN = sessionToken;
-      const theirs = await awsCli(
-        [
-          "rds",
-          "generate-db-auth-token",
-          "--hostname",
-          c.hostname,
-          "--port",
-          String(c.port),
-          "--username",
-          c.username,
-          "--region",
-          c.region,
-        ],
-        env,
-      );
+      const theirs = await awsAuthToken(c, c.credentials);
       const ours = generateAuthToken({ ...c, signingDate: signingDateOf(theirs) });
       assert.equal(ours, theirs);
       const r = await verifyAuthToken(theirs, {
