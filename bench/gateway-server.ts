@@ -24,7 +24,7 @@ import { postgresAccounts } from "../src/gateway/provision/postgres.js";
 import { SecretBox } from "../src/iam/secret-box.js";
 import { createIamService } from "../src/iam/service.js";
 import { DbAccountStore, newDbPassword } from "../src/instances/accounts.js";
-import { MemoryInstanceRegistry } from "../src/instances/memory.js";
+import { StoreInstanceRegistry } from "../src/instances/registry.js";
 import { newDbiResourceId } from "../src/instances/state.js";
 import type { BackendSpec, DbInstance } from "../src/instances/types.js";
 import { openSqliteStore } from "../src/store/sqlite/open.js";
@@ -48,8 +48,9 @@ const config = JSON.parse(process.argv[2] ?? "{}") as GatewayServerConfig;
 const send = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 const masterKey = randomBytes(32);
+const store = openSqliteStore({ dataDir: config.dir });
 const iam = createIamService({
-  repository: openSqliteStore({ dataDir: config.dir }),
+  repository: store,
   masterKey,
   accountId: ACCOUNT,
 });
@@ -74,8 +75,13 @@ const instances: DbInstance[] = config.instances.map((i) => ({
   backend,
   createdAt: new Date(),
 }));
-const registry = new MemoryInstanceRegistry(instances, { accountId: ACCOUNT });
-const accounts = new DbAccountStore(config.dir, new SecretBox(masterKey));
+const registry = await StoreInstanceRegistry.open({
+  repo: store,
+  changes: store.changes,
+  configured: instances,
+  accountId: ACCOUNT,
+});
+const accounts = new DbAccountStore(store, store.changes, new SecretBox(masterKey));
 const limits = { ...DEFAULTS.gateway, maxPendingLogins: 10_000, maxPendingLoginsPerSource: 10_000 };
 const gateway = await startGateway({
   registry,
@@ -87,14 +93,19 @@ const gateway = await startGateway({
   ),
   plaintextAllowed: new Set(),
   limits,
-  authenticator: new Authenticator({ iam, accounts, clockSkewSeconds: limits.clockSkewSeconds }),
+  authenticator: new Authenticator({
+    iam,
+    accounts,
+    instances: registry,
+    clockSkewSeconds: limits.clockSkewSeconds,
+  }),
   authLog: new AuthLog(authLogSink(join(config.dir, "auth.log"))),
   metrics: new GatewayMetrics(config.instances.map((i) => i.identifier)),
 });
 const ports: Record<string, number> = {};
 for (const i of config.instances) {
   const port = gateway.listeners.get(i.identifier)?.port ?? 0;
-  registry.update(i.identifier, (x) => ({ ...x, listen: { host: "127.0.0.1", port }, port }));
+  registry.setListen(i.identifier, { host: "127.0.0.1", port }, port);
   ports[i.identifier] = port;
 }
 
@@ -121,7 +132,7 @@ const provision = engine === "postgres" ? postgresAccounts : mysqlAccounts;
 await provision
   .create(backend, config.dbUser, password)
   .catch(() => provision.enable(backend, config.dbUser, password));
-for (const i of config.instances) accounts.put(i.identifier, config.dbUser, password);
+for (const i of config.instances) await accounts.put(i.identifier, config.dbUser, password);
 
 const profiler = new Session();
 profiler.connect();

@@ -3,6 +3,7 @@ import type { Principal } from "../iam/principal.js";
 import type { IamService } from "../iam/service.js";
 import type { InstanceRegistry } from "../instances/types.js";
 import type { RequestContext } from "../policy/index.js";
+import type { IamdbServices } from "./iamdb-actions.js";
 import type { ParamStyle, QueryParams } from "./params.js";
 import type { XmlObject } from "./xml.js";
 
@@ -10,6 +11,8 @@ import type { XmlObject } from "./xml.js";
 export interface ActionCall {
   readonly iam: IamService;
   readonly instances: InstanceRegistry;
+  /** DB users and the fleet, for the `iamdb` service's actions. */
+  readonly services: IamdbServices;
   readonly params: QueryParams;
   /** Who signed the request. */
   readonly caller: Principal;
@@ -40,8 +43,8 @@ export interface ActionSpec {
 
 /** One Query-protocol service the endpoint serves. */
 export interface ServiceSpec {
-  /** The credential scope's service and the policy action prefix (`iam`, `sts`, `rds`). */
-  readonly name: "iam" | "sts" | "rds";
+  /** The credential scope's service and the policy action prefix (`iam`, `sts`, `rds`, `iamdb`). */
+  readonly name: "iam" | "sts" | "rds" | "iamdb";
   readonly version: string;
   /** The XML namespace of responses and error documents. */
   readonly namespace: string;

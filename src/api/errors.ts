@@ -1,3 +1,5 @@
+import { ProvisionError } from "../gateway/provision/admin.js";
+import { DbUserNotFoundError } from "../gateway/provision/dbUsers.js";
 import { IamError } from "../iam/errors.js";
 import { InstanceNotFoundError } from "../instances/types.js";
 import { MalformedPolicyDocumentError as PolicyModuleError } from "../policy/index.js";
@@ -52,6 +54,10 @@ export function toApiError(err: unknown): { error: ApiError; internal: boolean }
     return { error: new ApiError(err.code, err.httpStatus, err.message, err.type), internal: false };
   if (err instanceof InstanceNotFoundError)
     return { error: new ApiError("DBInstanceNotFound", 404, err.message), internal: false };
+  if (err instanceof ProvisionError)
+    return { error: new ApiError("DBUserProvisioningFailed", 400, err.message), internal: false };
+  if (err instanceof DbUserNotFoundError)
+    return { error: new ApiError("DBUserNotFound", 404, err.message), internal: false };
   if (err instanceof PolicyModuleError) {
     const status = err.code === "LimitExceeded" ? 409 : 400;
     return { error: new ApiError(err.code, status, err.message), internal: false };

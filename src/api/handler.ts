@@ -6,6 +6,7 @@ import { type RequestAuthErrorCode, verifyRequest } from "../sigv4/index.js";
 import type { ActionCall, ServiceSpec } from "./action.js";
 import { ApiError, accessDenied, invalidAction, toApiError } from "./errors.js";
 import { IAM_ACTIONS } from "./iam-actions.js";
+import { IAMDB_ACTIONS, IAMDB_API_VERSION, IAMDB_NAMESPACE, type IamdbServices } from "./iamdb-actions.js";
 import { parseForm, QueryParams } from "./params.js";
 import { RDS_ACTIONS } from "./rds-actions.js";
 import { STS_ACTIONS } from "./sts-actions.js";
@@ -40,6 +41,13 @@ export const SERVICES: Readonly<Record<string, ServiceSpec>> = {
     style: "rds",
     actions: RDS_ACTIONS,
   },
+  iamdb: {
+    name: "iamdb",
+    version: IAMDB_API_VERSION,
+    namespace: IAMDB_NAMESPACE,
+    style: "iam",
+    actions: IAMDB_ACTIONS,
+  },
 };
 
 export interface ApiRequest {
@@ -65,6 +73,8 @@ export interface ApiResponse {
 export interface ApiHandlerOptions {
   readonly iam: IamService;
   readonly instances: InstanceRegistry;
+  /** What the `iamdb` service's actions run on (DB users, the fleet). */
+  readonly services?: IamdbServices;
   readonly now?: () => Date;
   /** One structured line per request; never carries secrets, signatures or bodies. */
   readonly log?: (line: object) => void;
@@ -182,7 +192,7 @@ export function createApiHandler(options: ApiHandlerOptions): (request: ApiReque
           new ApiError(
             "SignatureDoesNotMatch",
             403,
-            `Credential should be scoped to a valid service: iam, sts or rds, not '${auth.service}'.`,
+            `Credential should be scoped to a valid service: iam, sts, rds or iamdb, not '${auth.service}'.`,
           ),
         );
       }
@@ -221,6 +231,7 @@ export function createApiHandler(options: ApiHandlerOptions): (request: ApiReque
       const call: ActionCall = {
         iam,
         instances,
+        services: options.services ?? {},
         params: new QueryParams(values, service.style),
         caller,
         callerPolicies,

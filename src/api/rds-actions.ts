@@ -122,7 +122,7 @@ export const RDS_ACTIONS: Readonly<Record<string, ActionSpec>> = {
       }
       const enable = p.bool("EnableIAMDatabaseAuthentication");
       const instance =
-        enable === undefined ? requireInstance(instances, id) : instances.setIamAuth(id, enable);
+        enable === undefined ? requireInstance(instances, id) : await instances.setIamAuth(id, enable);
       return { DBInstance: dbInstanceXml(instances, instance) };
     },
   },
@@ -140,7 +140,7 @@ export const RDS_ACTIONS: Readonly<Record<string, ActionSpec>> = {
     run: async (c) => {
       const tags = c.params.tags();
       if (tags === undefined) throw c.params.missing("Tags");
-      c.instances.addTags(byArn(c).identifier, tags);
+      await c.instances.addTags(byArn(c).identifier, tags);
       return undefined;
     },
   },
@@ -149,7 +149,7 @@ export const RDS_ACTIONS: Readonly<Record<string, ActionSpec>> = {
     run: async (c) => {
       const keys = c.params.strings("TagKeys");
       if (keys === undefined) throw c.params.missing("TagKeys");
-      c.instances.removeTags(byArn(c).identifier, keys);
+      await c.instances.removeTags(byArn(c).identifier, keys);
       return undefined;
     },
   },

@@ -5,10 +5,13 @@ import type { IamService } from "../iam/service.js";
 import type { InstanceRegistry } from "../instances/types.js";
 import { ApiError } from "./errors.js";
 import { type ApiRequest, createApiHandler, errorDocument, SERVICES } from "./handler.js";
+import type { IamdbServices } from "./iamdb-actions.js";
 
 export interface AdminApiOptions {
   readonly iam: IamService;
   readonly instances: InstanceRegistry;
+  /** DB users and the fleet, for the `iamdb` service's actions. */
+  readonly services?: IamdbServices;
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;
@@ -85,6 +88,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
   const handle = createApiHandler({
     iam: options.iam,
     instances: options.instances,
+    ...(options.services === undefined ? {} : { services: options.services }),
     ...(options.now === undefined ? {} : { now: options.now }),
     ...(options.log === undefined ? {} : { log: options.log }),
   });

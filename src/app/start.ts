@@ -1,31 +1,38 @@
 import { mkdirSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { ensureAdministrator } from "../api/bootstrap.js";
 import { startAdminApi } from "../api/server.js";
-import type { Config, InstanceConfig } from "../config/types.js";
+import type { Config } from "../config/types.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../embedded/pglite.js";
+import { FleetMembership } from "../fleet/membership.js";
 import { Authenticator } from "../gateway/authenticate.js";
 import { AuthLog, authLogSink } from "../gateway/authLog.js";
 import { type RunningGateway, startGateway } from "../gateway/gateway.js";
 import { GatewayMetrics } from "../gateway/metrics.js";
 import { startOpsServer } from "../gateway/ops.js";
+import { DbUserService } from "../gateway/provision/dbUsers.js";
 import { SecretBox } from "../iam/secret-box.js";
 import { createIamService, type IamService } from "../iam/service.js";
-import { DbAccountStore } from "../instances/accounts.js";
-import { MemoryInstanceRegistry } from "../instances/memory.js";
-import { loadInstances } from "../instances/state.js";
-import type { BackendSpec } from "../instances/types.js";
+import type { DbAccountStore } from "../instances/accounts.js";
+import { openDeployment } from "../instances/deployment.js";
+import type { StoreInstanceRegistry } from "../instances/registry.js";
+import type { BackendSpec, DbInstance } from "../instances/types.js";
+import { StoreError } from "../store/errors.js";
 import { loadMasterKey } from "../store/master-key.js";
 import { openPostgresStore } from "../store/postgres/open.js";
+import type { StoreRepository } from "../store/sql/repository.js";
 import { openSqliteStore } from "../store/sqlite/open.js";
 import { ensureListenerTls } from "../tls/index.js";
+import { IAMDB_VERSION } from "../version.js";
 import { type IamdbStatus, removeStatus, writeStatus } from "./status.js";
 
 export interface RunningIamdb {
   readonly status: IamdbStatus;
   readonly iam: IamService;
-  readonly registry: MemoryInstanceRegistry;
+  readonly registry: StoreInstanceRegistry;
   readonly accounts: DbAccountStore;
+  readonly fleet: FleetMembership;
   readonly gateway: RunningGateway;
   readonly metrics: GatewayMetrics;
   /** The backend each instance uses (embedded ones are known only once started). */
@@ -34,17 +41,38 @@ export interface RunningIamdb {
   stop(): Promise<void>;
 }
 
-async function openStore(config: Config) {
+/** The store's name for messages: the SQLite file, or the PostgreSQL server, database and schema. */
+export function storeName(config: Config): string {
+  const s = config.store;
+  return s.type === "sqlite"
+    ? join(config.dataDir, "iamdb.sqlite")
+    : `PostgreSQL store ${s.host}:${s.port}/${s.database} (schema ${s.schema ?? "iamdb"})`;
+}
+
+async function openStore(config: Config): Promise<StoreRepository> {
   if (config.store.type === "sqlite") return openSqliteStore({ dataDir: config.dataDir });
   const s = config.store;
-  return openPostgresStore({
-    host: s.host,
-    port: s.port,
-    user: s.user,
-    ...(s.password === undefined ? {} : { password: s.password }),
-    database: s.database,
-    ...(s.schema === undefined ? {} : { schema: s.schema }),
-  });
+  try {
+    return await openPostgresStore({
+      host: s.host,
+      port: s.port,
+      user: s.user,
+      ...(s.password === undefined ? {} : { password: s.password }),
+      database: s.database,
+      ...(s.schema === undefined ? {} : { schema: s.schema }),
+    });
+  } catch (err) {
+    if (err instanceof StoreError) throw err;
+    throw new StoreError(
+      `cannot open the ${storeName(config)}: ${(err as Error).message}; check that it is running and that config.store names it correctly`,
+    );
+  }
+}
+
+/** What other gateways dial to reach this one's listener: the listen host unless it is a wildcard. */
+function advertisedHost(config: Config, listenHost: string): string {
+  if (config.fleet.advertiseHost !== undefined) return config.fleet.advertiseHost;
+  return listenHost === "0.0.0.0" || listenHost === "::" || listenHost === "" ? hostname() : listenHost;
 }
 
 /**
@@ -60,8 +88,9 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
   };
   try {
     const masterKey = loadMasterKey({ dataDir: config.dataDir });
+    const repository = await openStore(config);
     const iam = createIamService({
-      repository: await openStore(config),
+      repository,
       masterKey,
       accountId: config.accountId,
       partition: config.partition,
@@ -89,13 +118,35 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
         backends.set(i.identifier, spec);
       }
     }
-    const backendOf = (i: InstanceConfig) => backends.get(i.identifier) as BackendSpec;
-    const { instances, persist } = loadInstances(config, backendOf);
-    const registry = new MemoryInstanceRegistry(instances, {
+    const configured = config.instances.map(
+      (c): DbInstance => ({
+        identifier: c.identifier,
+        engine: c.engine,
+        region: c.region,
+        dbiResourceId: "", // minted by the first gateway to start, then read from the store
+        listen: c.listen,
+        endpoints: c.endpoints,
+        port: c.port,
+        iamAuthEnabled: c.iamAuthEnabled,
+        tags: c.tags,
+        backend: backends.get(c.identifier) as BackendSpec,
+        createdAt: new Date(),
+      }),
+    );
+    const secrets = new SecretBox(masterKey);
+    const deployment = await openDeployment({
+      repo: repository,
+      changes: repository.changes,
+      secrets,
+      masterKey,
+      storeName: storeName(config),
+      dataDir: config.dataDir,
+      configured,
       accountId: config.accountId,
       partition: config.partition,
-      persist,
     });
+    cleanups.push(() => deployment.close());
+    const { registry, accounts } = deployment;
 
     const allNames = [...new Set(config.instances.flatMap((i) => i.endpoints))];
     const operatorTls = config.instances.find((i) => i.tls.certFile !== undefined)?.tls;
@@ -105,10 +156,9 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
       ...(operatorTls?.certFile ? { certFile: operatorTls.certFile } : {}),
       ...(operatorTls?.keyFile ? { keyFile: operatorTls.keyFile } : {}),
       ...(operatorTls?.caFile ? { caFile: operatorTls.caFile } : {}),
+      authority: deployment.listenerCa,
     });
 
-    const secrets = new SecretBox(masterKey);
-    const accounts = new DbAccountStore(config.dataDir, secrets);
     const metrics = new GatewayMetrics(config.instances.map((i) => i.identifier));
     const sink = authLogSink(config.authLog);
     cleanups.push(() => sink.close());
@@ -116,6 +166,7 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
     const authenticator = new Authenticator({
       iam,
       accounts,
+      instances: registry,
       clockSkewSeconds: config.gateway.clockSkewSeconds,
     });
     const gateway = await startGateway({
@@ -127,22 +178,30 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
       authLog,
       metrics,
     });
-    cleanups.push(() => gateway.stop(config.gateway.drainTimeoutMs));
+    let gatewayStopped: Promise<void> | undefined;
+    const stopGateway = () => {
+      gatewayStopped ??= gateway.stop(config.gateway.drainTimeoutMs);
+      return gatewayStopped;
+    };
+    cleanups.push(stopGateway);
     // A listen port of 0 picks a free port; the advertised port (what tokens are signed for) follows it.
     for (const i of config.instances) {
       const listener = gateway.listeners.get(i.identifier);
       if (listener && (i.listen.port === 0 || i.port === 0)) {
-        registry.update(i.identifier, (x) => ({
-          ...x,
-          listen: { host: x.listen.host, port: listener.port },
-          port: i.port === 0 ? listener.port : x.port,
-        }));
+        registry.setListen(
+          i.identifier,
+          { host: i.listen.host, port: listener.port },
+          i.port === 0 ? listener.port : i.port,
+        );
       }
     }
 
+    const dbUsers = new DbUserService(registry, accounts, (id) => backends.get(id));
+    let fleet: FleetMembership | undefined;
     const api = await startAdminApi({
       iam,
       instances: registry,
+      services: { dbUsers, fleet: () => fleet?.members() ?? [] },
       host: config.api.host,
       port: config.api.port,
     });
@@ -163,6 +222,27 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
       config.ops.port,
     );
     cleanups.push(() => ops.close());
+
+    const membership = await FleetMembership.join({
+      repo: repository,
+      changes: repository.changes,
+      heartbeatMs: config.fleet.heartbeatMs,
+      info: {
+        version: IAMDB_VERSION,
+        pid: process.pid,
+        hostname: hostname(),
+        apiUrl: api.url,
+        opsUrl: ops.url,
+        listeners: Object.fromEntries(
+          [...gateway.listeners].map(([id, l]) => [
+            id,
+            { host: advertisedHost(config, registry.get(id)?.listen.host ?? ""), port: l.port },
+          ]),
+        ),
+      },
+    });
+    fleet = membership;
+    cleanups.push(() => membership.leave());
 
     const status: IamdbStatus = {
       pid: process.pid,
@@ -199,10 +279,22 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
       iam,
       registry,
       accounts,
+      fleet: membership,
       gateway,
       metrics,
       backends,
-      stop: stopAll,
+      /**
+       * A drain first: /readyz turns 503 at once, the listeners stay open for drainDelayMs (so a
+       * load balancer's health check takes this gateway out before it refuses anyone), then stop
+       * accepting, let sessions end, leave the fleet, and close the rest.
+       */
+      async stop() {
+        gateway.draining = true;
+        if (config.fleet.drainDelayMs > 0) await new Promise((r) => setTimeout(r, config.fleet.drainDelayMs));
+        await stopGateway();
+        await membership.leave();
+        await stopAll();
+      },
     };
   } catch (err) {
     await stopAll();

@@ -56,8 +56,11 @@ function program(io: CliIO, setExit: (code: number) => void): Command {
       .command(action)
       .description(what)
       .requiredOption("--db-instance-identifier <id>", "the instance")
-      .option("--data-dir <dir>", "the data directory (default .iamdb)")
-      .option("--config <file>", "JSON configuration file");
+      .option("--data-dir <dir>", "the data directory whose administrator profile signs (default .iamdb)")
+      .option("--config <file>", "JSON configuration file (its dataDir)")
+      .option("--endpoint-url <url>", "the admin API of any gateway (default: the data directory's profile)")
+      .option("--profile <name>", "the AWS profile that signs (default: the data directory's administrator)")
+      .option("--region <region>", "the region to sign for");
     if (action !== "list") c.requiredOption("--username <name>", "the DB user (case-sensitive)");
     if (action === "delete") c.option("--keep-role", "keep the role on the backend");
     c.action(async (opts) => setExit(await dbUserCommand(action, opts, io)));

@@ -1,7 +1,14 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import type { DbEngine } from "../instances/types.js";
-import type { BackendConfig, Config, GatewayLimits, InstanceConfig, StoreConfig } from "./types.js";
+import type {
+  BackendConfig,
+  Config,
+  FleetConfig,
+  GatewayLimits,
+  InstanceConfig,
+  StoreConfig,
+} from "./types.js";
 
 /** A configuration problem; the message names the field and says what is expected. */
 export class ConfigError extends Error {
@@ -34,6 +41,10 @@ export const DEFAULTS = {
     backendPoolIdleTimeoutMs: 60_000,
     backendPoolLifetimeMs: 3_600_000,
   } satisfies GatewayLimits,
+  fleet: {
+    heartbeatMs: 2_000,
+    drainDelayMs: 0,
+  },
 };
 
 type Json = Record<string, unknown>;
@@ -235,7 +246,19 @@ export function parseConfig(raw: unknown, baseDir: string = process.cwd()): Conf
   if (!isObject(o)) throw new ConfigError("the configuration must be a JSON object");
   known(
     o,
-    ["dataDir", "accountId", "partition", "region", "store", "api", "ops", "gateway", "instances", "authLog"],
+    [
+      "dataDir",
+      "accountId",
+      "partition",
+      "region",
+      "store",
+      "api",
+      "ops",
+      "gateway",
+      "fleet",
+      "instances",
+      "authLog",
+    ],
     "config",
   );
   const dataDir = str(o, "dataDir", "config", DEFAULTS.dataDir);
@@ -301,6 +324,13 @@ export function parseConfig(raw: unknown, baseDir: string = process.cwd()): Conf
       604_800_000,
     ),
   };
+  const f = obj(o, "fleet", "config");
+  known(f, ["heartbeatMs", "drainDelayMs", "advertiseHost"], "config.fleet");
+  const fleet: FleetConfig = {
+    heartbeatMs: int(f, "heartbeatMs", "config.fleet", DEFAULTS.fleet.heartbeatMs, 100, 60_000),
+    drainDelayMs: int(f, "drainDelayMs", "config.fleet", DEFAULTS.fleet.drainDelayMs, 0, 600_000),
+    advertiseHost: optStr(f, "advertiseHost", "config.fleet"),
+  };
   const list = o.instances ?? [DEFAULT_INSTANCE];
   if (!Array.isArray(list)) throw new ConfigError("config.instances must be a list");
   const instances = list.map((i, n) => instance(i, n, { region }));
@@ -328,6 +358,7 @@ export function parseConfig(raw: unknown, baseDir: string = process.cwd()): Conf
       port: int(ops, "port", "config.ops", DEFAULTS.opsPort, 0, 65535),
     },
     gateway,
+    fleet,
     instances,
     authLog: authLog === "-" ? "-" : absolute(authLog),
   };

@@ -56,6 +56,19 @@ export type StoreConfig =
       readonly schema?: string | undefined;
     };
 
+/** How this gateway takes part in a fleet sharing one store (`docs/FLEET.md`). */
+export interface FleetConfig {
+  /** How often the gateway renews its membership; a member silent for 3 beats is gone. */
+  readonly heartbeatMs: number;
+  /**
+   * From SIGTERM to closing the listeners: /readyz answers 503 during this time, so a load
+   * balancer's health check takes the gateway out before it refuses connections.
+   */
+  readonly drainDelayMs: number;
+  /** The host other gateways reach this one's listeners at (cancel forwarding); default: the listen host, or this machine's name when that is a wildcard. */
+  readonly advertiseHost?: string | undefined;
+}
+
 /** Validated configuration with every default filled in. */
 export interface Config {
   readonly dataDir: string;
@@ -67,6 +80,7 @@ export interface Config {
   /** /metrics, /healthz, /readyz. */
   readonly ops: { readonly host: string; readonly port: number };
   readonly gateway: GatewayLimits;
+  readonly fleet: FleetConfig;
   readonly instances: readonly InstanceConfig[];
   /** Where the auth log's JSON lines go: a file path, or "-" for stderr. */
   readonly authLog: string;

@@ -1,6 +1,6 @@
 import type { IamService } from "../iam/service.js";
 import type { DbAccountStore } from "../instances/accounts.js";
-import type { DbInstance } from "../instances/types.js";
+import type { DbInstance, InstanceRegistry } from "../instances/types.js";
 import { describeDecision, evaluate, type RequestContext } from "../policy/index.js";
 import type { RdsErrorCode } from "../token/causes.js";
 import { verifyAuthToken } from "../token/verify.js";
@@ -38,6 +38,8 @@ export type LoginResult =
 export interface AuthenticatorOptions {
   readonly iam: IamService;
   readonly accounts: DbAccountStore;
+  /** Where the instance's current IAM switch and tags come from (memory, or the store while its change feed is down). */
+  readonly instances?: Pick<InstanceRegistry, "current">;
   readonly clockSkewSeconds: number;
   readonly now?: () => Date;
 }
@@ -69,7 +71,8 @@ export class Authenticator {
   async authenticate(req: LoginRequest): Promise<LoginResult> {
     const { iam, accounts } = this.options;
     const now = this.options.now ?? (() => new Date());
-    const { instance, dbUser } = req;
+    const { dbUser } = req;
+    const instance = (await this.options.instances?.current(req.instance.identifier)) ?? req.instance;
     if (!instance.iamAuthEnabled) {
       return {
         ok: false,
@@ -97,7 +100,7 @@ export class Authenticator {
     }
     const { accessKeyId } = verified;
     const principal = verified.credential.principal;
-    const backendPassword = accounts.password(instance.identifier, dbUser);
+    const backendPassword = await accounts.password(instance.identifier, dbUser);
     if (backendPassword === undefined) {
       return {
         ok: false,

@@ -81,7 +81,7 @@ export class IamLookup {
     this.unsubscribe = this.repo.changes.subscribe((change) => {
       if (change.scope === "credential") {
         this.credentials.delete(change.accessKeyId);
-      } else {
+      } else if (change.scope === "all") {
         this.credentials.clear();
         this.graphs.clear();
       }

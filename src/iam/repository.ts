@@ -157,10 +157,13 @@ export interface PolicyGraphRepository {
 
 /**
  * What a cache must drop. `credential` names one key (status change, deletion); `all` is sent
- * for every other change that can alter an authorization (policies, memberships, principals).
+ * for every other change that can alter an authorization (policies, memberships, principals),
+ * and when changes may have been missed. `deployment` names a kind of deployment state
+ * (instances, DB accounts, fleet members: `src/instances/repository.ts`); IAM caches ignore it.
  */
 export type Invalidation =
   | { readonly scope: "credential"; readonly accessKeyId: string }
+  | { readonly scope: "deployment"; readonly kind: "instances" | "dbAccounts" | "fleet" }
   | { readonly scope: "all" };
 
 /** How caches learn of changes, including changes made by other processes. */

@@ -1,14 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { InvalidatingCache } from "../iam/cache.js";
+import type { ChangeFeed } from "../iam/repository.js";
 import type { SecretBox } from "../iam/secret-box.js";
-import { writeFileAtomic } from "./files.js";
+import type { DbAccountRecord, DeploymentRepository } from "./repository.js";
 
 /**
  * IAM-only DB accounts: for each (instance, DB user) the password only the gateway holds,
- * sealed with the master key. RDS marks such accounts with the rds_iam role (PostgreSQL) or
- * the AWSAuthenticationPlugin (MySQL); iamdb marks them on the backend the same way where it
- * can, and keeps the login credential here.
+ * sealed with the master key, in the store every gateway shares. RDS marks such accounts with
+ * the rds_iam role (PostgreSQL) or the AWSAuthenticationPlugin (MySQL); iamdb marks them on
+ * the backend the same way where it can, and keeps the login credential here.
  */
 export interface DbAccount {
   readonly instance: string;
@@ -17,12 +17,6 @@ export interface DbAccount {
   readonly rotatedAt: string;
 }
 
-interface Stored extends DbAccount {
-  readonly sealedPassword: string;
-}
-
-export const DB_ACCOUNTS_FILE = "db-accounts.json";
-
 const context = (instance: string, username: string) => `iamdb:db-account:${instance}/${username}`;
 
 /** A password no one types: 32 random bytes, URL-safe base64 (no quoting issues in SQL or URLs). */
@@ -30,79 +24,95 @@ export function newDbPassword(): string {
   return randomBytes(32).toString("base64url");
 }
 
+function view(a: DbAccountRecord): DbAccount {
+  return {
+    instance: a.instance,
+    username: a.username,
+    createdAt: a.createdAt.toISOString(),
+    rotatedAt: a.rotatedAt.toISOString(),
+  };
+}
+
 /**
- * The account file, re-read when another process (the `iamdb db-user` command) changed it,
- * so a running gateway sees a new or deleted account on the next login.
+ * The accounts as the login path reads them: one store row per account, cached only while the
+ * change feed is live and dropped on any account change from any gateway.
  */
 export class DbAccountStore {
-  readonly #file: string;
-  #mtimeMs = -1;
-  #accounts = new Map<string, Stored>();
+  readonly #cache: InvalidatingCache<DbAccountRecord | null>;
+  readonly #unsubscribe: () => void;
 
   constructor(
-    dataDir: string,
+    private readonly repo: DeploymentRepository,
+    changes: ChangeFeed,
     private readonly secrets: SecretBox,
+    cacheEntries = 10_000,
   ) {
-    this.#file = join(dataDir, DB_ACCOUNTS_FILE);
+    this.#cache = new InvalidatingCache(changes, cacheEntries);
+    this.#unsubscribe = changes.subscribe((c) => {
+      if (c.scope === "all" || (c.scope === "deployment" && c.kind === "dbAccounts")) this.#cache.clear();
+    });
   }
 
   #key(instance: string, username: string): string {
     return `${instance}\0${username}`;
   }
 
-  #refresh(): void {
-    const mtimeMs = existsSync(this.#file) ? statSync(this.#file).mtimeMs : 0;
-    if (mtimeMs === this.#mtimeMs) return;
-    const list: Stored[] = mtimeMs === 0 ? [] : (JSON.parse(readFileSync(this.#file, "utf8")).accounts ?? []);
-    this.#accounts = new Map(list.map((a) => [this.#key(a.instance, a.username), a]));
-    this.#mtimeMs = mtimeMs;
+  async list(instance?: string): Promise<DbAccount[]> {
+    return (await this.repo.listDbAccounts(instance)).map(view);
   }
 
-  #save(): void {
-    writeFileAtomic(
-      this.#file,
-      `${JSON.stringify({ version: 1, accounts: [...this.#accounts.values()] }, null, 2)}\n`,
+  async get(instance: string, username: string): Promise<DbAccount | undefined> {
+    const a = await this.#record(instance, username);
+    return a && view(a);
+  }
+
+  async #record(instance: string, username: string): Promise<DbAccountRecord | undefined> {
+    // null caches "no such account" too, so a flood of logins as an unknown user stays in memory.
+    const a = await this.#cache.get(
+      this.#key(instance, username),
+      async () => (await this.repo.getDbAccount(instance, username)) ?? null,
     );
-    this.#mtimeMs = statSync(this.#file).mtimeMs;
-  }
-
-  list(instance?: string): DbAccount[] {
-    this.#refresh();
-    return [...this.#accounts.values()]
-      .filter((a) => instance === undefined || a.instance === instance)
-      .map(({ sealedPassword: _s, ...a }) => a);
-  }
-
-  has(instance: string, username: string): boolean {
-    this.#refresh();
-    return this.#accounts.has(this.#key(instance, username));
+    return a ?? undefined;
   }
 
   /** The gateway-held password, unsealed only for the backend login. */
-  password(instance: string, username: string): string | undefined {
-    this.#refresh();
-    const a = this.#accounts.get(this.#key(instance, username));
+  async password(instance: string, username: string): Promise<string | undefined> {
+    const a = await this.#record(instance, username);
     return a && this.secrets.open(a.sealedPassword, context(instance, username));
   }
 
-  put(instance: string, username: string, password: string): void {
-    this.#refresh();
-    const now = new Date().toISOString();
-    const existing = this.#accounts.get(this.#key(instance, username));
-    this.#accounts.set(this.#key(instance, username), {
+  async put(instance: string, username: string, password: string, now = new Date()): Promise<DbAccount> {
+    const a = await this.repo.putDbAccount(
       instance,
       username,
-      createdAt: existing?.createdAt ?? now,
-      rotatedAt: now,
-      sealedPassword: this.secrets.seal(password, context(instance, username)),
-    });
-    this.#save();
+      this.secrets.seal(password, context(instance, username)),
+      now,
+    );
+    this.#cache.delete(this.#key(instance, username));
+    return view(a);
   }
 
-  delete(instance: string, username: string): boolean {
-    this.#refresh();
-    const removed = this.#accounts.delete(this.#key(instance, username));
-    if (removed) this.#save();
+  /** Seals and stores an account read from an old data directory, unless the store has it already. */
+  importAccount(a: DbAccount & { password: string }): Promise<boolean> {
+    return this.repo.insertDbAccount({
+      instance: a.instance,
+      username: a.username,
+      sealedPassword: this.secrets.seal(a.password, context(a.instance, a.username)),
+      createdAt: new Date(a.createdAt),
+      rotatedAt: new Date(a.rotatedAt),
+    });
+  }
+
+  async delete(instance: string, username: string): Promise<boolean> {
+    const removed = await this.repo.deleteDbAccount(instance, username);
+    this.#cache.delete(this.#key(instance, username));
     return removed;
   }
+
+  close(): void {
+    this.#unsubscribe();
+  }
 }
+
+/** The context a DB account's password is sealed under (the import of old data directories opens with it). */
+export const dbAccountSealContext = context;

@@ -9,11 +9,12 @@ import {
 export interface RegistryOptions {
   readonly accountId: string;
   readonly partition?: string;
-  /** Called with the instances after every change, to persist their mutable state. */
-  readonly persist?: (instances: readonly DbInstance[]) => void;
 }
 
-/** An instance registry over a fixed set of instances whose mutable fields (IAM, tags) can change. */
+/**
+ * An instance registry held in memory only: for tests of the API and of code that needs a
+ * registry without a store. `iamdb up` uses `StoreInstanceRegistry`.
+ */
 export class MemoryInstanceRegistry implements InstanceRegistry {
   readonly #instances = new Map<string, DbInstance>();
   readonly #listeners = new Set<(c: InstanceChange) => void>();
@@ -33,15 +34,19 @@ export class MemoryInstanceRegistry implements InstanceRegistry {
     return this.#instances.get(identifier);
   }
 
+  async current(identifier: string): Promise<DbInstance | undefined> {
+    return this.#instances.get(identifier);
+  }
+
   arn(instance: DbInstance): string {
     return `arn:${this.options.partition ?? "aws"}:rds:${instance.region}:${this.options.accountId}:db:${instance.identifier}`;
   }
 
-  setIamAuth(identifier: string, enabled: boolean): DbInstance {
+  async setIamAuth(identifier: string, enabled: boolean): Promise<DbInstance> {
     return this.update(identifier, (i) => ({ ...i, iamAuthEnabled: enabled }));
   }
 
-  addTags(identifier: string, tags: readonly InstanceTag[]): DbInstance {
+  async addTags(identifier: string, tags: readonly InstanceTag[]): Promise<DbInstance> {
     return this.update(identifier, (i) => {
       const merged = new Map(i.tags.map((t) => [t.key, t.value]));
       for (const t of tags) merged.set(t.key, t.value);
@@ -49,7 +54,7 @@ export class MemoryInstanceRegistry implements InstanceRegistry {
     });
   }
 
-  removeTags(identifier: string, keys: readonly string[]): DbInstance {
+  async removeTags(identifier: string, keys: readonly string[]): Promise<DbInstance> {
     const drop = new Set(keys);
     return this.update(identifier, (i) => ({ ...i, tags: i.tags.filter((t) => !drop.has(t.key)) }));
   }
@@ -59,13 +64,12 @@ export class MemoryInstanceRegistry implements InstanceRegistry {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Changes an instance and tells the listeners (the RDS API's operations go through here). */
+  /** Changes an instance and tells the listeners. */
   update(identifier: string, change: (i: DbInstance) => DbInstance): DbInstance {
     const current = this.#instances.get(identifier);
     if (!current) throw new InstanceNotFoundError(identifier);
     const next = change(current);
     this.#instances.set(identifier, next);
-    this.options.persist?.(this.list());
     for (const l of this.#listeners) l({ identifier });
     return next;
   }

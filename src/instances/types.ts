@@ -58,12 +58,17 @@ export interface InstanceRegistry {
   get(identifier: string): DbInstance | undefined;
   /** `arn:PARTITION:rds:REGION:ACCOUNT:db:IDENTIFIER` */
   arn(instance: DbInstance): string;
-  /** ModifyDBInstance --(no-)enable-iam-database-authentication. Throws InstanceNotFoundError. */
-  setIamAuth(identifier: string, enabled: boolean): DbInstance;
+  /**
+   * The instance as it stands now, for decisions (the login's IAM switch and tags): memory while
+   * the store's change feed is live, else the store itself (throws when it cannot be read).
+   */
+  current(identifier: string): Promise<DbInstance | undefined>;
+  /** ModifyDBInstance --(no-)enable-iam-database-authentication. Rejects with InstanceNotFoundError. */
+  setIamAuth(identifier: string, enabled: boolean): Promise<DbInstance>;
   /** AddTagsToResource: merges by key. */
-  addTags(identifier: string, tags: readonly InstanceTag[]): DbInstance;
+  addTags(identifier: string, tags: readonly InstanceTag[]): Promise<DbInstance>;
   /** RemoveTagsFromResource. */
-  removeTags(identifier: string, keys: readonly string[]): DbInstance;
+  removeTags(identifier: string, keys: readonly string[]): Promise<DbInstance>;
   /** Called after every change, so listeners pick up IAM enablement and tags at once. */
   onChange(listener: (change: InstanceChange) => void): () => void;
 }

@@ -43,6 +43,12 @@ export interface EnsureListenerTlsOptions {
   now?: () => Date;
   /** Key type for newly generated keys; ECDSA P-256 unless RSA-2048 is asked for (benchmarks). */
   algorithm?: KeyAlgorithm;
+  /**
+   * The fleet's CA: given this gateway's candidate (the CA already in `dir`, or a new one), returns
+   * the CA every gateway sharing the store uses (the first one stored wins). With it, only ca.pem
+   * is kept in `dir`; the CA key lives sealed in the store.
+   */
+  authority?: (candidate: IssuedPair) => Promise<IssuedPair>;
 }
 
 /** File names inside `dir`. */
@@ -172,6 +178,29 @@ async function ensureGenerated(
 interface LoadedCa {
   pair: IssuedPair;
   cert: X509Certificate;
+}
+
+/**
+ * The fleet's CA. A CA generated here by an earlier version (ca.pem + ca.key) is offered first,
+ * so clients that trust it keep working after the upgrade; the store keeps whichever CA was
+ * stored first. ca.pem is (re)written for clients and ca.key removed: the key's home is the store.
+ */
+async function _sharedCa(
+  dir: string,
+  authority: (candidate: IssuedPair) => Promise<IssuedPair>,
+  algorithm: KeyAlgorithm,
+  now: Date,
+): Promise<LoadedCa> {
+  const local = await readGeneratedCa(dir).catch(() => undefined);
+  const candidate =
+    local !== undefined && !expiresWithin(local.cert, now) ? local.pair : await createCa({ algorithm, now });
+  const pair = await authority(candidate);
+  const cert = parseCert(pair.certPem, "the fleet's CA certificate in the store");
+  if ((await readIfPresent(join(dir, TLS_FILES.caCert))) !== pair.certPem) {
+    await writeAtomic(join(dir, TLS_FILES.caCert), pair.certPem, CERT_MODE);
+  }
+  await rm(join(dir, TLS_FILES.caKey), { force: true });
+  return { pair, cert };
 }
 
 /** The generated CA, or undefined on first start. A half-present or broken CA is an error: replacing it silently would break every client that trusts it. */

@@ -2,12 +2,12 @@
 // context keys in policies (resource tags, source IP, secure transport), a backend that
 // accepts but never answers, and either side of a session going away.
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect as tlsConnect } from "node:tls";
+import Database from "better-sqlite3";
 import pg from "pg";
 import type { GatewayLimits } from "../../src/config/types.js";
 import { generateAuthToken } from "../../src/index.js";
@@ -96,13 +96,13 @@ describe("policy context at connect time", () => {
     const c = pgClient(gw.port, "iamdb_fault", token("iamdb_fault", tagged), gw.caPem);
     await c.connect();
     await c.end();
-    gw.registry.addTags("pg1", [{ key: "env", value: "prod" }]);
+    await gw.registry.addTags("pg1", [{ key: "env", value: "prod" }]);
     try {
       const r = await refusal(pgClient(gw.port, "iamdb_fault", token("iamdb_fault", tagged), gw.caPem));
       assert.equal(r.code, "28000");
       assert.match(String(gw.log().at(-1)?.detail), /denied by statement "OnlyDev"/);
     } finally {
-      gw.registry.addTags("pg1", [{ key: "env", value: "dev" }]);
+      await gw.registry.addTags("pg1", [{ key: "env", value: "dev" }]);
     }
   });
 
@@ -140,7 +140,7 @@ async function silentBackendGateway(limits: Partial<GatewayLimits>) {
     limits,
   });
   const c = await slow.userWithAccess("jane", "iamdb_fault");
-  slow.accounts.put("pg1", "iamdb_fault", "irrelevant");
+  await slow.accounts.put("pg1", "iamdb_fault", "irrelevant");
   const t = generateAuthToken({
     hostname: "localhost",
     port: slow.port,
@@ -228,7 +228,12 @@ describe("faults while the gateway is busy with a login", () => {
     const broken = await startTestGateway();
     try {
       const c = await broken.userWithAccess("jane", "iamdb_fault");
-      writeFileSync(join(broken.dir, "db-accounts.json"), "{ not json");
+      // An account row whose sealed password does not open (another master key, or damage).
+      const db = new Database(join(broken.dir, "iamdb.sqlite"));
+      db.prepare(
+        "INSERT INTO db_accounts VALUES ('pg1', 'iamdb_fault', 'v1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 0, 0)",
+      ).run();
+      db.close();
       const t = generateAuthToken({
         hostname: "localhost",
         port: broken.port,

@@ -12,7 +12,7 @@ import { postgresAccounts } from "../../src/gateway/provision/postgres.js";
 import { SecretBox } from "../../src/iam/secret-box.js";
 import { createIamService, type IamService } from "../../src/iam/service.js";
 import { DbAccountStore, newDbPassword } from "../../src/instances/accounts.js";
-import { MemoryInstanceRegistry } from "../../src/instances/memory.js";
+import { StoreInstanceRegistry } from "../../src/instances/registry.js";
 import { newDbiResourceId } from "../../src/instances/state.js";
 import type { BackendSpec, DbEngine, DbInstance } from "../../src/instances/types.js";
 import { openSqliteStore } from "../../src/store/sqlite/open.js";
@@ -33,7 +33,7 @@ export const MACHINE_PG: BackendSpec = {
 export interface TestGateway {
   dir: string;
   iam: IamService;
-  registry: MemoryInstanceRegistry;
+  registry: StoreInstanceRegistry;
   accounts: DbAccountStore;
   gateway: RunningGateway;
   metrics: GatewayMetrics;
@@ -82,8 +82,9 @@ export async function startGatewayFixture(
   const id = engine.identifier;
   const dir = mkdtempSync(join(tmpdir(), `iamdb-gw-${id}-`));
   const masterKey = randomBytes(32);
+  const store = openSqliteStore({ dataDir: dir });
   const iam = createIamService({
-    repository: openSqliteStore({ dataDir: dir }),
+    repository: store,
     masterKey,
     accountId: ACCOUNT,
   });
@@ -101,9 +102,14 @@ export async function startGatewayFixture(
     backend,
     createdAt: new Date(),
   };
-  const registry = new MemoryInstanceRegistry([base], { accountId: ACCOUNT });
+  const registry = await StoreInstanceRegistry.open({
+    repo: store,
+    changes: store.changes,
+    configured: [base],
+    accountId: ACCOUNT,
+  });
   const tls = await ensureListenerTls({ dir: join(dir, "tls"), names: ["localhost", "127.0.0.1"] });
-  const accounts = new DbAccountStore(dir, new SecretBox(masterKey));
+  const accounts = new DbAccountStore(store, store.changes, new SecretBox(masterKey));
   const metrics = new GatewayMetrics([id]);
   const lines: string[] = [];
   const authLog = new AuthLog({
@@ -117,12 +123,17 @@ export async function startGatewayFixture(
     tls: new Map([[id, tls]]),
     plaintextAllowed: new Set(options.allowPlaintext ? [id] : []),
     limits,
-    authenticator: new Authenticator({ iam, accounts, clockSkewSeconds: limits.clockSkewSeconds }),
+    authenticator: new Authenticator({
+      iam,
+      accounts,
+      instances: registry,
+      clockSkewSeconds: limits.clockSkewSeconds,
+    }),
     authLog,
     metrics,
   });
   const port = gateway.listeners.get(id)?.port ?? 0;
-  registry.update(id, (i) => ({ ...i, listen: { host: "127.0.0.1", port }, port }));
+  registry.setListen(id, { host: "127.0.0.1", port }, port);
   const instance = () => registry.get(id) as DbInstance;
   return {
     dir,
@@ -157,10 +168,12 @@ export async function startGatewayFixture(
     async provision(dbUser) {
       const password = newDbPassword();
       await engine.provision(backend, dbUser, password);
-      accounts.put(id, dbUser, password);
+      await accounts.put(id, dbUser, password);
     },
     async close() {
       await gateway.stop(0);
+      registry.close();
+      accounts.close();
       await iam.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -423,7 +423,7 @@ describe("MySQL gateway: overload and backend faults", () => {
     });
     try {
       const key = await down.userWithAccess("jane", "iamdb_jane");
-      down.accounts.put(ID, "iamdb_jane", newDbPassword());
+      await down.accounts.put(ID, "iamdb_jane", newDbPassword());
       const t = token("iamdb_jane", { port: down.port, credentials: key });
       const r = await mariadbCli(down.port, down.caFile, "iamdb_jane", t, "select 1");
       assert.match(r.stderr, /ERROR 1105 .*could not connect to the database/);
@@ -449,7 +449,7 @@ describe("MySQL gateway: overload and backend faults", () => {
     });
     try {
       const key = await slow.userWithAccess("jane", "iamdb_jane");
-      slow.accounts.put(ID, "iamdb_jane", newDbPassword());
+      await slow.accounts.put(ID, "iamdb_jane", newDbPassword());
       const t = token("iamdb_jane", { port: slow.port, credentials: key });
       const r = await mariadbCli(slow.port, slow.caFile, "iamdb_jane", t, "select 1");
       assert.match(r.stderr, /could not log in within the login timeout/);

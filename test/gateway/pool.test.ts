@@ -259,7 +259,7 @@ describe("backend connection reuse", () => {
     const before = await session();
     const password = newDbPassword();
     await admin((c) => c.query(`alter role ${USER} password '${password}'`));
-    gw.accounts.put("pg1", USER, password);
+    await gw.accounts.put("pg1", USER, password);
     const after = await nextPid();
     assert.notEqual(after, before);
     assert.equal(await nextPid(), after);
@@ -271,8 +271,8 @@ describe("backend connection reuse", () => {
     const stopping = await startTestGateway();
     const stoppingCreds = await stopping.userWithAccess("pool-user", USER);
     try {
-      short.accounts.put("pg1", USER, gw.accounts.password("pg1", USER) as string);
-      stopping.accounts.put("pg1", USER, gw.accounts.password("pg1", USER) as string);
+      await short.accounts.put("pg1", USER, (await gw.accounts.password("pg1", USER)) as string);
+      await stopping.accounts.put("pg1", USER, (await gw.accounts.password("pg1", USER)) as string);
       const idlePid = await session(undefined, short, {}, shortCreds);
       await sleep(100);
       assert.equal(await alive(idlePid), true, "pooled after the session");
@@ -293,7 +293,7 @@ describe("backend connection reuse", () => {
     const shared = await startTestGateway({ backend: { ...MACHINE_PG, reuseConnections: false } });
     try {
       const sharedCreds = await shared.userWithAccess("pool-user", USER);
-      shared.accounts.put("pg1", USER, gw.accounts.password("pg1", USER) as string);
+      await shared.accounts.put("pg1", USER, (await gw.accounts.password("pg1", USER)) as string);
       const pid = await session(undefined, shared, {}, sharedCreds);
       await eventually(async () => !(await alive(pid)), "the backend is closed with the session");
     } finally {
@@ -305,7 +305,7 @@ describe("backend connection reuse", () => {
     const off = await startTestGateway({ limits: { backendPoolMaxIdle: 0 } });
     try {
       const offCreds = await off.userWithAccess("pool-user", USER);
-      off.accounts.put("pg1", USER, gw.accounts.password("pg1", USER) as string);
+      await off.accounts.put("pg1", USER, (await gw.accounts.password("pg1", USER)) as string);
       const pid = await session(undefined, off, {}, offCreds);
       await eventually(async () => !(await alive(pid)), "the backend is closed with the session");
     } finally {

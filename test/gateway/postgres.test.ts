@@ -437,7 +437,7 @@ describe("PostgreSQL gateway: the wire", () => {
     });
     try {
       const creds = await down.userWithAccess("jane", "iamdb_jane");
-      down.accounts.put("pg1", "iamdb_jane", "irrelevant");
+      await down.accounts.put("pg1", "iamdb_jane", "irrelevant");
       const t = generateAuthToken({
         hostname: "localhost",
         port: down.port,

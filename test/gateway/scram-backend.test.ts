@@ -74,7 +74,7 @@ describe("a backend that checks passwords (scram-sha-256)", () => {
 
     const password = newDbPassword();
     await postgresAccounts.rotate(gw.instance().backend, "app", password);
-    gw.accounts.put("pg1", "app", password);
+    await gw.accounts.put("pg1", "app", password);
     const c = pgClient(gw.port, "app", token(), gw.caPem, { database: "postgres" });
     await c.connect();
     await c.end();
@@ -88,7 +88,7 @@ describe("a backend that checks passwords (scram-sha-256)", () => {
     );
     const password = newDbPassword();
     await postgresAccounts.enable(gw.instance().backend, "legacy", password);
-    gw.accounts.put("pg1", "legacy", password);
+    await gw.accounts.put("pg1", "legacy", password);
     const legacyCreds = await gw.userWithAccess("legacy-app", "legacy");
     const t = generateAuthToken({
       hostname: "localhost",
@@ -118,7 +118,7 @@ describe("a backend that checks passwords (scram-sha-256)", () => {
     try {
       const password = newDbPassword();
       await postgresAccounts.create(gw.instance().backend, "logged_ddl", password);
-      gw.accounts.put("pg1", "logged_ddl", password);
+      await gw.accounts.put("pg1", "logged_ddl", password);
       await postgresAccounts.rotate(gw.instance().backend, "logged_ddl", password);
       const log = readFileSync(join(cluster.dir, "server.log"), "utf8");
       assert.match(

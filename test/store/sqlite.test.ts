@@ -46,6 +46,7 @@ describe("sqlite store", () => {
       assert.deepEqual(db.prepare("SELECT version, name FROM schema_migrations ORDER BY version").all(), [
         { version: 1, name: "iam model" },
         { version: 2, name: "session policy arns and session tags" },
+        ...MIGRATIONS.slice(2).map((m) => ({ version: m.version, name: m.name })),
       ]);
       db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 0)").run();
       db.close();

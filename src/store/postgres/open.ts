@@ -1,7 +1,6 @@
 import pg from "pg";
-import type { IamRepository } from "../../iam/repository.js";
 import { StoreError } from "../errors.js";
-import { createSqlRepository } from "../sql/repository.js";
+import { createSqlRepository, type StoreRepository } from "../sql/repository.js";
 import { PostgresDriver } from "./driver.js";
 import { migratePostgres } from "./migrate.js";
 
@@ -29,7 +28,7 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,56}$/;
  * process's caches about other gateways' changes. Every gateway sharing the store must use the
  * same master key (IAMDB_MASTER_KEY), since the secrets are sealed with it.
  */
-export async function openPostgresStore(options: PostgresStoreOptions): Promise<IamRepository> {
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<StoreRepository> {
   const schema = options.schema ?? "iamdb";
   if (!SCHEMA_NAME.test(schema)) {
     throw new StoreError(

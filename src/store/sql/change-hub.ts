@@ -14,11 +14,13 @@ export class ChangeHub {
   }
 }
 
-/** One `all` covers every other change in the same transaction. */
+/** One `all` covers every other change in the same transaction; duplicates go once. */
 export function coalesce(changes: readonly Invalidation[]): Invalidation[] {
   if (changes.some((c) => c.scope === "all")) return [{ scope: "all" }];
   const seen = new Set<string>();
-  return changes.filter(
-    (c) => c.scope === "credential" && !seen.has(c.accessKeyId) && seen.add(c.accessKeyId),
-  );
+  return changes.filter((c) => {
+    const key =
+      c.scope === "credential" ? `c:${c.accessKeyId}` : c.scope === "deployment" ? `d:${c.kind}` : "";
+    return !seen.has(key) && seen.add(key);
+  });
 }

@@ -120,6 +120,46 @@ ALTER TABLE sessions ADD COLUMN session_tags TEXT;
 ALTER TABLE sessions ADD COLUMN transitive_tag_keys TEXT;
 `,
   },
+  {
+    version: 3,
+    name: "deployment state: instances, DB accounts, TLS authority, fleet members, store facts",
+    // The config file declares instances (identity = identifier); these rows hold what changes
+    // or must be the same on every gateway sharing the store. Sealed values use the master key.
+    sql: `
+CREATE TABLE db_instances (
+  identifier       TEXT PRIMARY KEY,
+  dbi_resource_id  TEXT NOT NULL UNIQUE,
+  iam_auth_enabled BIGINT NOT NULL,
+  tags             TEXT NOT NULL,
+  create_date      BIGINT NOT NULL
+);
+CREATE TABLE db_accounts (
+  instance        TEXT NOT NULL,
+  username        TEXT NOT NULL,
+  sealed_password TEXT NOT NULL,
+  create_date     BIGINT NOT NULL,
+  rotate_date     BIGINT NOT NULL,
+  PRIMARY KEY (instance, username)
+);
+CREATE TABLE tls_authorities (
+  name        TEXT PRIMARY KEY,
+  cert_pem    TEXT NOT NULL,
+  sealed_key  TEXT NOT NULL,
+  create_date BIGINT NOT NULL
+);
+CREATE TABLE store_facts (
+  name  TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE fleet_members (
+  member_id   TEXT PRIMARY KEY,
+  member_no   BIGINT NOT NULL UNIQUE,
+  info        TEXT NOT NULL,
+  started     BIGINT NOT NULL,
+  heartbeat   BIGINT NOT NULL
+);
+`,
+  },
 ];
 
 export function migrationSql(m: Migration, dialect: "sqlite" | "postgres"): string {

@@ -1,6 +1,8 @@
 import type { IamRepository } from "../../iam/repository.js";
+import type { DeploymentRepository } from "../../instances/repository.js";
 import { accessKeyQueries, sessionQueries } from "./access-keys.js";
 import { attachmentQueries } from "./attachments.js";
+import { deploymentQueries } from "./deployment.js";
 import type { SqlDriver } from "./driver.js";
 import { graphQueries } from "./graph.js";
 import { groupQueries } from "./groups.js";
@@ -9,12 +11,15 @@ import { roleQueries } from "./roles.js";
 import { userQueries } from "./users.js";
 
 /**
- * The IAM repository over any SQL driver. Both stores share this code, so SQLite and
+ * The IAM repository (and the deployment state beside it) over any SQL driver. Both stores share this code, so SQLite and
  * PostgreSQL answer every question identically; only connection handling, locking, migrations
  * and change notification differ (see sqlite/ and postgres/).
  */
-export function createSqlRepository(db: SqlDriver): IamRepository {
+export type StoreRepository = IamRepository & DeploymentRepository;
+
+export function createSqlRepository(db: SqlDriver): StoreRepository {
   return {
+    ...deploymentQueries(db),
     ...userQueries(db),
     ...groupQueries(db),
     ...roleQueries(db),

@@ -1,8 +1,7 @@
 import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import type { IamRepository } from "../../iam/repository.js";
-import { createSqlRepository } from "../sql/repository.js";
+import { createSqlRepository, type StoreRepository } from "../sql/repository.js";
 import { SqliteDriver } from "./driver.js";
 import { migrateSqlite } from "./migrate.js";
 
@@ -30,7 +29,7 @@ export const DEFAULT_SQLITE_FILE = "iamdb.sqlite";
  * @see https://www.sqlite.org/pragma.html#pragma_synchronous
  * @see https://www.sqlite.org/wal.html
  */
-export function openSqliteStore(options: SqliteStoreOptions): IamRepository {
+export function openSqliteStore(options: SqliteStoreOptions): StoreRepository {
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const file = join(options.dataDir, options.fileName ?? DEFAULT_SQLITE_FILE);
   const fresh = !existsSync(file);

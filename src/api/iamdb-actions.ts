@@ -1,0 +1,127 @@
+import type { DbAccount } from "../instances/accounts.js";
+import type { FleetMemberRecord } from "../instances/repository.js";
+import { InstanceNotFoundError } from "../instances/types.js";
+import type { ActionCall, ActionSpec, Target } from "./action.js";
+import { ApiError } from "./errors.js";
+import { xmlList } from "./xml.js";
+
+/**
+ * iamdb's own actions, in an `iamdb` service namespace of the same Query protocol, signed with
+ * SigV4 (credential scope service `iamdb`) and authorized with IAM policy like the AWS ones:
+ * `iamdb:CreateDBUser` & co. on the instance ARN (`arn:aws:rds:REGION:ACCOUNT:db:ID`, with the
+ * instance's tags as aws:ResourceTag/KEY), `iamdb:DescribeGatewayFleet` on `*`.
+ */
+export const IAMDB_API_VERSION = "2026-12-01";
+export const IAMDB_NAMESPACE = `https://iamdb.dev/doc/${IAMDB_API_VERSION}/`;
+
+/** What the iamdb actions need beyond the IAM service and the instances. */
+export interface IamdbServices {
+  readonly dbUsers?: {
+    list(identifier: string): Promise<DbAccount[]>;
+    run(
+      identifier: string,
+      action: "create" | "enable" | "rotate" | "delete",
+      username: string,
+      options?: { keepRole?: boolean },
+    ): Promise<DbAccount | undefined>;
+  };
+  /** The live gateways sharing the store. */
+  readonly fleet?: () => readonly FleetMemberRecord[];
+}
+
+function instanceTarget(c: ActionCall): Target {
+  const id = c.params.required("DBInstanceIdentifier");
+  const i = c.instances.get(id);
+  if (i === undefined) throw new InstanceNotFoundError(id);
+  const context: Record<string, string> = {};
+  for (const t of i.tags) context[`aws:ResourceTag/${t.key}`] = t.value;
+  return { resource: c.instances.arn(i), context };
+}
+
+function dbUsers(c: ActionCall): NonNullable<IamdbServices["dbUsers"]> {
+  if (c.services.dbUsers === undefined) {
+    throw new ApiError(
+      "ServiceUnavailable",
+      503,
+      "This endpoint does not manage DB users; call a gateway's admin API.",
+    );
+  }
+  return c.services.dbUsers;
+}
+
+/** PostgreSQL and MySQL user names iamdb provisions: printable, no NUL, at most 63 bytes (NAMEDATALEN − 1). */
+function username(c: ActionCall): string {
+  const u = c.params.required("Username");
+  if (Buffer.byteLength(u, "utf8") > 63 || [...u].some((ch) => (ch.codePointAt(0) ?? 0) < 0x20)) {
+    throw new ApiError(
+      "InvalidParameterValue",
+      400,
+      "Username must be 1-63 bytes without control characters (PostgreSQL cuts longer names short, so two would share one role).",
+    );
+  }
+  return u;
+}
+
+function dbUserXml(a: DbAccount) {
+  return {
+    DBInstanceIdentifier: a.instance,
+    Username: a.username,
+    IAMDatabaseAuthenticationEnabled: true,
+    CreateTime: new Date(a.createdAt),
+    PasswordRotateTime: new Date(a.rotatedAt),
+  };
+}
+
+const change = (action: "create" | "enable" | "rotate"): ActionSpec => ({
+  authorize: instanceTarget,
+  run: async (c) => {
+    const a = await dbUsers(c).run(c.params.required("DBInstanceIdentifier"), action, username(c));
+    return { DBUser: dbUserXml(a as DbAccount) };
+  },
+});
+
+export const IAMDB_ACTIONS: Readonly<Record<string, ActionSpec>> = {
+  CreateDBUser: change("create"),
+  EnableDBUser: change("enable"),
+  RotateDBUserPassword: change("rotate"),
+  DeleteDBUser: {
+    authorize: instanceTarget,
+    run: async (c) => {
+      await dbUsers(c).run(c.params.required("DBInstanceIdentifier"), "delete", username(c), {
+        keepRole: c.params.bool("KeepRole") ?? false,
+      });
+      return undefined;
+    },
+  },
+  ListDBUsers: {
+    authorize: instanceTarget,
+    run: async (c) => ({
+      DBUsers: xmlList((await dbUsers(c).list(c.params.required("DBInstanceIdentifier"))).map(dbUserXml)),
+    }),
+  },
+  DescribeGatewayFleet: {
+    authorize: () => ({ resource: "*" }),
+    run: async (c) => ({
+      Gateways: xmlList(
+        (c.services.fleet?.() ?? []).map((m) => ({
+          MemberId: m.memberId,
+          MemberNumber: m.memberNo,
+          Version: m.info.version,
+          Hostname: m.info.hostname,
+          Pid: m.info.pid,
+          ApiUrl: m.info.apiUrl,
+          OpsUrl: m.info.opsUrl,
+          StartTime: m.started,
+          HeartbeatTime: m.heartbeat,
+          Listeners: xmlList(
+            Object.entries(m.info.listeners).map(([id, l]) => ({
+              DBInstanceIdentifier: id,
+              Host: l.host,
+              Port: l.port,
+            })),
+          ),
+        })),
+      ),
+    }),
+  },
+};

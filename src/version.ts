@@ -1,0 +1,19 @@
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** iamdb's version, from the package.json above this file (src/ under tsx, dist/src/ when built). */
+function readVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    const file = join(dir, "package.json");
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "iamdb" && typeof pkg.version === "string") return pkg.version;
+    }
+    dir = dirname(dir);
+  }
+  return "unknown";
+}
+
+export const IAMDB_VERSION = readVersion();
