@@ -5,7 +5,9 @@ import { ensureAdministrator } from "../api/bootstrap.js";
 import { startAdminApi } from "../api/server.js";
 import type { Config } from "../config/types.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../embedded/pglite.js";
+import { FleetCancelRouter } from "../fleet/cancelRouter.js";
 import { FleetMembership } from "../fleet/membership.js";
+import { peerKey } from "../fleet/peerCancel.js";
 import { Authenticator } from "../gateway/authenticate.js";
 import { AuthLog, authLogSink } from "../gateway/authLog.js";
 import { type RunningGateway, startGateway } from "../gateway/gateway.js";
@@ -169,8 +171,10 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
       instances: registry,
       clockSkewSeconds: config.gateway.clockSkewSeconds,
     });
+    const cancelRouter = new FleetCancelRouter(peerKey(masterKey), config.gateway.backendConnectTimeoutMs);
     const gateway = await startGateway({
       registry,
+      fleet: cancelRouter,
       tls: new Map(config.instances.map((i) => [i.identifier, tls])),
       plaintextAllowed: new Set(config.instances.filter((i) => i.allowPlaintext).map((i) => i.identifier)),
       limits: config.gateway,
@@ -242,6 +246,7 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
       },
     });
     fleet = membership;
+    cancelRouter.attach(membership);
     cleanups.push(() => membership.leave());
 
     const status: IamdbStatus = {

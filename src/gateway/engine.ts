@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import type { SecureContext } from "node:tls";
 import type { GatewayLimits } from "../config/types.js";
+import type { FleetCancelRouter } from "../fleet/cancelRouter.js";
 import type { DbInstance } from "../instances/types.js";
 import type { Authenticator } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
@@ -18,6 +19,8 @@ export interface ListenerContext {
   readonly metrics: GatewayMetrics;
   /** Called when a session starts relaying and when it ends, for draining on shutdown. */
   readonly sessions: SessionTracker;
+  /** Cancel requests across the fleet (PostgreSQL); absent outside `iamdb up`. */
+  readonly fleet?: FleetCancelRouter | undefined;
 }
 
 export interface SessionTracker {

@@ -1,5 +1,6 @@
 import { createSecureContext, type SecureContext } from "node:tls";
 import type { GatewayLimits } from "../config/types.js";
+import type { FleetCancelRouter } from "../fleet/cancelRouter.js";
 import type { DbEngine, InstanceRegistry } from "../instances/types.js";
 import type { Authenticator } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
@@ -28,6 +29,8 @@ export interface GatewayOptions {
   readonly authenticator: Authenticator;
   readonly authLog: AuthLog;
   readonly metrics: GatewayMetrics;
+  /** Forwards PostgreSQL cancel requests to the gateway of the fleet that issued the key. */
+  readonly fleet?: FleetCancelRouter;
 }
 
 export interface RunningGateway {
@@ -66,6 +69,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         authLog: options.authLog,
         metrics: options.metrics,
         sessions,
+        fleet: options.fleet,
       },
       instance.listen.host,
       instance.listen.port,

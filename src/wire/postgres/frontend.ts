@@ -15,6 +15,7 @@ import {
   MAX_STARTUP_PACKET_LENGTH,
   MIN_CANCEL_KEY_LENGTH,
   MIN_STARTUP_PACKET_LENGTH,
+  PEER_CANCEL_CODE,
   SqlState,
   SSL_REQUEST_CODE,
 } from "./constants.js";
@@ -25,6 +26,8 @@ export type StartupPacket =
   | { kind: "SSLRequest" }
   | { kind: "GSSENCRequest" }
   | { kind: "CancelRequest"; processId: number; secretKey: Buffer }
+  /** iamdb's own: a cancel forwarded by another gateway of the fleet (`src/fleet/peerCancel.ts`); the body is checked there. */
+  | { kind: "PeerCancelRequest"; body: Buffer }
   | { kind: "StartupMessage"; protocolVersion: number; parameters: Record<string, string> };
 
 export type FrontendEvent =
@@ -159,6 +162,9 @@ export class FrontendParser {
           secretKey: Buffer.from(body.subarray(4)),
         };
       }
+      case PEER_CANCEL_CODE:
+        this.phase = "paused";
+        return { kind: "PeerCancelRequest", body: Buffer.from(body) };
     }
     const major = code >>> 16;
     const minor = code & 0xffff;

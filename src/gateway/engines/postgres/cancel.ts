@@ -1,4 +1,5 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
+import { processIdFor } from "../../../fleet/peerCancel.js";
 
 /** Where a cancel request for one session must go, with the backend's own key. */
 export interface BackendTarget {
@@ -16,11 +17,20 @@ export interface BackendTarget {
 export class CancelKeys {
   readonly #byPid = new Map<number, { key: Buffer; target: BackendTarget }>();
 
-  /** Issues a fresh (processId, secretKey) for a session; `release` forgets it when the session ends. */
-  issue(target: BackendTarget): { processId: number; secretKey: Buffer; release: () => void } {
+  /**
+   * Issues a fresh (processId, secretKey) for a session; `release` forgets it when the session
+   * ends. In a fleet the process id carries this gateway's member number, so another gateway
+   * that receives the cancel knows where to forward it.
+   */
+  issue(
+    target: BackendTarget,
+    memberNo?: number,
+  ): { processId: number; secretKey: Buffer; release: () => void } {
     let processId: number;
-    do processId = randomBytes(4).readInt32BE(0) & 0x7fffffff;
-    while (processId === 0 || this.#byPid.has(processId));
+    do {
+      const random = randomBytes(4).readInt32BE(0) & 0x7fffffff;
+      processId = memberNo === undefined ? random : processIdFor(memberNo, random);
+    } while (processId === 0 || this.#byPid.has(processId));
     const secretKey = randomBytes(4);
     this.#byPid.set(processId, { key: secretKey, target });
     return { processId, secretKey, release: () => this.#byPid.delete(processId) };

@@ -113,6 +113,20 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
   }
 
   /** Sends a fatal error and closes; what PostgreSQL does when it refuses a connection. */
+  /** A cancel for a key this gateway did not issue: another member of the fleet may own it. */
+  #forwardCancel(packet: { processId: number; secretKey: Buffer }): void {
+    const { ctx, attempt } = this;
+    const fleet = ctx.fleet;
+    if (fleet === undefined) return;
+    fleet.forward(this.instance.identifier, packet.processId, packet.secretKey).catch((err: Error) => {
+      ctx.authLog.failure(
+        attempt,
+        "internal-error",
+        `could not forward a cancel request to its gateway: ${err.message}`,
+      );
+    });
+  }
+
   #fatal(code: string, message: string, extra: { detail?: string; hint?: string } = {}): void {
     this.closeWith(errorResponse({ severity: "FATAL", code, message, ...extra }), message);
   }
@@ -164,9 +178,24 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
           this.#parser.expectStartup();
           break;
         case "CancelRequest":
-          this.cancelKeys.cancel(packet.processId, packet.secretKey);
+          if (!this.cancelKeys.cancel(packet.processId, packet.secretKey)) this.#forwardCancel(packet);
           this.destroy();
           return;
+        case "PeerCancelRequest": {
+          const check = this.ctx.fleet?.check(packet.body);
+          if (check?.ok) {
+            // Handled here or not at all: a peer cancel is never forwarded again (no loops).
+            this.cancelKeys.cancel(check.processId, check.secretKey);
+          } else {
+            this.ctx.authLog.failure(
+              this.attempt,
+              "protocol-violation",
+              `fleet peer cancel refused: ${check?.reason ?? "this gateway is not in a fleet"}`,
+            );
+          }
+          this.destroy();
+          return;
+        }
         case "StartupMessage":
           parameters = packet.parameters;
           minor = packet.protocolVersion & 0xffff;
@@ -325,12 +354,15 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
     const id = this.instance.identifier;
     const client = this.socket;
     const spec = this.instance.backend;
-    const cancelKey = this.cancelKeys.issue({
-      processId: backend.processId,
-      secretKey: backend.secretKey,
-      send: (pid, secret) =>
-        sendBackendCancel(spec, ctx.limits.backendConnectTimeoutMs, cancelRequest(pid, secret)),
-    });
+    const cancelKey = this.cancelKeys.issue(
+      {
+        processId: backend.processId,
+        secretKey: backend.secretKey,
+        send: (pid, secret) =>
+          sendBackendCancel(spec, ctx.limits.backendConnectTimeoutMs, cancelRequest(pid, secret)),
+      },
+      ctx.fleet?.memberNo,
+    );
     first.push(backendKeyData(cancelKey.processId, cancelKey.secretKey), readyForQuery("I"));
     this.sessionStarted(detail);
     // The session's closures capture these, not `this`: the handshake's state can be collected.
