@@ -27,6 +27,12 @@ export interface EnsureAdministratorOptions {
   /** The admin API's URL, written as the profile's endpoint_url. */
   readonly endpointUrl: string;
   readonly region: string;
+  /**
+   * In a fleet every gateway's data directory needs an administrator key, but a user holds at
+   * most two: once iamdb-admin has two that this directory does not hold, this user (an
+   * administrator of this gateway's own) gets the key instead.
+   */
+  readonly fallbackUserName?: string;
 }
 
 export interface AdministratorFiles {
@@ -105,15 +111,23 @@ export async function ensureAdministrator(options: EnsureAdministratorOptions): 
     return { created: false, ...result };
   }
 
-  try {
-    await iam.createUser({ userName: ADMIN_USER });
-  } catch (e) {
-    if (!(e instanceof EntityAlreadyExistsError)) throw e;
-  }
-  await iam.putUserPolicy({ userName: ADMIN_USER, policyName: ADMIN_POLICY, policyDocument: ADMIN_DOCUMENT });
+  const keyFor = async (userName: string) => {
+    try {
+      await iam.createUser({ userName });
+    } catch (e) {
+      if (!(e instanceof EntityAlreadyExistsError)) throw e;
+    }
+    await iam.putUserPolicy({ userName, policyName: ADMIN_POLICY, policyDocument: ADMIN_DOCUMENT });
+    return iam.createAccessKey({ userName });
+  };
   let key: Awaited<ReturnType<IamService["createAccessKey"]>>;
   try {
-    key = await iam.createAccessKey({ userName: ADMIN_USER });
+    try {
+      key = await keyFor(ADMIN_USER);
+    } catch (e) {
+      if (!(e instanceof LimitExceededError) || options.fallbackUserName === undefined) throw e;
+      key = await keyFor(options.fallbackUserName);
+    }
   } catch (e) {
     if (e instanceof LimitExceededError) {
       throw new AdministratorError(

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -215,6 +216,12 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
       dataDir: config.dataDir,
       endpointUrl: api.url,
       region: config.region,
+      // A shared store serves a fleet: each further gateway's data directory gets an administrator of its own.
+      ...(config.store.type === "postgres"
+        ? {
+            fallbackUserName: `iamdb-admin-${createHash("sha256").update(`${hostname()}:${config.dataDir}`).digest("hex").slice(0, 8)}`,
+          }
+        : {}),
     });
     const ops = await startOpsServer(
       metrics,

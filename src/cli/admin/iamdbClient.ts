@@ -62,16 +62,17 @@ export class IamdbApiError extends UserError {
 }
 
 /**
- * Calls an action of the admin API's `iamdb` service: a form POST signed with SigV4 for service
- * `iamdb`, as the AWS SDKs sign the IAM ones. Returns the `<ActionResult>` element.
+ * Calls an action of the admin API's `iamdb` service (or another of its services): a form POST
+ * signed with SigV4, as the AWS SDKs sign the IAM ones. Returns the `<ActionResult>` element.
  */
 export async function callIamdb(
   connection: Connection,
   action: string,
   params: Readonly<Record<string, string>>,
+  service: { name: string; version: string } = { name: "iamdb", version: IAMDB_API_VERSION },
 ): Promise<XmlNode> {
   const url = new URL(connection.endpoint);
-  const body = new URLSearchParams({ Action: action, Version: IAMDB_API_VERSION, ...params }).toString();
+  const body = new URLSearchParams({ Action: action, Version: service.version, ...params }).toString();
   const signed = signRequest(
     {
       method: "POST",
