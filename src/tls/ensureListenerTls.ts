@@ -142,14 +142,19 @@ async function ensureGenerated(
   await ensureDir(dir);
   const path = (name: string) => join(dir, name);
 
-  let ca = await readGeneratedCa(dir);
-  if (ca === undefined || expiresWithin(ca.cert, now)) {
-    const fresh = await createCa({ algorithm, now });
-    // Key first: a crash in between leaves a key without a certificate, which the next start
-    // reports instead of pairing a new certificate with an old key.
-    await writeAtomic(path(TLS_FILES.caKey), fresh.keyPem, KEY_MODE);
-    await writeAtomic(path(TLS_FILES.caCert), fresh.certPem, CERT_MODE);
-    ca = { pair: fresh, cert: new X509Certificate(fresh.certPem) };
+  let ca: LoadedCa | undefined;
+  if (options.authority !== undefined) {
+    ca = await sharedCa(dir, options.authority, algorithm, now);
+  } else {
+    ca = await readGeneratedCa(dir);
+    if (ca === undefined || expiresWithin(ca.cert, now)) {
+      const fresh = await createCa({ algorithm, now });
+      // Key first: a crash in between leaves a key without a certificate, which the next start
+      // reports instead of pairing a new certificate with an old key.
+      await writeAtomic(path(TLS_FILES.caKey), fresh.keyPem, KEY_MODE);
+      await writeAtomic(path(TLS_FILES.caCert), fresh.certPem, CERT_MODE);
+      ca = { pair: fresh, cert: new X509Certificate(fresh.certPem) };
+    }
   }
 
   const current = await readGeneratedLeaf(dir);
@@ -178,6 +183,29 @@ async function ensureGenerated(
 interface LoadedCa {
   pair: IssuedPair;
   cert: X509Certificate;
+}
+
+/**
+ * The fleet's CA. A CA generated here by an earlier version (ca.pem + ca.key) is offered first,
+ * so clients that trust it keep working after the upgrade; the store keeps whichever CA was
+ * stored first. ca.pem is (re)written for clients and ca.key removed: the key's home is the store.
+ */
+async function sharedCa(
+  dir: string,
+  authority: (candidate: IssuedPair) => Promise<IssuedPair>,
+  algorithm: KeyAlgorithm,
+  now: Date,
+): Promise<LoadedCa> {
+  const local = await readGeneratedCa(dir).catch(() => undefined);
+  const candidate =
+    local !== undefined && !expiresWithin(local.cert, now) ? local.pair : await createCa({ algorithm, now });
+  const pair = await authority(candidate);
+  const cert = parseCert(pair.certPem, "the fleet's CA certificate in the store");
+  if ((await readIfPresent(join(dir, TLS_FILES.caCert))) !== pair.certPem) {
+    await writeAtomic(join(dir, TLS_FILES.caCert), pair.certPem, CERT_MODE);
+  }
+  await rm(join(dir, TLS_FILES.caKey), { force: true });
+  return { pair, cert };
 }
 
 /**

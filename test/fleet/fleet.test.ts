@@ -186,8 +186,20 @@ const loginWorks = (port: number) =>
     () => false,
   );
 
+async function dropTestObjects(): Promise<void> {
+  const admin = new pg.Client(ADMIN_PG);
+  await admin.connect();
+  try {
+    await admin.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
+    await admin.query(`DROP ROLE IF EXISTS ${DB_USER}`);
+  } finally {
+    await admin.end();
+  }
+}
+
 before(async () => {
   if (!HAPROXY) return;
+  await dropTestObjects(); // a run killed before its cleanup may have left the role
   dir = mkdtempSync(join(tmpdir(), "iamdb-fleet-"));
   const taken = new Set<number>();
   lbPort = await freeLowPort(taken);
@@ -333,14 +345,7 @@ after(async () => {
   if (!HAPROXY) return;
   haproxy?.kill("SIGKILL");
   await Promise.all(members.map((m) => stopMember(m, "SIGKILL")));
-  const admin = new pg.Client(ADMIN_PG);
-  await admin.connect();
-  try {
-    await admin.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
-    await admin.query(`DROP ROLE IF EXISTS ${DB_USER}`);
-  } finally {
-    await admin.end();
-  }
+  await dropTestObjects();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -87,7 +87,7 @@ export async function callIamdb(
     {
       credentials: connection.credentials,
       region: connection.region,
-      service: "iamdb",
+      service: service.name,
       signingDate: new Date(),
     },
   );
