@@ -191,6 +191,34 @@ describe("admin API errors, as AWS writes them", () => {
     assert.match(text, /<UserName>jane<\/UserName>/);
   });
 
+  it("refuses a presigned URL dated ten years ahead with X-Amz-Expires=1", async () => {
+    const url = new URL(h.api.url);
+    const p = presignRequest(
+      {
+        method: "GET",
+        path: "/",
+        query: [
+          ["Action", "GetUser"],
+          ["Version", "2010-05-08"],
+        ],
+        headers: [["host", url.host]],
+      },
+      {
+        credentials: h.admin,
+        region: "us-east-1",
+        service: "iam",
+        signingDate: new Date(Date.now() + 10 * 365 * 86_400_000),
+        expiresIn: 1,
+      },
+    );
+    const qs = p.query.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join("&");
+    const res = await fetch(`${h.api.url}/?${qs}`);
+    const text = await res.text();
+    assert.equal(res.status, 400, text);
+    assert.match(text, /<Code>RequestExpired<\/Code>/);
+    assert.match(text, /Signature not yet current/);
+  });
+
   it("refuses inactive keys", async () => {
     const { iam } = h.clients();
     await iam.send(new CreateUserCommand({ UserName: "idle" }));
