@@ -3,7 +3,7 @@ import type { IamService } from "../iam/service.js";
 import type { InstanceRegistry } from "../instances/types.js";
 import { describeDecision, evaluate, type RequestContext } from "../policy/index.js";
 import { type RequestAuthErrorCode, verifyRequest } from "../sigv4/index.js";
-import type { ActionCall, ServiceSpec } from "./action.js";
+import type { ActionCall, ServiceSpec, Target } from "./action.js";
 import { ApiError, accessDenied, invalidAction, toApiError } from "./errors.js";
 import { IAM_ACTIONS } from "./iam-actions.js";
 import { parseForm, QueryParams } from "./params.js";
@@ -230,23 +230,27 @@ export function createApiHandler(options: ApiHandlerOptions): (request: ApiReque
       };
       const policyAction = `${service.name}:${action}`;
       if (spec.authorize !== "none") {
-        const target = spec.authorize === "self" ? { resource: "*" } : await spec.authorize(call);
-        const decision = evaluate(
-          {
-            action: policyAction,
-            resource: target.resource,
-            principal: callerPolicies.principal,
-            context: { ...call.context, ...target.context },
-            now,
-          },
-          callerPolicies.policies,
-        );
-        const refused =
-          spec.authorize === "self" ? decision.decision === "explicitDeny" : decision.decision !== "allowed";
-        if (refused) {
-          return fail(accessDenied(caller.arn, policyAction, target.resource), {
-            reason: describeDecision(decision, { action: policyAction, resource: target.resource }),
-          });
+        const targets = spec.authorize === "self" ? { resource: "*" } : await spec.authorize(call);
+        for (const target of Array.isArray(targets) ? targets : [targets as Target]) {
+          const decision = evaluate(
+            {
+              action: policyAction,
+              resource: target.resource,
+              principal: callerPolicies.principal,
+              context: { ...call.context, ...target.context },
+              now,
+            },
+            callerPolicies.policies,
+          );
+          const refused =
+            spec.authorize === "self"
+              ? decision.decision === "explicitDeny"
+              : decision.decision !== "allowed";
+          if (refused) {
+            return fail(accessDenied(caller.arn, policyAction, target.resource), {
+              reason: describeDecision(decision, { action: policyAction, resource: target.resource }),
+            });
+          }
         }
       }
       const result = await spec.run(call);
