@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { Principal } from "../iam/principal.js";
 import type { IamService } from "../iam/service.js";
 import type { InstanceRegistry } from "../instances/types.js";
 import { describeDecision, evaluate, type RequestContext } from "../policy/index.js";
@@ -122,6 +123,32 @@ function requestContext(request: ApiRequest, region: string): RequestContext {
   };
 }
 
+/** What STS allows GetSessionToken credentials without MFA to call. */
+const STS_WITHOUT_MFA = new Set(["AssumeRole", "GetCallerIdentity"]);
+
+/**
+ * GetSessionToken credentials obtained without MFA (iamdb has no MFA devices, so all of them)
+ * cannot call IAM, nor STS other than AssumeRole and GetCallerIdentity. IAM answers such calls
+ * InvalidClientTokenId, STS AccessDenied "Cannot call ACTION with session credentials"; iamdb
+ * adds what to do to IAM's opaque sentence.
+ * @see https://docs.aws.amazon.com/STS/latest/APIReference/API_GetSessionToken.html
+ * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_getsessiontoken.html
+ */
+function sessionTokenRefusal(caller: Principal, service: string, action: string): ApiError | undefined {
+  if (caller.type !== "user" || caller.sessionAccessKeyId === undefined) return undefined;
+  if (service === "iam") {
+    return new ApiError(
+      "InvalidClientTokenId",
+      403,
+      "The security token included in the request is invalid. Credentials from GetSessionToken without MFA cannot call IAM: sign with the user's access key, or with a role's credentials from AssumeRole.",
+    );
+  }
+  if (service === "sts" && !STS_WITHOUT_MFA.has(action)) {
+    return new ApiError("AccessDenied", 403, `Cannot call ${action} with session credentials`);
+  }
+  return undefined;
+}
+
 export function createApiHandler(options: ApiHandlerOptions): (request: ApiRequest) => Promise<ApiResponse> {
   const { iam, instances } = options;
   const clock = options.now ?? (() => new Date());
@@ -211,6 +238,8 @@ export function createApiHandler(options: ApiHandlerOptions): (request: ApiReque
 
       const caller = auth.credential.principal;
       principalArn = caller.arn;
+      const refusal = sessionTokenRefusal(caller, service.name, action);
+      if (refusal !== undefined) return fail(refusal);
       const callerPolicies = await iam.policySetFor(caller);
       if (callerPolicies === undefined) {
         return fail(

@@ -403,6 +403,73 @@ describe("STS through @aws-sdk/client-sts", () => {
   });
 });
 
+describe("GetSessionToken credentials (no MFA in iamdb)", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(() => h.dispose());
+
+  it("cannot call IAM, nor STS besides AssumeRole and GetCallerIdentity, but can call RDS", async () => {
+    const { iam } = h.clients();
+    await iam.send(new CreateUserCommand({ UserName: "gst-user" }));
+    await iam.send(
+      new PutUserPolicyCommand({
+        UserName: "gst-user",
+        PolicyName: "all",
+        PolicyDocument: policy({ Effect: "Allow", Action: "*", Resource: "*" }),
+      }),
+    );
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: "gst-role",
+        AssumeRolePolicyDocument: policy({
+          Effect: "Allow",
+          Principal: { AWS: `arn:aws:iam::${ACCOUNT}:user/gst-user` },
+          Action: "sts:AssumeRole",
+        }),
+      }),
+    );
+    const k = await iam.send(new CreateAccessKeyCommand({ UserName: "gst-user" }));
+    const longTerm = h.clients({
+      accessKeyId: k.AccessKey?.AccessKeyId ?? "",
+      secretAccessKey: k.AccessKey?.SecretAccessKey ?? "",
+    });
+    // The long-term key may call IAM.
+    await longTerm.iam.send(new ListUsersCommand({}));
+    const r = await longTerm.sts.send(new GetSessionTokenCommand({ DurationSeconds: 900 }));
+    const session = h.clients({
+      accessKeyId: r.Credentials?.AccessKeyId ?? "",
+      secretAccessKey: r.Credentials?.SecretAccessKey ?? "",
+      sessionToken: r.Credentials?.SessionToken ?? "",
+    });
+    // IAM: refused whatever the user's policies allow, with AWS's answer.
+    for (const call of [
+      () => session.iam.send(new ListUsersCommand({})),
+      () => session.iam.send(new GetUserCommand({})),
+      () => session.iam.send(new CreateUserCommand({ UserName: "gst-escalated" })),
+    ]) {
+      const e = await errorOf(call());
+      assert.equal(e.name, "InvalidClientTokenId");
+      assert.equal(e.status, 403);
+      assert.match(e.message, /^The security token included in the request is invalid\./);
+      assert.match(e.message, /GetSessionToken/);
+    }
+    await assert.rejects(iam.send(new GetUserCommand({ UserName: "gst-escalated" })), /cannot be found/);
+    // STS: GetCallerIdentity and AssumeRole work; GetSessionToken does not.
+    const id = await session.sts.send(new GetCallerIdentityCommand({}));
+    assert.equal(id.Arn, `arn:aws:iam::${ACCOUNT}:user/gst-user`);
+    await session.sts.send(
+      new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${ACCOUNT}:role/gst-role`, RoleSessionName: "gst" }),
+    );
+    const again = await errorOf(session.sts.send(new GetSessionTokenCommand({})));
+    assert.equal(again.name, "AccessDenied");
+    assert.equal(again.message, "Cannot call GetSessionToken with session credentials");
+    // Other services work as the user.
+    await session.rds.send(new DescribeDBInstancesCommand({}));
+  });
+});
+
 describe("RDS through @aws-sdk/client-rds", () => {
   let h: Harness;
   before(async () => {
