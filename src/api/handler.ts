@@ -9,6 +9,7 @@ import { ApiError, accessDenied, invalidAction, toApiError } from "./errors.js";
 import { IAM_ACTIONS } from "./iam-actions.js";
 import { parseForm, QueryParams } from "./params.js";
 import { RDS_ACTIONS } from "./rds-actions.js";
+import { validRequestRegions } from "./regions.js";
 import { STS_ACTIONS } from "./sts-actions.js";
 import { children, escapeXml, type XmlObject } from "./xml.js";
 
@@ -69,6 +70,11 @@ export interface ApiHandlerOptions {
   readonly now?: () => Date;
   /** One structured line per request; never carries secrets, signatures or bodies. */
   readonly log?: (line: object) => void;
+  /**
+   * The deployment's own regions (the configured region); with the instances' regions and the
+   * partition's AWS regions, the regions a request may be signed for (see regions.ts).
+   */
+  readonly regions?: readonly string[];
 }
 
 /** HTTP status AWS answers each authentication failure with. */
@@ -210,6 +216,19 @@ export function createApiHandler(options: ApiHandlerOptions): (request: ApiReque
             "SignatureDoesNotMatch",
             403,
             `Credential should be scoped to a valid service: iam, sts or rds, not '${auth.service}'.`,
+          ),
+        );
+      }
+      const deploymentRegions = new Set([
+        ...(options.regions ?? []),
+        ...instances.list().map((i) => i.region),
+      ]);
+      if (!validRequestRegions(iam.account.partition, deploymentRegions).has(auth.region)) {
+        return fail(
+          new ApiError(
+            "SignatureDoesNotMatch",
+            403,
+            `Credential should be scoped to a valid region, not '${auth.region}'. Sign for this deployment's region (${[...deploymentRegions].sort().join(", ")}) or another region of the ${iam.account.partition} partition.`,
           ),
         );
       }

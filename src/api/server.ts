@@ -16,6 +16,8 @@ export interface AdminApiOptions {
   /** Largest request body accepted. Default 1 MiB (IAM's own limit for policy-bearing requests is far lower). */
   readonly maxBodyBytes?: number;
   readonly log?: (line: object) => void;
+  /** The deployment's configured region(s): valid signing regions besides the instances' and the partition's. */
+  readonly regions?: readonly string[];
 }
 
 export interface AdminApi {
@@ -87,6 +89,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     instances: options.instances,
     ...(options.now === undefined ? {} : { now: options.now }),
     ...(options.log === undefined ? {} : { log: options.log }),
+    ...(options.regions === undefined ? {} : { regions: options.regions }),
   });
   const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
 

@@ -145,6 +145,7 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
       instances: registry,
       host: config.api.host,
       port: config.api.port,
+      regions: [config.region],
     });
     cleanups.push(() => api.close());
     const admin = await ensureAdministrator({

@@ -26,7 +26,16 @@ import {
   GetSessionTokenCommand,
 } from "@aws-sdk/client-sts";
 import { evaluate } from "../../src/policy/index.js";
-import { ACCOUNT, errorOf, type Harness, type Keys, policy, startHarness } from "./helpers.js";
+import {
+  ACCOUNT,
+  errorOf,
+  type Harness,
+  instance,
+  type Keys,
+  policy,
+  rawCall,
+  startHarness,
+} from "./helpers.js";
 
 const sessionKeys = (r: AssumeRoleCommandOutput): Keys => ({
   accessKeyId: r.Credentials?.AccessKeyId ?? "",
@@ -603,5 +612,118 @@ describe("RDS through @aws-sdk/client-rds", () => {
       denied.message,
       `User: arn:aws:iam::${ACCOUNT}:user/ops is not authorized to perform: rds:ModifyDBInstance on resource: arn:aws:rds:us-east-1:${ACCOUNT}:db:orders`,
     );
+  });
+});
+
+describe("regions: the request's signing region", () => {
+  let h: Harness;
+  let ops: Keys;
+  before(async () => {
+    h = await startHarness({
+      instances: [
+        instance("orders"),
+        instance("billing", { engine: "mysql" }),
+        instance("paris", { region: "eu-west-3" }),
+        instance("lab", { region: "local" }),
+      ],
+      regions: ["us-east-1", "local"],
+    });
+    const { iam } = h.clients();
+    await iam.send(new CreateUserCommand({ UserName: "rg-ops" }));
+    // A guardrail: nothing in us-east-1, whatever else allows it.
+    await iam.send(
+      new PutUserPolicyCommand({
+        UserName: "rg-ops",
+        PolicyName: "guardrail",
+        PolicyDocument: policy(
+          { Effect: "Allow", Action: "rds:*", Resource: "*" },
+          {
+            Effect: "Deny",
+            Action: "rds:*",
+            Resource: "*",
+            Condition: { StringEquals: { "aws:RequestedRegion": "us-east-1" } },
+          },
+        ),
+      }),
+    );
+    const k = await iam.send(new CreateAccessKeyCommand({ UserName: "rg-ops" }));
+    ops = {
+      accessKeyId: k.AccessKey?.AccessKeyId ?? "",
+      secretAccessKey: k.AccessKey?.SecretAccessKey ?? "",
+    };
+  });
+  after(() => h.dispose());
+
+  it("a Deny on aws:RequestedRegion cannot be got around by signing for another region", async () => {
+    const home = h.clients(ops, "us-east-1").rds;
+    const denied = await errorOf(
+      home.send(
+        new ModifyDBInstanceCommand({
+          DBInstanceIdentifier: "orders",
+          EnableIAMDatabaseAuthentication: true,
+        }),
+      ),
+    );
+    assert.equal(denied.name, "AccessDenied");
+    // Signed for eu-west-1, the us-east-1 instance is not there, as in RDS.
+    const elsewhere = h.clients(ops, "eu-west-1").rds;
+    const notFound = await errorOf(
+      elsewhere.send(
+        new ModifyDBInstanceCommand({
+          DBInstanceIdentifier: "orders",
+          EnableIAMDatabaseAuthentication: true,
+        }),
+      ),
+    );
+    assert.equal(notFound.name, "DBInstanceNotFoundFault");
+    assert.equal(notFound.message, "DBInstance orders not found.");
+    assert.equal(h.instances.get("orders")?.iamAuthEnabled, false);
+    const tags = await errorOf(
+      elsewhere.send(
+        new ListTagsForResourceCommand({ ResourceName: `arn:aws:rds:us-east-1:${ACCOUNT}:db:orders` }),
+      ),
+    );
+    assert.equal(tags.name, "DBInstanceNotFoundFault");
+    // The instance of the region signed for is reached.
+    const paris = await h
+      .clients(ops, "eu-west-3")
+      .rds.send(
+        new ModifyDBInstanceCommand({ DBInstanceIdentifier: "paris", EnableIAMDatabaseAuthentication: true }),
+      );
+    assert.equal(paris.DBInstance?.IAMDatabaseAuthenticationEnabled, true);
+  });
+
+  it("DescribeDBInstances lists only the instances of the region signed for", async () => {
+    const ids = async (region: string) =>
+      (await h.clients(h.admin, region).rds.send(new DescribeDBInstancesCommand({}))).DBInstances?.map(
+        (i) => i.DBInstanceIdentifier,
+      );
+    assert.deepEqual(await ids("us-east-1"), ["billing", "orders"]);
+    assert.deepEqual(await ids("eu-west-3"), ["paris"]);
+    assert.deepEqual(await ids("eu-west-1"), []);
+    // A configured region outside the partition's list ("local") is a valid scope.
+    assert.deepEqual(await ids("local"), ["lab"]);
+    const one = await errorOf(
+      h
+        .clients(h.admin, "eu-west-3")
+        .rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: "orders" })),
+    );
+    assert.equal(one.name, "DBInstanceNotFoundFault");
+  });
+
+  it("a scope naming a region that neither the deployment nor the partition has is refused", async () => {
+    for (const region of ["xx-nowhere-1", "us-east-1-not", "anything at all"]) {
+      const r = await rawCall(h, {
+        service: "rds",
+        region,
+        body: "Action=DescribeDBInstances&Version=2014-10-31",
+      });
+      assert.equal(r.status, 403, region);
+      assert.equal(r.code, "SignatureDoesNotMatch", region);
+      assert.match(r.message ?? "", /^Credential should be scoped to a valid region/);
+      assert.match(r.message ?? "", /us-east-1/);
+    }
+    // IAM and STS signed for any region of the partition still work (IAM is global).
+    await h.clients(h.admin, "ap-southeast-2").sts.send(new GetCallerIdentityCommand({}));
   });
 });
