@@ -351,6 +351,7 @@ describe("IAM actions through @aws-sdk/client-iam", () => {
     assert.equal(got.Role?.Description, "reads");
     assert.deepEqual(got.Role?.Tags, [{ Key: "t", Value: "1" }]);
     await iam.send(new UpdateRoleCommand({ RoleName: "reader", Description: "reads more" }));
+    await iam.send(new CreateUserCommand({ UserName: "x" }));
     const newTrust = policy({
       Effect: "Allow",
       Principal: { AWS: `arn:aws:iam::${ACCOUNT}:user/x` },

@@ -5,12 +5,17 @@ import {
   CreatePolicyCommand,
   CreateRoleCommand,
   CreateUserCommand,
+  DeleteAccessKeyCommand,
+  DeleteRoleCommand,
+  DeleteUserCommand,
+  GetRoleCommand,
   GetUserCommand,
   ListUsersCommand,
   PutRolePolicyCommand,
   PutUserPolicyCommand,
   TagRoleCommand,
   UpdateAssumeRolePolicyCommand,
+  UpdateUserCommand,
 } from "@aws-sdk/client-iam";
 import {
   AddTagsToResourceCommand,
@@ -409,6 +414,134 @@ describe("STS through @aws-sdk/client-sts", () => {
     assert.equal(id.Arn, `arn:aws:iam::${ACCOUNT}:user/jane`);
     const again = await errorOf(c.sts.send(new GetSessionTokenCommand({})));
     assert.equal(again.name, "AccessDenied");
+  });
+});
+
+describe("trust policies bind users and roles to their unique ids", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(() => h.dispose());
+
+  const keysOf = async (userName: string): Promise<Keys> => {
+    const k = await h.clients().iam.send(new CreateAccessKeyCommand({ UserName: userName }));
+    return {
+      accessKeyId: k.AccessKey?.AccessKeyId ?? "",
+      secretAccessKey: k.AccessKey?.SecretAccessKey ?? "",
+    };
+  };
+  const trusting = (...arns: string[]) =>
+    policy({
+      Effect: "Allow",
+      Principal: { AWS: arns.length === 1 ? arns[0] : arns },
+      Action: "sts:AssumeRole",
+    });
+  const trustOf = async (roleName: string) =>
+    JSON.parse(
+      decodeURIComponent(
+        (await h.clients().iam.send(new GetRoleCommand({ RoleName: roleName }))).Role
+          ?.AssumeRolePolicyDocument ?? "",
+      ),
+    ) as { Statement: { Principal: { AWS: string | string[] } }[] };
+  const assume = (keys: Keys, roleName: string) =>
+    h.clients(keys).sts.send(
+      new AssumeRoleCommand({
+        RoleArn: `arn:aws:iam::${ACCOUNT}:role/${roleName}`,
+        RoleSessionName: "ti-session",
+      }),
+    );
+
+  it("a user deleted and re-created under the same name cannot assume the role", async () => {
+    const { iam } = h.clients();
+    const bobArn = `arn:aws:iam::${ACCOUNT}:user/ti-bob`;
+    const bob = await iam.send(new CreateUserCommand({ UserName: "ti-bob" }));
+    const first = await keysOf("ti-bob");
+    await iam.send(
+      new CreateRoleCommand({ RoleName: "ti-role", AssumeRolePolicyDocument: trusting(bobArn) }),
+    );
+    await assume(first, "ti-role");
+    // While bob exists, GetRole shows his ARN.
+    assert.equal((await trustOf("ti-role")).Statement[0]?.Principal.AWS, bobArn);
+
+    await iam.send(new DeleteAccessKeyCommand({ UserName: "ti-bob", AccessKeyId: first.accessKeyId }));
+    await iam.send(new DeleteUserCommand({ UserName: "ti-bob" }));
+    // Once he is gone, his unique id stands in place of the ARN, as in AWS.
+    assert.equal((await trustOf("ti-role")).Statement[0]?.Principal.AWS, bob.User?.UserId);
+
+    // Anyone allowed iam:CreateUser re-creates the name: the new user is not the one trusted.
+    await iam.send(new CreateUserCommand({ UserName: "ti-bob" }));
+    const impostor = await keysOf("ti-bob");
+    const refused = await errorOf(assume(impostor, "ti-role"));
+    assert.equal(refused.name, "AccessDenied");
+    assert.equal(
+      refused.message,
+      `User: ${bobArn} is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::${ACCOUNT}:role/ti-role`,
+    );
+    assert.equal((await trustOf("ti-role")).Statement[0]?.Principal.AWS, bob.User?.UserId);
+    // Saving the trust policy again binds the name to the user who has it now.
+    await iam.send(
+      new UpdateAssumeRolePolicyCommand({ RoleName: "ti-role", PolicyDocument: trusting(bobArn) }),
+    );
+    await assume(impostor, "ti-role");
+  });
+
+  it("a role re-created under the same name: its sessions cannot assume a role that trusted the old one", async () => {
+    const { iam } = h.clients();
+    await iam.send(new CreateUserCommand({ UserName: "ti-dev" }));
+    const dev = await keysOf("ti-dev");
+    const srcArn = `arn:aws:iam::${ACCOUNT}:role/ti-src`;
+    const src = await iam.send(
+      new CreateRoleCommand({
+        RoleName: "ti-src",
+        AssumeRolePolicyDocument: trusting(`arn:aws:iam::${ACCOUNT}:user/ti-dev`),
+      }),
+    );
+    await iam.send(
+      new CreateRoleCommand({ RoleName: "ti-target", AssumeRolePolicyDocument: trusting(srcArn) }),
+    );
+    await assume(sessionKeys(await assume(dev, "ti-src")), "ti-target");
+    await iam.send(new DeleteRoleCommand({ RoleName: "ti-src" }));
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: "ti-src",
+        AssumeRolePolicyDocument: trusting(`arn:aws:iam::${ACCOUNT}:user/ti-dev`),
+      }),
+    );
+    const refused = await errorOf(assume(sessionKeys(await assume(dev, "ti-src")), "ti-target"));
+    assert.equal(refused.name, "AccessDenied");
+    assert.equal((await trustOf("ti-target")).Statement[0]?.Principal.AWS, src.Role?.RoleId);
+  });
+
+  it("a renamed user stays trusted and is shown by its new ARN; unknown principals are refused on save", async () => {
+    const { iam } = h.clients();
+    await iam.send(new CreateUserCommand({ UserName: "ti-carol" }));
+    const carol = await keysOf("ti-carol");
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: "ti-shared",
+        AssumeRolePolicyDocument: trusting(
+          `arn:aws:iam::${ACCOUNT}:user/ti-carol`,
+          `arn:aws:iam::${ACCOUNT}:root`,
+        ),
+      }),
+    );
+    await iam.send(new UpdateUserCommand({ UserName: "ti-carol", NewUserName: "ti-carol2", NewPath: "/x/" }));
+    await assume(carol, "ti-shared");
+    assert.deepEqual((await trustOf("ti-shared")).Statement[0]?.Principal.AWS, [
+      `arn:aws:iam::${ACCOUNT}:user/x/ti-carol2`,
+      `arn:aws:iam::${ACCOUNT}:root`,
+    ]);
+    for (const ghost of [
+      `arn:aws:iam::${ACCOUNT}:user/ti-nobody`,
+      `arn:aws:iam::${ACCOUNT}:user/other/ti-carol2`,
+    ]) {
+      const bad = await errorOf(
+        iam.send(new CreateRoleCommand({ RoleName: "ti-ghost", AssumeRolePolicyDocument: trusting(ghost) })),
+      );
+      assert.equal(bad.name, "MalformedPolicyDocumentException");
+      assert.equal(bad.message, `Invalid principal in policy: "AWS":"${ghost}"`);
+    }
   });
 });
 

@@ -56,6 +56,7 @@ describe("postgres store", () => {
       assert.deepEqual(rows, [
         { version: 1, name: "iam model" },
         { version: 2, name: "session policy arns and session tags" },
+        { version: 3, name: "trust policy principals bound to unique ids" },
       ]);
       await client.query(`INSERT INTO "${schema}".schema_migrations VALUES (99, 'future', 0)`);
     } finally {

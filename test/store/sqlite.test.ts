@@ -46,6 +46,7 @@ describe("sqlite store", () => {
       assert.deepEqual(db.prepare("SELECT version, name FROM schema_migrations ORDER BY version").all(), [
         { version: 1, name: "iam model" },
         { version: 2, name: "session policy arns and session tags" },
+        { version: 3, name: "trust policy principals bound to unique ids" },
       ]);
       db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 0)").run();
       db.close();

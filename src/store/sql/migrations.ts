@@ -120,6 +120,15 @@ ALTER TABLE sessions ADD COLUMN session_tags TEXT;
 ALTER TABLE sessions ADD COLUMN transitive_tag_keys TEXT;
 `,
   },
+  {
+    version: 3,
+    name: "trust policy principals bound to unique ids",
+    // JSON object ARN -> unique id; NULL for trust policies saved before this version (iamdb
+    // binds them at their next use).
+    sql: `
+ALTER TABLE roles ADD COLUMN trust_principal_ids TEXT;
+`,
+  },
 ];
 
 export function migrationSql(m: Migration, dialect: "sqlite" | "postgres"): string {
