@@ -27,6 +27,28 @@ const TLS_HANDSHAKE_RECORD = 0x16;
 const isProtocolOption = (name: string) => name.startsWith("_pq_.");
 
 /**
+ * What the operator should do about a backend that refused the gateway's login (28P01 or
+ * 28000), from the backend's own words: a stale password is fixed by rotating it, a
+ * pg_hba.conf rule only on the backend, a missing or NOLOGIN role by provisioning it.
+ * @see https://www.postgresql.org/docs/current/client-authentication-problems.html
+ */
+export function backendRefusalAdvice(
+  code: string | undefined,
+  message: string,
+  instance: string,
+  user: string,
+): string {
+  const said = `the backend refused the gateway's login as "${user}" (${code ?? "?"} ${message})`;
+  if (/pg_hba\.conf/.test(message)) {
+    return `${said}; the backend's pg_hba.conf does not let the gateway in: add a line for the gateway's address (the host named above) and user "${user}" with scram-sha-256 (hostssl when the instance's backend.tls is on), then reload PostgreSQL (SELECT pg_reload_conf())`;
+  }
+  if (code === "28P01") {
+    return `${said}; the gateway-held password no longer matches: reset it with: iamdb db-user rotate --db-instance-identifier ${instance} --username ${user}`;
+  }
+  return `${said}; check the role on the backend (it must exist and have LOGIN): iamdb db-user enable --db-instance-identifier ${instance} --username ${user} takes it over, db-user create makes it`;
+}
+
+/**
  * The PostgreSQL engine. See docs/gateway-postgres.md for the handshake as a sequence diagram.
  * @see https://www.postgresql.org/docs/current/protocol-flow.html
  */
@@ -267,9 +289,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
         return this.#fatal(code ?? "08006", e.message, e.fields?.D ? { detail: e.fields.D } : {});
       }
       const detail =
-        e.kind === "refused"
-          ? `the backend refused the gateway-held password for "${user}" (${code} ${e.message}); reset it with: iamdb db-user rotate --db-instance-identifier ${instance.identifier} --username ${user}`
-          : e.message;
+        e.kind === "refused" ? backendRefusalAdvice(code, e.message, instance.identifier, user) : e.message;
       ctx.authLog.failure(
         this.attempt,
         e.kind === "refused" ? "backend-login-failed" : "backend-unavailable",
