@@ -14,6 +14,7 @@ import {
 } from "../../../wire/postgres/index.js";
 import { LoginConnection, refuseThrottled } from "../../connection.js";
 import type { Engine, ListenerContext } from "../../engine.js";
+import { postgresNameTooLong } from "../../provision/postgres.js";
 import { ConnectionClosed } from "../../queue.js";
 import { BackendLoginError, backendLogin, openBackend, sendBackendCancel } from "./backendLogin.js";
 import { CancelKeys } from "./cancel.js";
@@ -243,6 +244,8 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
       ctx.authLog.failure(this.attempt, "protocol-violation", `protocol error in the password phase: ${why}`);
       return this.#fatal("08P01", why);
     }
+    const tooLong = postgresNameTooLong(user);
+    if (tooLong !== undefined) return this.loginFailed("db-user-name-too-long", tooLong);
     const auth = await this.authenticate(user, password);
     if (!auth) return;
 
