@@ -31,6 +31,7 @@ export const DEFAULTS = {
     clockSkewSeconds: 60,
     drainTimeoutMs: 10_000,
     backendPoolMaxIdle: 32,
+    backendPoolMaxIdleTotal: "auto",
     backendPoolIdleTimeoutMs: 60_000,
     backendPoolLifetimeMs: 3_600_000,
   } satisfies GatewayLimits,
@@ -56,6 +57,17 @@ function int(o: Json, key: string, where: string, fallback: number, min: number,
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
     throw new ConfigError(
       `${where}.${key} must be a whole number from ${min} to ${max} (got ${JSON.stringify(v)})`,
+    );
+  }
+  return v;
+}
+
+function autoOrInt(o: Json, key: string, where: string, min: number, max: number): number | "auto" {
+  const v = o[key] ?? "auto";
+  if (v === "auto") return v;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(
+      `${where}.${key} must be "auto" or a whole number from ${min} to ${max} (got ${JSON.stringify(v)})`,
     );
   }
   return v;
@@ -284,6 +296,7 @@ export function parseConfig(raw: unknown, baseDir: string = process.cwd()): Conf
       0,
       100_000,
     ),
+    backendPoolMaxIdleTotal: autoOrInt(g, "backendPoolMaxIdleTotal", "config.gateway", 0, 100_000),
     backendPoolIdleTimeoutMs: int(
       g,
       "backendPoolIdleTimeoutMs",

@@ -38,6 +38,13 @@ export interface GatewayLimits {
    * DISCARD ALL, as pgbouncer's session mode does). 0 turns the pool off.
    */
   readonly backendPoolMaxIdle: number;
+  /**
+   * PostgreSQL: idle pooled connections per backend server, all users and startup parameters
+   * together; "auto" is half of what the server allows ordinary roles (max_connections minus
+   * superuser_reserved_connections and reserved_connections), read when the first connection
+   * is pooled. A connection coming back to a full pool replaces the least recently used one.
+   */
+  readonly backendPoolMaxIdleTotal: number | "auto";
   /** How long a pooled backend connection may wait unused before it is closed. */
   readonly backendPoolIdleTimeoutMs: number;
   /** A backend connection older than this is closed when its session ends instead of pooled. */

@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import type { GatewayLimits } from "../../../config/types.js";
 import {
   authenticationCleartextPassword,
   authenticationOk,
@@ -18,7 +19,15 @@ import { postgresNameTooLong } from "../../provision/postgres.js";
 import { ConnectionClosed } from "../../queue.js";
 import { BackendLoginError, backendLogin, openBackend, sendBackendCancel } from "./backendLogin.js";
 import { CancelKeys } from "./cancel.js";
-import { BackendPool, type PooledBackend, poolKey, sharedName, sharedParameterStatus } from "./pool.js";
+import {
+  applyApplicationName,
+  BackendPool,
+  type PooledBackend,
+  poolKey,
+  settableApplicationName,
+  sharedName,
+  sharedParameterStatus,
+} from "./pool.js";
 import { SessionRelay } from "./relay.js";
 
 /** A TLS record of type handshake: a client that starts TLS without an SSLRequest (PostgreSQL 17 sslnegotiation=direct). */
@@ -26,6 +35,17 @@ const TLS_HANDSHAKE_RECORD = 0x16;
 
 /** Startup parameters that configure the protocol rather than the session: never forwarded. */
 const isProtocolOption = (name: string) => name.startsWith("_pq_.");
+
+/** A backend pool with the gateway's limits. */
+export function newBackendPool(limits: GatewayLimits): BackendPool {
+  return new BackendPool({
+    maxIdle: limits.backendPoolMaxIdle,
+    maxIdleTotal: limits.backendPoolMaxIdleTotal,
+    idleTimeoutMs: limits.backendPoolIdleTimeoutMs,
+    lifetimeMs: limits.backendPoolLifetimeMs,
+    resetTimeoutMs: limits.backendConnectTimeoutMs,
+  });
+}
 
 /**
  * What the operator should do about a backend that refused the gateway's login (28P01 or
@@ -57,14 +77,16 @@ export class PostgresEngine implements Engine {
   readonly cancelKeys = new CancelKeys();
   #pool: BackendPool | undefined;
 
+  /**
+   * @param sharedPool the gateway's one pool for every PostgreSQL instance, so the bound on
+   *   idle connections per server holds however many instances point at one server; without
+   *   it the engine makes its own.
+   */
+  constructor(private readonly sharedPool?: (ctx: ListenerContext) => BackendPool) {}
+
   /** Logged-in backend connections for reuse (created with the first listener context's limits). */
   pool(ctx: ListenerContext): BackendPool {
-    this.#pool ??= new BackendPool({
-      maxIdle: ctx.limits.backendPoolMaxIdle,
-      idleTimeoutMs: ctx.limits.backendPoolIdleTimeoutMs,
-      lifetimeMs: ctx.limits.backendPoolLifetimeMs,
-      resetTimeoutMs: ctx.limits.backendConnectTimeoutMs,
-    });
+    this.#pool ??= this.sharedPool?.(ctx) ?? newBackendPool(ctx.limits);
     return this.#pool;
   }
 
@@ -256,7 +278,19 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
       this.pool.enabled && spec.reuseConnections !== false
         ? poolKey(spec, forwarded, auth.backendPassword)
         : undefined;
-    const pooled = poolKeyOrNone === undefined ? undefined : this.pool.take(poolKeyOrNone);
+    const server = `${spec.host}:${spec.port}`;
+    let pooled = poolKeyOrNone === undefined ? undefined : this.pool.take(poolKeyOrNone);
+    const applicationName = settableApplicationName(forwarded);
+    if (pooled && applicationName !== undefined && this.#applicationName(pooled) !== applicationName) {
+      // The key leaves a printable application_name out: the client's own is set now, and its
+      // ParameterStatus recorded, so the client is told what a fresh login would tell it.
+      const applied = await applyApplicationName(pooled, applicationName, ctx.limits.backendConnectTimeoutMs);
+      if (!applied || this.ended !== undefined) {
+        pooled.socket.destroy();
+        if (this.ended !== undefined) return;
+        pooled = undefined;
+      }
+    }
     if (pooled) {
       ctx.metrics.backendSession(instance.identifier, true);
       const first = [authenticationOk(), ...pooled.parameters.values()];
@@ -269,14 +303,26 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
       );
     }
     let session: Awaited<ReturnType<typeof backendLogin>>;
-    try {
-      const backend = await openBackend(spec, ctx.limits.backendConnectTimeoutMs);
-      session = await backendLogin(
-        backend,
+    const login = async () =>
+      backendLogin(
+        await openBackend(spec, ctx.limits.backendConnectTimeoutMs),
         forwarded,
         auth.backendPassword,
         ctx.limits.backendConnectTimeoutMs,
       );
+    try {
+      try {
+        session = await login();
+      } catch (err) {
+        // The server is out of slots while this pool holds idle ones: give one back and retry once.
+        if (
+          !(err instanceof BackendLoginError && err.fields?.C === "53300") ||
+          this.ended !== undefined ||
+          !(await this.pool.evictOne(server))
+        )
+          throw err;
+        session = await login();
+      }
     } catch (err) {
       const e = err instanceof BackendLoginError ? err : new BackendLoginError(String(err), "protocol");
       const code = e.fields?.C;
@@ -328,8 +374,19 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
       secretKey: session.secretKey,
       parameters: reported,
       createdAt: performance.now(),
+      server,
     };
     this.#relay(backend, first, session.remainder, poolKeyOrNone, auth.detail);
+  }
+
+  /** The application_name a pooled backend reports now. */
+  #applicationName(backend: PooledBackend): string | undefined {
+    const raw = backend.parameters.get("application_name");
+    if (!raw) return undefined;
+    // 'S', length, "application_name\0", the value, "\0".
+    const start = 5 + "application_name".length + 1;
+    const end = raw.indexOf(0, start);
+    return raw.toString("latin1", start, end < 0 ? raw.length : end);
   }
 
   /**
