@@ -146,6 +146,8 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
       instances: registry,
       host: config.api.host,
       port: config.api.port,
+      limits: config.api,
+      admitConnection: () => gateway.descriptors.admitsAuxiliary("admin API"),
     });
     cleanups.push(() => api.close());
     const admin = await ensureAdministrator({
@@ -162,6 +164,8 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
           : { ok: true, detail: `ready: ${gateway.listeners.size} listener(s)` },
       config.ops.host,
       config.ops.port,
+      config.ops,
+      () => gateway.descriptors.admitsAuxiliary("ops endpoint"),
     );
     cleanups.push(() => ops.close());
 

@@ -3,6 +3,7 @@ import type { GatewayLimits } from "../config/types.js";
 import type { DbEngine, InstanceRegistry } from "../instances/types.js";
 import type { Authenticator } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
+import { DescriptorWatch } from "./descriptors.js";
 import type { Engine, ListenerContext } from "./engine.js";
 import { MysqlEngine } from "./engines/mysql/engine.js";
 import { newBackendPool, PostgresEngine } from "./engines/postgres/engine.js";
@@ -35,10 +36,14 @@ export interface GatewayOptions {
   readonly authenticator: Authenticator;
   readonly authLog: AuthLog;
   readonly metrics: GatewayMetrics;
+  /** The process's descriptor watch (made from limits.fileDescriptorReserve when not given). */
+  readonly descriptors?: DescriptorWatch;
 }
 
 export interface RunningGateway {
   readonly listeners: ReadonlyMap<string, RunningListener>;
+  /** Keeps descriptors for the listeners; the admin API and ops endpoint ask it before accepting. */
+  readonly descriptors: DescriptorWatch;
   readonly sessions: Sessions;
   draining: boolean;
   /** Stops accepting, waits up to `deadlineMs` for sessions to end, then closes the rest. */
@@ -50,6 +55,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const sessions = new Sessions();
   const listeners = new Map<string, RunningListener>();
   const engines: Engine[] = [];
+  const descriptors =
+    options.descriptors ??
+    new DescriptorWatch({
+      reserve: options.limits.fileDescriptorReserve,
+      onAcceptFailed: () => options.metrics.acceptFailed(),
+    });
   let pool: BackendPool | undefined;
   const postgresPool = () => {
     pool ??= newBackendPool(options.limits);
@@ -81,11 +92,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       },
       instance.listen.host,
       instance.listen.port,
+      descriptors,
     );
     listeners.set(identifier, listener);
   }
   const gateway: RunningGateway = {
     listeners,
+    descriptors,
     sessions,
     draining: false,
     async stop(deadlineMs: number) {

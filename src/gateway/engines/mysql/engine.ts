@@ -21,7 +21,7 @@ import {
   parseHandshakeResponse,
 } from "../../../wire/mysql/index.js";
 import { LoginConnection, refuseThrottled } from "../../connection.js";
-import type { Engine, ListenerContext } from "../../engine.js";
+import type { Engine, ListenerContext, RefusalReason } from "../../engine.js";
 import { ConnectionClosed } from "../../queue.js";
 import { MysqlBackendError, type MysqlBackendSession, mysqlBackendLogin } from "./backendLogin.js";
 
@@ -88,9 +88,14 @@ export class MysqlEngine implements Engine {
     });
   }
 
-  refuse(socket: Socket, ctx: ListenerContext): void {
+  refuse(socket: Socket, ctx: ListenerContext, reason: RefusalReason): void {
     // What mysqld sends instead of its handshake when it is out of connections.
-    refuseThrottled(socket, ctx, encodePacket(0, errPacket(ErrorCode.CON_COUNT, "Too many connections")));
+    refuseThrottled(
+      socket,
+      ctx,
+      encodePacket(0, errPacket(ErrorCode.CON_COUNT, "Too many connections")),
+      reason,
+    );
   }
 }
 

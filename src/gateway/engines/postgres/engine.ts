@@ -14,7 +14,7 @@ import {
   sslResponse,
 } from "../../../wire/postgres/index.js";
 import { LoginConnection, refuseThrottled } from "../../connection.js";
-import type { Engine, ListenerContext } from "../../engine.js";
+import type { Engine, ListenerContext, RefusalReason } from "../../engine.js";
 import { postgresNameTooLong } from "../../provision/postgres.js";
 import { ConnectionClosed } from "../../queue.js";
 import { BackendLoginError, backendLogin, openBackend, sendBackendCancel } from "./backendLogin.js";
@@ -100,12 +100,13 @@ export class PostgresEngine implements Engine {
     this.#pool?.close();
   }
 
-  refuse(socket: Socket, ctx: ListenerContext): void {
+  refuse(socket: Socket, ctx: ListenerContext, reason: RefusalReason): void {
     // What the postmaster sends when it is out of slots; libpq reports it even in answer to an SSLRequest.
     refuseThrottled(
       socket,
       ctx,
       errorResponse({ severity: "FATAL", code: "53300", message: "sorry, too many clients already" }),
+      reason,
     );
   }
 }
