@@ -5,6 +5,7 @@ import type { IamService } from "../iam/service.js";
 import type { InstanceRegistry } from "../instances/types.js";
 import { ApiError } from "./errors.js";
 import { type ApiRequest, createApiHandler, errorDocument, SERVICES } from "./handler.js";
+import { type HttpLimits, httpServerOptions, limitConnections } from "./http-limits.js";
 
 export interface AdminApiOptions {
   readonly iam: IamService;
@@ -18,7 +19,18 @@ export interface AdminApiOptions {
   readonly log?: (line: object) => void;
   /** The deployment's configured region(s): valid signing regions besides the instances' and the partition's. */
   readonly regions?: readonly string[];
+  /** Connection cap and header / whole-request deadlines; {@link DEFAULT_API_LIMITS} by default. */
+  readonly limits?: HttpLimits;
+  /** Asked before each new connection is taken (the gateway's descriptor reserve). */
+  readonly admitConnection?: () => boolean;
 }
+
+/** What `iamdb up` uses unless configured (config.api): see docs/CONFIGURATION.md. */
+export const DEFAULT_API_LIMITS: HttpLimits = {
+  maxConnections: 256,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+};
 
 export interface AdminApi {
   /** `http://HOST:PORT`, ready for `--endpoint-url`. */
@@ -93,7 +105,8 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
   });
   const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const limits = options.limits ?? DEFAULT_API_LIMITS;
+  const server = createServer(httpServerOptions(limits), (req: IncomingMessage, res: ServerResponse) => {
     const send = (status: number, headers: Record<string, string>, body: string) => {
       res.writeHead(status, { ...headers, "content-length": String(Buffer.byteLength(body)) });
       res.end(body);
@@ -135,6 +148,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     );
   });
   server.keepAliveTimeout = 5000;
+  limitConnections(server, limits, options.admitConnection);
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -5,7 +5,7 @@ import { startAdminApi } from "../api/server.js";
 import type { Config, InstanceConfig } from "../config/types.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../embedded/pglite.js";
 import { Authenticator } from "../gateway/authenticate.js";
-import { AuthLog, authLogSink } from "../gateway/authLog.js";
+import { AuthLog, authLogSink, reopenOnSighup } from "../gateway/authLog.js";
 import { type RunningGateway, startGateway } from "../gateway/gateway.js";
 import { GatewayMetrics } from "../gateway/metrics.js";
 import { startOpsServer } from "../gateway/ops.js";
@@ -110,9 +110,10 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
     const secrets = new SecretBox(masterKey);
     const accounts = new DbAccountStore(config.dataDir, secrets);
     const metrics = new GatewayMetrics(config.instances.map((i) => i.identifier));
-    const sink = authLogSink(config.authLog);
-    cleanups.push(() => sink.close());
-    const authLog = new AuthLog(sink);
+    const sink = authLogSink(config.authLog, { onWriteError: () => metrics.authLogWriteFailed() });
+    cleanups.push(() => sink.close(), reopenOnSighup(sink));
+    const authLog = new AuthLog(sink, { onSuppressed: (n) => metrics.authLogSuppressed(n) });
+    cleanups.push(() => authLog.close());
     const authenticator = new Authenticator({
       iam,
       accounts,
@@ -146,6 +147,8 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
       host: config.api.host,
       port: config.api.port,
       regions: [config.region],
+      limits: config.api,
+      admitConnection: () => gateway.descriptors.admitsAuxiliary("admin API"),
     });
     cleanups.push(() => api.close());
     const admin = await ensureAdministrator({
@@ -162,6 +165,8 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
           : { ok: true, detail: `ready: ${gateway.listeners.size} listener(s)` },
       config.ops.host,
       config.ops.port,
+      config.ops,
+      () => gateway.descriptors.admitsAuxiliary("ops endpoint"),
     );
     cleanups.push(() => ops.close());
 

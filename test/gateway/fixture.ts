@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { DEFAULTS } from "../../src/config/load.js";
 import type { GatewayLimits } from "../../src/config/types.js";
 import { Authenticator } from "../../src/gateway/authenticate.js";
-import { AuthLog } from "../../src/gateway/authLog.js";
+import { AuthLog, type NoiseLimits } from "../../src/gateway/authLog.js";
 import { type RunningGateway, startGateway } from "../../src/gateway/gateway.js";
 import { GatewayMetrics } from "../../src/gateway/metrics.js";
 import { postgresAccounts } from "../../src/gateway/provision/postgres.js";
@@ -41,6 +41,7 @@ export interface TestGateway {
   port: number;
   caPem: string;
   caFile: string;
+  authLog: AuthLog;
   /** Every auth-log line written so far, parsed. */
   log(): Array<Record<string, unknown>>;
   logText(): string;
@@ -57,6 +58,8 @@ export interface TestGateway {
 
 export interface GatewayFixtureOptions {
   backend?: BackendSpec;
+  /** Bound pre-authentication noise in the auth log (default: every line in full). */
+  authLogNoise?: NoiseLimits;
   limits?: Partial<GatewayLimits>;
   allowPlaintext?: boolean;
   tags?: Array<{ key: string; value: string }>;
@@ -106,11 +109,15 @@ export async function startGatewayFixture(
   const accounts = new DbAccountStore(dir, new SecretBox(masterKey));
   const metrics = new GatewayMetrics([id]);
   const lines: string[] = [];
-  const authLog = new AuthLog({
-    write: (line) => {
-      lines.push(line);
+  const authLog = new AuthLog(
+    {
+      write: (line) => {
+        lines.push(line);
+      },
     },
-  });
+    // Every line in full unless asked: tests look at the last line after each junk connection.
+    { noise: options.authLogNoise ?? false },
+  );
   const limits = { ...DEFAULTS.gateway, loginTimeoutMs: 5_000, ...options.limits };
   const gateway = await startGateway({
     registry,
@@ -135,6 +142,7 @@ export async function startGatewayFixture(
     port,
     caPem: tls.caPem ?? readFileSync(tls.caFile as string, "utf8"),
     caFile: tls.caFile as string,
+    authLog,
     log: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
     logText: () => lines.join(""),
     async userWithAccess(name, dbUser, extraStatements = []) {
@@ -161,6 +169,7 @@ export async function startGatewayFixture(
     },
     async close() {
       await gateway.stop(0);
+      authLog.close();
       await iam.close();
       rmSync(dir, { recursive: true, force: true });
     },
