@@ -32,11 +32,15 @@ export interface Target {
 
 export interface ActionSpec {
   /**
-   * How to authorize: a resource to evaluate `SERVICE:Action` on, or `none` for actions every
+   * How to authorize: a resource to evaluate `SERVICE:Action` on (or several, each of which must
+   * be allowed: a rename is authorized on the old and the new ARN), or `none` for actions every
    * authenticated caller may run (sts:GetCallerIdentity), or `self` for actions whose operation
    * authorizes itself (sts:AssumeRole evaluates trust and identity policies together).
    */
-  readonly authorize: ((call: ActionCall) => Target | Promise<Target>) | "none" | "self";
+  readonly authorize:
+    | ((call: ActionCall) => Target | readonly Target[] | Promise<Target | readonly Target[]>)
+    | "none"
+    | "self";
   /** The `<ActionResult>` members, or undefined for actions that answer only ResponseMetadata. */
   readonly run: (call: ActionCall) => Promise<XmlObject | undefined>;
 }

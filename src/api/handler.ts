@@ -1,14 +1,16 @@
 import { randomUUID } from "node:crypto";
+import type { Principal } from "../iam/principal.js";
 import type { IamService } from "../iam/service.js";
 import type { InstanceRegistry } from "../instances/types.js";
 import { describeDecision, evaluate, type RequestContext } from "../policy/index.js";
 import { type RequestAuthErrorCode, verifyRequest } from "../sigv4/index.js";
-import type { ActionCall, ServiceSpec } from "./action.js";
+import type { ActionCall, ServiceSpec, Target } from "./action.js";
 import { ApiError, accessDenied, invalidAction, toApiError } from "./errors.js";
 import { IAM_ACTIONS } from "./iam-actions.js";
 import { IAMDB_ACTIONS, IAMDB_API_VERSION, IAMDB_NAMESPACE, type IamdbServices } from "./iamdb-actions.js";
 import { parseForm, QueryParams } from "./params.js";
 import { RDS_ACTIONS } from "./rds-actions.js";
+import { validRequestRegions } from "./regions.js";
 import { STS_ACTIONS } from "./sts-actions.js";
 import { children, escapeXml, type XmlObject } from "./xml.js";
 
@@ -78,6 +80,11 @@ export interface ApiHandlerOptions {
   readonly now?: () => Date;
   /** One structured line per request; never carries secrets, signatures or bodies. */
   readonly log?: (line: object) => void;
+  /**
+   * The deployment's own regions (the configured region); with the instances' regions and the
+   * partition's AWS regions, the regions a request may be signed for (see regions.ts).
+   */
+  readonly regions?: readonly string[];
 }
 
 /** HTTP status AWS answers each authentication failure with. */
@@ -130,6 +137,32 @@ function requestContext(request: ApiRequest, region: string): RequestContext {
     "aws:RequestedRegion": region,
     "aws:UserAgent": agent,
   };
+}
+
+/** What STS allows GetSessionToken credentials without MFA to call. */
+const STS_WITHOUT_MFA = new Set(["AssumeRole", "GetCallerIdentity"]);
+
+/**
+ * GetSessionToken credentials obtained without MFA (iamdb has no MFA devices, so all of them)
+ * cannot call IAM, nor STS other than AssumeRole and GetCallerIdentity. IAM answers such calls
+ * InvalidClientTokenId, STS AccessDenied "Cannot call ACTION with session credentials"; iamdb
+ * adds what to do to IAM's opaque sentence.
+ * @see https://docs.aws.amazon.com/STS/latest/APIReference/API_GetSessionToken.html
+ * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_getsessiontoken.html
+ */
+function sessionTokenRefusal(caller: Principal, service: string, action: string): ApiError | undefined {
+  if (caller.type !== "user" || caller.sessionAccessKeyId === undefined) return undefined;
+  if (service === "iam") {
+    return new ApiError(
+      "InvalidClientTokenId",
+      403,
+      "The security token included in the request is invalid. Credentials from GetSessionToken without MFA cannot call IAM: sign with the user's access key, or with a role's credentials from AssumeRole.",
+    );
+  }
+  if (service === "sts" && !STS_WITHOUT_MFA.has(action)) {
+    return new ApiError("AccessDenied", 403, `Cannot call ${action} with session credentials`);
+  }
+  return undefined;
 }
 
 export function createApiHandler(options: ApiHandlerOptions): (request: ApiRequest) => Promise<ApiResponse> {
@@ -196,6 +229,19 @@ export function createApiHandler(options: ApiHandlerOptions): (request: ApiReque
           ),
         );
       }
+      const deploymentRegions = new Set([
+        ...(options.regions ?? []),
+        ...instances.list().map((i) => i.region),
+      ]);
+      if (!validRequestRegions(iam.account.partition, deploymentRegions).has(auth.region)) {
+        return fail(
+          new ApiError(
+            "SignatureDoesNotMatch",
+            403,
+            `Credential should be scoped to a valid region, not '${auth.region}'. Sign for this deployment's region (${[...deploymentRegions].sort().join(", ")}) or another region of the ${iam.account.partition} partition.`,
+          ),
+        );
+      }
       const pairs = [
         ...request.query.filter(([k]) => !k.startsWith("X-Amz-")),
         ...parseForm(Buffer.from(request.body).toString("utf8")),
@@ -221,6 +267,8 @@ export function createApiHandler(options: ApiHandlerOptions): (request: ApiReque
 
       const caller = auth.credential.principal;
       principalArn = caller.arn;
+      const refusal = sessionTokenRefusal(caller, service.name, action);
+      if (refusal !== undefined) return fail(refusal);
       const callerPolicies = await iam.policySetFor(caller);
       if (callerPolicies === undefined) {
         return fail(
@@ -241,23 +289,27 @@ export function createApiHandler(options: ApiHandlerOptions): (request: ApiReque
       };
       const policyAction = `${service.name}:${action}`;
       if (spec.authorize !== "none") {
-        const target = spec.authorize === "self" ? { resource: "*" } : await spec.authorize(call);
-        const decision = evaluate(
-          {
-            action: policyAction,
-            resource: target.resource,
-            principal: callerPolicies.principal,
-            context: { ...call.context, ...target.context },
-            now,
-          },
-          callerPolicies.policies,
-        );
-        const refused =
-          spec.authorize === "self" ? decision.decision === "explicitDeny" : decision.decision !== "allowed";
-        if (refused) {
-          return fail(accessDenied(caller.arn, policyAction, target.resource), {
-            reason: describeDecision(decision, { action: policyAction, resource: target.resource }),
-          });
+        const targets = spec.authorize === "self" ? { resource: "*" } : await spec.authorize(call);
+        for (const target of Array.isArray(targets) ? targets : [targets as Target]) {
+          const decision = evaluate(
+            {
+              action: policyAction,
+              resource: target.resource,
+              principal: callerPolicies.principal,
+              context: { ...call.context, ...target.context },
+              now,
+            },
+            callerPolicies.policies,
+          );
+          const refused =
+            spec.authorize === "self"
+              ? decision.decision === "explicitDeny"
+              : decision.decision !== "allowed";
+          if (refused) {
+            return fail(accessDenied(caller.arn, policyAction, target.resource), {
+              reason: describeDecision(decision, { action: policyAction, resource: target.resource }),
+            });
+          }
         }
       }
       const result = await spec.run(call);

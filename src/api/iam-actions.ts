@@ -1,4 +1,4 @@
-import { groupArn, policyArn, roleArn, userArn } from "../iam/arns.js";
+import { groupArn, parseIamArn, policyArn, roleArn, userArn } from "../iam/arns.js";
 import { NoSuchEntityError, ValidationError } from "../iam/errors.js";
 import type { PageRequest } from "../iam/paginate.js";
 import type { RequestContext } from "../policy/index.js";
@@ -56,6 +56,32 @@ const rootTarget = (c: ActionCall, kind: "user" | "group" | "role" | "policy"): 
 });
 
 /**
+ * UpdateUser / UpdateGroup change the entity's ARN: the caller needs the permission on the
+ * current ARN and on the one it will have (new name and/or path), as IAM requires. Otherwise
+ * a user allowed to update `user/${aws:username}` could take another user's name (and with it
+ * grants such as `dbuser:DBI/${aws:username}`) or move out from under a path-scoped Deny.
+ * @see https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateUser.html
+ * @see https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateGroup.html
+ */
+async function renameTargets(
+  c: ActionCall,
+  current: Promise<Target>,
+  kind: "user" | "group",
+  nameParam: "NewUserName" | "NewGroupName",
+  pathParam: "NewPath",
+): Promise<readonly Target[]> {
+  const from = await current;
+  const newName = c.params.str(nameParam);
+  const newPath = c.params.str(pathParam);
+  if (newName === undefined && newPath === undefined) return [from];
+  const parsed = parseIamArn(c.iam.account, from.resource);
+  if (parsed === undefined) return [from];
+  const build = kind === "user" ? userArn : groupArn;
+  const to = build(c.iam.account, newPath ?? parsed.path, newName ?? parsed.name);
+  return to === from.resource ? [from] : [from, { resource: to }];
+}
+
+/**
  * Actions on access keys and GetUser may omit UserName: IAM then acts on the user who signed
  * the request.
  * @see https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetUser.html
@@ -109,7 +135,8 @@ const userActions: Record<string, ActionSpec> = {
       ),
   },
   UpdateUser: {
-    authorize: (c) => userTarget(c, c.params.required("UserName")),
+    authorize: (c) =>
+      renameTargets(c, userTarget(c, c.params.required("UserName")), "user", "NewUserName", "NewPath"),
     run: ({ iam, params: p }) =>
       done(
         iam.updateUser({
@@ -256,7 +283,8 @@ const groupActions: Record<string, ActionSpec> = {
       pageXml("Groups", await iam.listGroups({ pathPrefix: p.str("PathPrefix"), ...pageOf(p) }), groupXml),
   },
   UpdateGroup: {
-    authorize: (c) => groupTarget(c, c.params.required("GroupName")),
+    authorize: (c) =>
+      renameTargets(c, groupTarget(c, c.params.required("GroupName")), "group", "NewGroupName", "NewPath"),
     run: ({ iam, params: p }) =>
       done(
         iam.updateGroup({

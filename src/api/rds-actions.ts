@@ -23,9 +23,14 @@ function instanceTarget(registry: InstanceRegistry, i: DbInstance): Target {
   return { resource: registry.arn(i), context };
 }
 
-function requireInstance(registry: InstanceRegistry, identifier: string): DbInstance {
-  const i = registry.get(identifier);
-  if (i === undefined) throw new InstanceNotFoundError(identifier);
+/**
+ * The instance of that identifier in the region the request is signed for. RDS is regional: an
+ * instance of another region is not found, as RDS answers, so aws:RequestedRegion always names
+ * the region of the instance acted on.
+ */
+function requireInstance(c: Pick<ActionCall, "instances" | "region">, identifier: string): DbInstance {
+  const i = c.instances.get(identifier);
+  if (i === undefined || i.region !== c.region) throw new InstanceNotFoundError(identifier);
   return i;
 }
 
@@ -41,7 +46,8 @@ function byArn(c: ActionCall): DbInstance {
     );
   }
   const i = c.instances.get(m[1] ?? "");
-  if (i === undefined || c.instances.arn(i) !== arn) throw new InstanceNotFoundError(m[1] ?? arn);
+  if (i === undefined || i.region !== c.region || c.instances.arn(i) !== arn)
+    throw new InstanceNotFoundError(m[1] ?? arn);
   return i;
 }
 
@@ -64,13 +70,15 @@ export const RDS_ACTIONS: Readonly<Record<string, ActionSpec>> = {
   DescribeDBInstances: {
     authorize: (c) => {
       const id = c.params.str("DBInstanceIdentifier");
-      if (id !== undefined) return instanceTarget(c.instances, requireInstance(c.instances, id));
+      if (id !== undefined) return instanceTarget(c.instances, requireInstance(c, id));
       const { partition, accountId } = c.iam.account;
       return { resource: `arn:${partition}:rds:${c.region}:${accountId}:db:*` };
     },
-    run: async ({ instances, params: p }) => {
+    run: async (c) => {
+      const { instances, params: p } = c;
       const id = p.str("DBInstanceIdentifier");
-      let list = id === undefined ? [...instances.list()] : [requireInstance(instances, id)];
+      let list =
+        id === undefined ? instances.list().filter((i) => i.region === c.region) : [requireInstance(c, id)];
       for (const f of p.structs("Filters") ?? []) {
         const name = f.required("Name");
         const get = FILTERS[name];
@@ -109,8 +117,9 @@ export const RDS_ACTIONS: Readonly<Record<string, ActionSpec>> = {
   },
   ModifyDBInstance: {
     authorize: (c) =>
-      instanceTarget(c.instances, requireInstance(c.instances, c.params.required("DBInstanceIdentifier"))),
-    run: async ({ instances, params: p }) => {
+      instanceTarget(c.instances, requireInstance(c, c.params.required("DBInstanceIdentifier"))),
+    run: async (c) => {
+      const { instances, params: p } = c;
       const id = p.required("DBInstanceIdentifier");
       const unsupported = p.keys().filter((k) => !MODIFIABLE.has(k));
       if (unsupported.length > 0) {
@@ -122,7 +131,9 @@ export const RDS_ACTIONS: Readonly<Record<string, ActionSpec>> = {
       }
       const enable = p.bool("EnableIAMDatabaseAuthentication");
       const instance =
-        enable === undefined ? requireInstance(instances, id) : await instances.setIamAuth(id, enable);
+        enable === undefined
+          ? requireInstance(c, id)
+          : await instances.setIamAuth(requireInstance(c, id).identifier, enable);
       return { DBInstance: dbInstanceXml(instances, instance) };
     },
   },

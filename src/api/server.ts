@@ -5,6 +5,7 @@ import type { IamService } from "../iam/service.js";
 import type { InstanceRegistry } from "../instances/types.js";
 import { ApiError } from "./errors.js";
 import { type ApiRequest, createApiHandler, errorDocument, SERVICES } from "./handler.js";
+import { type HttpLimits, httpServerOptions, limitConnections } from "./http-limits.js";
 import type { IamdbServices } from "./iamdb-actions.js";
 
 export interface AdminApiOptions {
@@ -19,7 +20,20 @@ export interface AdminApiOptions {
   /** Largest request body accepted. Default 1 MiB (IAM's own limit for policy-bearing requests is far lower). */
   readonly maxBodyBytes?: number;
   readonly log?: (line: object) => void;
+  /** The deployment's configured region(s): valid signing regions besides the instances' and the partition's. */
+  readonly regions?: readonly string[];
+  /** Connection cap and header / whole-request deadlines; {@link DEFAULT_API_LIMITS} by default. */
+  readonly limits?: HttpLimits;
+  /** Asked before each new connection is taken (the gateway's descriptor reserve). */
+  readonly admitConnection?: () => boolean;
 }
+
+/** What `iamdb up` uses unless configured (config.api): see docs/CONFIGURATION.md. */
+export const DEFAULT_API_LIMITS: HttpLimits = {
+  maxConnections: 256,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+};
 
 export interface AdminApi {
   /** `http://HOST:PORT`, ready for `--endpoint-url`. */
@@ -91,10 +105,12 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     ...(options.services === undefined ? {} : { services: options.services }),
     ...(options.now === undefined ? {} : { now: options.now }),
     ...(options.log === undefined ? {} : { log: options.log }),
+    ...(options.regions === undefined ? {} : { regions: options.regions }),
   });
   const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const limits = options.limits ?? DEFAULT_API_LIMITS;
+  const server = createServer(httpServerOptions(limits), (req: IncomingMessage, res: ServerResponse) => {
     const send = (status: number, headers: Record<string, string>, body: string) => {
       res.writeHead(status, { ...headers, "content-length": String(Buffer.byteLength(body)) });
       res.end(body);
@@ -136,6 +152,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     );
   });
   server.keepAliveTimeout = 5000;
+  limitConnections(server, limits, options.admitConnection);
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

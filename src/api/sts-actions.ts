@@ -8,7 +8,9 @@ import type { XmlObject } from "./xml.js";
  * itself (trust policy plus the caller's identity policies, in the control plane, for
  * sts:AssumeRole and, with session tags, sts:TagSession) and takes PolicyArns.member.N.arn,
  * Tags.member.N.Key/Value and TransitiveTagKeys.member.N; GetSessionToken
- * needs no permission either, but an explicit Deny of sts:GetSessionToken is honoured.
+ * needs no permission either, but an explicit Deny of sts:GetSessionToken is honoured. The
+ * credentials it issues cannot call IAM nor STS besides AssumeRole / GetCallerIdentity (iamdb has
+ * no MFA; see handler.ts).
  * @see https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
  * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_getsessiontoken.html
  */

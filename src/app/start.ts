@@ -10,7 +10,7 @@ import { FleetCancelRouter } from "../fleet/cancelRouter.js";
 import { FleetMembership } from "../fleet/membership.js";
 import { peerKey } from "../fleet/peerCancel.js";
 import { Authenticator } from "../gateway/authenticate.js";
-import { AuthLog, authLogSink } from "../gateway/authLog.js";
+import { AuthLog, authLogSink, reopenOnSighup } from "../gateway/authLog.js";
 import { type RunningGateway, startGateway } from "../gateway/gateway.js";
 import { GatewayMetrics } from "../gateway/metrics.js";
 import { startOpsServer } from "../gateway/ops.js";
@@ -163,9 +163,10 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
     });
 
     const metrics = new GatewayMetrics(config.instances.map((i) => i.identifier));
-    const sink = authLogSink(config.authLog);
-    cleanups.push(() => sink.close());
-    const authLog = new AuthLog(sink);
+    const sink = authLogSink(config.authLog, { onWriteError: () => metrics.authLogWriteFailed() });
+    cleanups.push(() => sink.close(), reopenOnSighup(sink));
+    const authLog = new AuthLog(sink, { onSuppressed: (n) => metrics.authLogSuppressed(n) });
+    cleanups.push(() => authLog.close());
     const authenticator = new Authenticator({
       iam,
       accounts,
@@ -209,6 +210,9 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
       services: { dbUsers, fleet: () => fleet?.members() ?? [] },
       host: config.api.host,
       port: config.api.port,
+      regions: [config.region],
+      limits: config.api,
+      admitConnection: () => gateway.descriptors.admitsAuxiliary("admin API"),
     });
     cleanups.push(() => api.close());
     const admin = await ensureAdministrator({
@@ -231,6 +235,8 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
           : { ok: true, detail: `ready: ${gateway.listeners.size} listener(s)` },
       config.ops.host,
       config.ops.port,
+      config.ops,
+      () => gateway.descriptors.admitsAuxiliary("ops endpoint"),
     );
     cleanups.push(() => ops.close());
 

@@ -6,6 +6,7 @@ import type {
   Config,
   FleetConfig,
   GatewayLimits,
+  HttpEndpointConfig,
   InstanceConfig,
   StoreConfig,
 } from "./types.js";
@@ -30,6 +31,8 @@ export const DEFAULTS = {
   opsPort: 18401,
   postgresPort: 15432,
   mysqlPort: 13306,
+  api: { maxConnections: 256, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 },
+  ops: { maxConnections: 64, headersTimeoutMs: 5_000, requestTimeoutMs: 10_000 },
   gateway: {
     loginTimeoutMs: 15_000,
     backendConnectTimeoutMs: 5_000,
@@ -38,6 +41,8 @@ export const DEFAULTS = {
     clockSkewSeconds: 60,
     drainTimeoutMs: 10_000,
     backendPoolMaxIdle: 32,
+    backendPoolMaxIdleTotal: "auto",
+    fileDescriptorReserve: 256,
     backendPoolIdleTimeoutMs: 60_000,
     backendPoolLifetimeMs: 3_600_000,
   } satisfies GatewayLimits,
@@ -67,6 +72,17 @@ function int(o: Json, key: string, where: string, fallback: number, min: number,
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
     throw new ConfigError(
       `${where}.${key} must be a whole number from ${min} to ${max} (got ${JSON.stringify(v)})`,
+    );
+  }
+  return v;
+}
+
+function autoOrInt(o: Json, key: string, where: string, min: number, max: number): number | "auto" {
+  const v = o[key] ?? "auto";
+  if (v === "auto") return v;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(
+      `${where}.${key} must be "auto" or a whole number from ${min} to ${max} (got ${JSON.stringify(v)})`,
     );
   }
   return v;
@@ -217,6 +233,29 @@ function instance(o: unknown, index: number, defaults: { region: string }): Inst
   };
 }
 
+function httpEndpoint(
+  o: Json,
+  where: string,
+  port: number,
+  defaults: Omit<HttpEndpointConfig, "host" | "port">,
+): HttpEndpointConfig {
+  known(o, ["host", "port", "maxConnections", "headersTimeoutMs", "requestTimeoutMs"], where);
+  const headersTimeoutMs = int(o, "headersTimeoutMs", where, defaults.headersTimeoutMs, 100, 600_000);
+  const requestTimeoutMs = int(o, "requestTimeoutMs", where, defaults.requestTimeoutMs, 100, 600_000);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(
+      `${where}.headersTimeoutMs (${headersTimeoutMs}) must not exceed ${where}.requestTimeoutMs (${requestTimeoutMs})`,
+    );
+  }
+  return {
+    host: str(o, "host", where, "127.0.0.1"),
+    port: int(o, "port", where, port, 0, 65535),
+    maxConnections: int(o, "maxConnections", where, defaults.maxConnections, 1, 1_000_000),
+    headersTimeoutMs,
+    requestTimeoutMs,
+  };
+}
+
 function store(o: Json): StoreConfig {
   const s = obj(o, "store", "config");
   const type = str(s, "type", "config.store", "sqlite");
@@ -307,6 +346,15 @@ export function parseConfig(raw: unknown, baseDir: string = process.cwd()): Conf
       0,
       100_000,
     ),
+    backendPoolMaxIdleTotal: autoOrInt(g, "backendPoolMaxIdleTotal", "config.gateway", 0, 100_000),
+    fileDescriptorReserve: int(
+      g,
+      "fileDescriptorReserve",
+      "config.gateway",
+      DEFAULTS.gateway.fileDescriptorReserve,
+      0,
+      1_000_000,
+    ),
     backendPoolIdleTimeoutMs: int(
       g,
       "backendPoolIdleTimeoutMs",
@@ -349,14 +397,8 @@ export function parseConfig(raw: unknown, baseDir: string = process.cwd()): Conf
     partition: str(o, "partition", "config", "aws"),
     region,
     store: store(o),
-    api: {
-      host: str(api, "host", "config.api", "127.0.0.1"),
-      port: int(api, "port", "config.api", DEFAULTS.apiPort, 0, 65535),
-    },
-    ops: {
-      host: str(ops, "host", "config.ops", "127.0.0.1"),
-      port: int(ops, "port", "config.ops", DEFAULTS.opsPort, 0, 65535),
-    },
+    api: httpEndpoint(api, "config.api", DEFAULTS.apiPort, DEFAULTS.api),
+    ops: httpEndpoint(ops, "config.ops", DEFAULTS.opsPort, DEFAULTS.ops),
     gateway,
     fleet,
     instances,

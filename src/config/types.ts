@@ -38,10 +38,34 @@ export interface GatewayLimits {
    * DISCARD ALL, as pgbouncer's session mode does). 0 turns the pool off.
    */
   readonly backendPoolMaxIdle: number;
+  /**
+   * PostgreSQL: idle pooled connections per backend server, all users and startup parameters
+   * together; "auto" is half of what the server allows ordinary roles (max_connections minus
+   * superuser_reserved_connections and reserved_connections), read when the first connection
+   * is pooled. A connection coming back to a full pool replaces the least recently used one.
+   */
+  readonly backendPoolMaxIdleTotal: number | "auto";
+  /**
+   * File descriptors the admin API and ops endpoint leave to the gateway listeners: they take
+   * no new connection once fewer remain.
+   */
+  readonly fileDescriptorReserve: number;
   /** How long a pooled backend connection may wait unused before it is closed. */
   readonly backendPoolIdleTimeoutMs: number;
   /** A backend connection older than this is closed when its session ends instead of pooled. */
   readonly backendPoolLifetimeMs: number;
+}
+
+/** An HTTP endpoint (admin API, ops) and what bounds it against slow or numerous clients. */
+export interface HttpEndpointConfig {
+  readonly host: string;
+  readonly port: number;
+  /** Connections open at once; beyond, new ones are closed at once. */
+  readonly maxConnections: number;
+  /** Time for a request's headers to arrive (also a connection that sends nothing). */
+  readonly headersTimeoutMs: number;
+  /** Time for a whole request, headers and body, to arrive: a slow body is cut off (408). */
+  readonly requestTimeoutMs: number;
 }
 
 export type StoreConfig =
@@ -76,9 +100,9 @@ export interface Config {
   readonly partition: string;
   readonly region: string;
   readonly store: StoreConfig;
-  readonly api: { readonly host: string; readonly port: number };
+  readonly api: HttpEndpointConfig;
   /** /metrics, /healthz, /readyz. */
-  readonly ops: { readonly host: string; readonly port: number };
+  readonly ops: HttpEndpointConfig;
   readonly gateway: GatewayLimits;
   readonly fleet: FleetConfig;
   readonly instances: readonly InstanceConfig[];

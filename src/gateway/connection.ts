@@ -4,7 +4,7 @@ import { TLSSocket } from "node:tls";
 import type { DbInstance } from "../instances/types.js";
 import type { LoginResult } from "./authenticate.js";
 import type { AuthAttempt } from "./authLog.js";
-import type { ListenerContext } from "./engine.js";
+import type { ListenerContext, RefusalReason } from "./engine.js";
 import { classify, type LoginFailureCause } from "./outcome.js";
 import { ConnectionClosed, EventQueue } from "./queue.js";
 
@@ -31,14 +31,21 @@ export function newAttempt(socket: Socket, instance: DbInstance): AuthAttempt {
  * throttled attempt, `refusal` (the protocol's own "too many connections") sent, and the
  * socket closed even if the client never does (it is outside the caps).
  */
-export function refuseThrottled(socket: Socket, ctx: ListenerContext, refusal: Buffer): void {
+export function refuseThrottled(
+  socket: Socket,
+  ctx: ListenerContext,
+  refusal: Buffer,
+  reason: RefusalReason = "throttled",
+): void {
   const instance = ctx.instance();
   ctx.metrics.request(instance.identifier);
   ctx.metrics.failure(instance.identifier, classify("throttled").kind);
   ctx.authLog.failure(
     newAttempt(socket, instance),
     "throttled",
-    "too many connections are logging in at once (maxPendingLogins / maxPendingLoginsPerSource); the client should retry with backoff",
+    reason === "out-of-descriptors"
+      ? "the gateway is running out of file descriptors (see iamdb_accept_errors_total and stderr); raise the open-file limit; the client should retry with backoff"
+      : "too many connections are logging in at once (maxPendingLogins / maxPendingLoginsPerSource); the client should retry with backoff",
   );
   socket.end(refusal);
   socket.on("error", destroySelf);

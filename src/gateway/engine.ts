@@ -23,6 +23,8 @@ export interface ListenerContext {
   readonly fleet?: FleetCancelRouter | undefined;
 }
 
+export type RefusalReason = "throttled" | "out-of-descriptors";
+
 export interface SessionTracker {
   opened(close: () => void): () => void;
 }
@@ -35,8 +37,11 @@ export interface SessionTracker {
 export interface Engine {
   /** Takes over an accepted socket. Never throws; every failure ends in a protocol error and a closed socket. */
   handle(socket: Socket, ctx: ListenerContext): void;
-  /** Refuses a connection before any handshake (too many pending logins), in the protocol's own words. */
-  refuse(socket: Socket, ctx: ListenerContext, reason: "throttled"): void;
+  /**
+   * Refuses a connection before any handshake, in the protocol's own words: too many pending
+   * logins, or the process is running out of file descriptors.
+   */
+  refuse(socket: Socket, ctx: ListenerContext, reason: RefusalReason): void;
   /** Releases what the engine holds beyond its sessions (pooled backend connections), at shutdown. */
   close?(): void;
 }

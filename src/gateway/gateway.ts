@@ -4,16 +4,24 @@ import type { FleetCancelRouter } from "../fleet/cancelRouter.js";
 import type { DbEngine, InstanceRegistry } from "../instances/types.js";
 import type { Authenticator } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
-import type { Engine } from "./engine.js";
+import { DescriptorWatch } from "./descriptors.js";
+import type { Engine, ListenerContext } from "./engine.js";
 import { MysqlEngine } from "./engines/mysql/engine.js";
-import { PostgresEngine } from "./engines/postgres/engine.js";
+import { newBackendPool, PostgresEngine } from "./engines/postgres/engine.js";
+import type { BackendPool } from "./engines/postgres/pool.js";
 import { type RunningListener, startListener } from "./listener.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { Sessions } from "./sessions.js";
 
-/** The engines by protocol; MariaDB speaks the MySQL protocol. */
-export function engineFor(engine: DbEngine): Engine | undefined {
-  return engine === "postgres" ? new PostgresEngine() : new MysqlEngine();
+/**
+ * The engines by protocol; MariaDB speaks the MySQL protocol. `postgresPool` gives every
+ * PostgreSQL engine the gateway's one backend pool (its bounds are per backend server).
+ */
+export function engineFor(
+  engine: DbEngine,
+  postgresPool?: (ctx: ListenerContext) => BackendPool,
+): Engine | undefined {
+  return engine === "postgres" ? new PostgresEngine(postgresPool) : new MysqlEngine();
 }
 
 export interface ListenerTlsMaterial {
@@ -31,10 +39,14 @@ export interface GatewayOptions {
   readonly metrics: GatewayMetrics;
   /** Forwards PostgreSQL cancel requests to the gateway of the fleet that issued the key. */
   readonly fleet?: FleetCancelRouter;
+  /** The process's descriptor watch (made from limits.fileDescriptorReserve when not given). */
+  readonly descriptors?: DescriptorWatch;
 }
 
 export interface RunningGateway {
   readonly listeners: ReadonlyMap<string, RunningListener>;
+  /** Keeps descriptors for the listeners; the admin API and ops endpoint ask it before accepting. */
+  readonly descriptors: DescriptorWatch;
   readonly sessions: Sessions;
   draining: boolean;
   /** Stops accepting, waits up to `deadlineMs` for sessions to end, then closes the rest. */
@@ -46,8 +58,19 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const sessions = new Sessions();
   const listeners = new Map<string, RunningListener>();
   const engines: Engine[] = [];
+  const descriptors =
+    options.descriptors ??
+    new DescriptorWatch({
+      reserve: options.limits.fileDescriptorReserve,
+      onAcceptFailed: () => options.metrics.acceptFailed(),
+    });
+  let pool: BackendPool | undefined;
+  const postgresPool = () => {
+    pool ??= newBackendPool(options.limits);
+    return pool;
+  };
   for (const instance of options.registry.list()) {
-    const engine = engineFor(instance.engine);
+    const engine = engineFor(instance.engine, postgresPool);
     if (!engine) continue;
     engines.push(engine);
     const material = options.tls.get(instance.identifier);
@@ -73,11 +96,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       },
       instance.listen.host,
       instance.listen.port,
+      descriptors,
     );
     listeners.set(identifier, listener);
   }
   const gateway: RunningGateway = {
     listeners,
+    descriptors,
     sessions,
     draining: false,
     async stop(deadlineMs: number) {

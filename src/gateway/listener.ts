@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from "node:net";
+import type { DescriptorWatch } from "./descriptors.js";
 import type { Engine, ListenerContext } from "./engine.js";
 
 export interface RunningListener {
@@ -19,10 +20,16 @@ export function startListener(
   ctx: ListenerContext,
   host: string,
   port: number,
+  descriptors?: DescriptorWatch,
 ): Promise<RunningListener> {
   let pending = 0;
   const perSource = new Map<string, number>();
+  const label = `gateway listener ${ctx.instance().identifier}`;
   const server: Server = createServer({ noDelay: true }, (socket: Socket) => {
+    if (descriptors && !descriptors.admitsGateway(label)) {
+      engine.refuse(socket, ctx, "out-of-descriptors");
+      return;
+    }
     const source = socket.remoteAddress ?? "unknown";
     const fromSource = perSource.get(source) ?? 0;
     if (pending >= ctx.limits.maxPendingLogins || fromSource >= ctx.limits.maxPendingLoginsPerSource) {
@@ -50,6 +57,11 @@ export function startListener(
     server.once("error", reject);
     server.listen({ host, port }, () => {
       server.off("error", reject);
+      // An accept that fails (EMFILE / ENFILE) is an 'error' of the server: said and counted, never a crash.
+      server.on("error", (err: NodeJS.ErrnoException) => {
+        if (descriptors) descriptors.acceptFailed(label, err);
+        else process.stderr.write(`iamdb: ${label}: ${err.message}\n`);
+      });
       const address = server.address();
       const actual = typeof address === "object" && address ? address.port : port;
       resolve({

@@ -32,6 +32,30 @@ export class GatewayMetrics {
   readonly #counters = new Map<string, Map<string, number>>();
   readonly #sessions = new Map<string, number>();
   readonly #histograms = new Map<string, { buckets: number[]; sum: number; count: number }>();
+  /** Process-wide counters (no instance label), by name: HELP text and value. */
+  readonly #process = new Map<string, { help: string; value: number }>([
+    [
+      "iamdb_auth_log_write_failures_total",
+      {
+        help: "Auth log writes that failed (disk full, file gone) and lines dropped until the file was opened again.",
+        value: 0,
+      },
+    ],
+    [
+      "iamdb_auth_log_suppressed_total",
+      {
+        help: "Pre-authentication failures counted in a summary line instead of logged one by one (junk-traffic bound).",
+        value: 0,
+      },
+    ],
+    [
+      "iamdb_accept_errors_total",
+      {
+        help: "Connections a listener could not accept (EMFILE/ENFILE: out of file descriptors).",
+        value: 0,
+      },
+    ],
+  ]);
 
   constructor(instances: readonly string[]) {
     for (const name of [...Object.keys(HELP)]) {
@@ -51,6 +75,31 @@ export class GatewayMetrics {
   /** A session started on a new backend login (`reused` false) or a pooled backend connection. */
   backendSession(instance: string, reused: boolean): void {
     this.#inc(reused ? "iamdb_backend_reused_total" : "iamdb_backend_logins_total", instance);
+  }
+
+  #bump(name: string, n = 1): void {
+    const c = this.#process.get(name);
+    if (c) c.value += n;
+  }
+
+  /** A write to the auth log failed, or a line was dropped while the file is being retried. */
+  authLogWriteFailed(): void {
+    this.#bump("iamdb_auth_log_write_failures_total");
+  }
+
+  /** Pre-authentication failures left out of the auth log (summarised instead). */
+  authLogSuppressed(n: number): void {
+    this.#bump("iamdb_auth_log_suppressed_total", n);
+  }
+
+  /** A listener failed to accept a connection (out of file descriptors). */
+  acceptFailed(): void {
+    this.#bump("iamdb_accept_errors_total");
+  }
+
+  /** A process-wide counter's value. */
+  processCounter(name: string): number {
+    return this.#process.get(name)?.value ?? 0;
   }
 
   request(instance: string): void {
@@ -118,6 +167,9 @@ export class GatewayMetrics {
         `iamdb_handshake_seconds_sum{${label(i)}} ${h.sum}`,
         `iamdb_handshake_seconds_count{${label(i)}} ${h.count}`,
       );
+    }
+    for (const [name, c] of this.#process) {
+      lines.push(`# HELP ${name} ${c.help}`, `# TYPE ${name} counter`, `${name} ${c.value}`);
     }
     return `${lines.join("\n")}\n`;
   }

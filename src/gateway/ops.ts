@@ -1,5 +1,13 @@
 import { createServer, type Server } from "node:http";
+import { type HttpLimits, httpServerOptions, limitConnections } from "../api/http-limits.js";
 import type { GatewayMetrics } from "./metrics.js";
+
+/** What `iamdb up` uses unless configured (config.ops): a scraper needs few connections. */
+export const DEFAULT_OPS_LIMITS: HttpLimits = {
+  maxConnections: 64,
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+};
 
 export interface OpsServer {
   readonly url: string;
@@ -16,8 +24,10 @@ export function startOpsServer(
   ready: () => { ok: boolean; detail: string },
   host: string,
   port: number,
+  limits: HttpLimits = DEFAULT_OPS_LIMITS,
+  admitConnection?: () => boolean,
 ): Promise<OpsServer> {
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer(httpServerOptions(limits), (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD" }).end();
@@ -38,6 +48,8 @@ export function startOpsServer(
         .end("not found: try /metrics, /healthz or /readyz\n");
     }
   });
+  server.keepAliveTimeout = 5000;
+  limitConnections(server, limits, admitConnection);
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host, port }, () => {
@@ -46,7 +58,11 @@ export function startOpsServer(
       const shownHost = host.includes(":") ? `[${host}]` : host;
       resolve({
         url: `http://${shownHost}:${actual}`,
-        close: () => new Promise<void>((done) => server.close(() => done())),
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
       });
     });
   });

@@ -5,6 +5,8 @@ export type LoginFailureCause =
   | FailureCause
   | "iam-disabled"
   | "db-user-not-iam-enabled"
+  /** PostgreSQL: a login name over 63 bytes, which the backend would cut to another role's. */
+  | "db-user-name-too-long"
   | "not-authorized"
   | "throttled"
   | "backend-unavailable"

@@ -14,7 +14,7 @@ import { LimitExceededError, MalformedPolicyDocumentError } from "./errors.js";
 export function validatePolicy(
   document: unknown,
   kind: PolicyKind,
-  label: { name?: string; id?: string } = {},
+  label: { name?: string; id?: string; principalIds?: Readonly<Record<string, string>> } = {},
 ): CompiledPolicy {
   if (typeof document !== "string" || document.length === 0) {
     throw new MalformedPolicyDocumentError(

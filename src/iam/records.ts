@@ -28,6 +28,13 @@ export interface RoleRecord {
   readonly path: string;
   readonly createDate: Date;
   readonly assumeRolePolicyDocument: string;
+  /**
+   * The specific users and roles the trust policy names, bound to their unique ids when it was
+   * saved (ARN as written -> `AIDA…` / `AROA…`; "" for one that did not exist). Undefined for a
+   * trust policy saved before iamdb bound principals (bound at its next use).
+   * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-roles
+   */
+  readonly trustPrincipalIds?: Readonly<Record<string, string>> | undefined;
   readonly description?: string | undefined;
   readonly maxSessionDuration: number;
   readonly tags: readonly Tag[];

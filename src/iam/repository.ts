@@ -83,6 +83,7 @@ export interface RoleRepository {
 
 export interface RolePatch {
   readonly assumeRolePolicyDocument?: string;
+  readonly trustPrincipalIds?: Readonly<Record<string, string>>;
   readonly description?: string;
   readonly maxSessionDuration?: number;
   readonly tags?: readonly Tag[];

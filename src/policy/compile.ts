@@ -41,6 +41,12 @@ export interface CompileOptions {
   readonly kind: PolicyKind;
   readonly name?: string;
   readonly id?: string;
+  /**
+   * Trust policies: the user and role ARNs bound to unique ids when the policy was saved
+   * (ARN -> `AIDA…` / `AROA…`); such an ARN then matches only the principal with that id.
+   * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-roles
+   */
+  readonly principalIds?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -82,7 +88,10 @@ export function compileDocument(document: PolicyDocument, options: CompileOption
       principals:
         principal === undefined
           ? undefined
-          : { negated: s.principal === undefined, principal: compilePrincipal(principal) },
+          : {
+              negated: s.principal === undefined,
+              principal: compilePrincipal(principal, options.principalIds),
+            },
       conditions,
       referencedKeys: [...referencedKeys].map(([keyLower, key]) => ({ key, keyLower })),
     };

@@ -7,6 +7,7 @@
  */
 import { parseOperator } from "./conditions.js";
 import { MalformedPolicyDocumentError, PolicySizeLimitExceededError } from "./errors.js";
+import { findDuplicateKey } from "./json.js";
 import { POLICY_SIZE_LIMITS, type PolicyKind, policySize } from "./limits.js";
 
 /**
@@ -91,7 +92,8 @@ export function isResourceBasedKind(kind: PolicyKind): boolean {
 
 /**
  * Parses and validates a policy document written as JSON text (or already parsed
- * JSON). Throws {@link MalformedPolicyDocumentError} for anything IAM would
+ * JSON). Text with a key written twice in one object is refused: JSON.parse would keep the
+ * last while a reader of the stored text sees the first. Throws {@link MalformedPolicyDocumentError} for anything IAM would
  * reject, and {@link PolicySizeLimitExceededError} when the document is too large
  * for `kind`; never anything else.
  */
@@ -116,6 +118,14 @@ export function parsePolicyDocument(source: string | unknown, kind: PolicyKind):
     } catch (error) {
       const reason = error instanceof Error ? ` ${error.message}.` : "";
       throw new MalformedPolicyDocumentError(`${SYNTAX} The document is not valid JSON:${reason}`);
+    }
+    const duplicate = findDuplicateKey(source);
+    if (duplicate !== undefined) {
+      const where = duplicate.path === "" ? "the document" : duplicate.path;
+      throw new MalformedPolicyDocumentError(
+        `${SYNTAX} Duplicate key ${JSON.stringify(duplicate.key)} in ${where}; write each key once.`,
+        duplicate.path === "" ? duplicate.key : `${duplicate.path}.${duplicate.key}`,
+      );
     }
   } else {
     json = source;

@@ -174,6 +174,11 @@ export interface TrustRequest {
   readonly principalType?: PrincipalType;
   /** When the caller is itself a role session: that role's ARN. */
   readonly roleArn?: string;
+  /**
+   * The caller's `aws:userid`: `AIDA…` for a user, `AROA…:session` for a role session. Needed to
+   * match principals the trust policy bound to unique ids.
+   */
+  readonly principalId?: string;
   /** Defaults to `sts:AssumeRole`. */
   readonly action?: string;
   readonly context?: RequestContext;
@@ -199,6 +204,7 @@ export function evaluateTrust(trustPolicy: CompiledPolicy, request: TrustRequest
     arn: request.principalArn,
     ...(request.principalType === undefined ? {} : { type: request.principalType }),
     ...(request.roleArn === undefined ? {} : { roleArn: request.roleArn }),
+    ...(request.principalId === undefined ? {} : { userId: request.principalId }),
   };
   const prepared = prepare(request.action ?? "sts:AssumeRole", "", principal, request.context, request.now);
   const missing = new Set<string>();
@@ -322,7 +328,9 @@ function prepare(
     const roleArn =
       principal.roleArn ?? (type === "AssumedRole" ? roleArnOfSession(principal.arn) : undefined);
     const kind: PrincipalKind = type === "Service" || type === "Federated" ? type : "AWS";
-    identity = { kind, id: principal.arn, accountId, roleArn };
+    const uniqueId = type === "User" ? principal.userId : undefined;
+    const roleId = type === "AssumedRole" ? principal.userId?.split(":")[0] : undefined;
+    identity = { kind, id: principal.arn, accountId, roleArn, uniqueId, roleId };
     // Global keys AWS puts in every request context.
     // @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn
     if (kind === "AWS") {

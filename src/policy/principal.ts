@@ -7,6 +7,10 @@
  *   caller's identity policies must also allow.
  * - A user, role, or role-session ARN: that principal. A role ARN also matches
  *   every session of that role.
+ * - A user or role ARN bound to a unique id when the trust policy was saved (see
+ *   `CompileOptions.principalIds`): only the principal with that id (`AIDA…` / `AROA…`) and,
+ *   for a role, its sessions. A user deleted and re-created under the same name is another
+ *   principal, as in AWS.
  * - `{"Service": "ec2.amazonaws.com"}`, `{"Federated": ...}`: those principals.
  *
  * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html
@@ -24,6 +28,10 @@ export interface PrincipalIdentity {
   readonly accountId: string | undefined;
   /** For a role session: the role's ARN (`arn:aws:iam::ACCOUNT:role/path/Name`). */
   readonly roleArn: string | undefined;
+  /** A user's unique id (`AIDA…`), when known. */
+  readonly uniqueId?: string | undefined;
+  /** For a role session: the role's unique id (`AROA…`), when known. */
+  readonly roleId?: string | undefined;
 }
 
 /**
@@ -37,6 +45,8 @@ export type PrincipalMatch = "principal" | "role" | "account";
 export interface CompiledPrincipal {
   readonly everyone: boolean;
   readonly arns: ReadonlySet<string>;
+  /** Unique ids of the users and roles bound when the policy was saved. */
+  readonly ids: ReadonlySet<string>;
   readonly accounts: ReadonlySet<string>;
   /** `ACCOUNT/RoleName` of role ARNs, to match sessions whose role ARN is not known. */
   readonly roleNames: ReadonlySet<string>;
@@ -49,8 +59,16 @@ const ROOT = /^arn:[^:]+:iam::(\d{12}):root$/;
 const ROLE = /^arn:[^:]+:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/;
 const SESSION = /^arn:[^:]+:sts::(\d{12}):assumed-role\/([^/]+)\/[^/]+$/;
 
-export function compilePrincipal(element: PrincipalElement): CompiledPrincipal {
+/**
+ * `principalIds`: ARN -> unique id of the principals bound when the policy was saved; a bound
+ * ARN matches by id only (an empty id matches nobody: the principal was gone when bound).
+ */
+export function compilePrincipal(
+  element: PrincipalElement,
+  principalIds?: Readonly<Record<string, string>>,
+): CompiledPrincipal {
   const arns = new Set<string>();
+  const ids = new Set<string>();
   const accounts = new Set<string>();
   const roleNames = new Set<string>();
   let everyone = element === "*";
@@ -58,7 +76,10 @@ export function compilePrincipal(element: PrincipalElement): CompiledPrincipal {
     for (const id of element.AWS ?? []) {
       if (id === "*") everyone = true;
       else if (/^\d{12}$/.test(id)) accounts.add(id);
-      else {
+      else if (principalIds !== undefined && Object.hasOwn(principalIds, id)) {
+        const unique = principalIds[id];
+        if (unique !== undefined && unique !== "") ids.add(unique);
+      } else {
         const root = ROOT.exec(id);
         if (root?.[1] !== undefined) accounts.add(root[1]);
         else arns.add(id);
@@ -70,7 +91,7 @@ export function compilePrincipal(element: PrincipalElement): CompiledPrincipal {
   const services = new Set(element === "*" ? [] : (element.Service ?? []).map((s) => s.toLowerCase()));
   const federated = new Set(element === "*" ? [] : (element.Federated ?? []));
   const canonical = new Set(element === "*" ? [] : (element.CanonicalUser ?? []));
-  return { everyone, arns, accounts, roleNames, services, federated, canonical };
+  return { everyone, arns, ids, accounts, roleNames, services, federated, canonical };
 }
 
 export function matchPrincipal(
@@ -89,6 +110,10 @@ export function matchPrincipal(
       return principal.canonical.has(who.id) ? "principal" : undefined;
     case "AWS":
       break;
+  }
+  if (principal.ids.size > 0) {
+    if (who.uniqueId !== undefined && principal.ids.has(who.uniqueId)) return "principal";
+    if (who.roleId !== undefined && principal.ids.has(who.roleId)) return "role";
   }
   if (principal.arns.has(who.id)) return "principal";
   if (who.roleArn !== undefined && principal.arns.has(who.roleArn)) return "role";

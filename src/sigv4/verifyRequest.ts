@@ -1,4 +1,4 @@
-import { parseAmzDate } from "./amzDate.js";
+import { formatAmzDate, parseAmzDate } from "./amzDate.js";
 import { canonicalHeaders } from "./canonicalHeaders.js";
 import { canonicalPath } from "./canonicalPath.js";
 import { canonicalQuery } from "./canonicalQuery.js";
@@ -46,7 +46,10 @@ export interface RequestAuthSuccess<C extends VerifierCredential> {
 export interface VerifyRequestOptions<C extends VerifierCredential> {
   lookupCredential: (accessKeyId: string) => C | undefined | Promise<C | undefined>;
   now?: () => Date;
-  /** How far a header-signed request's time may be from ours. AWS allows 15 minutes. */
+  /**
+   * How far a request's time may be from ours: either way for header signing, into the future
+   * for presigned requests (whose past is bounded by X-Amz-Expires). AWS allows 15 minutes.
+   */
   maxSkewSeconds?: number;
   signingKeyCache?: SigningKeyCache;
 }
@@ -68,6 +71,8 @@ interface Claimed {
   /** The query minus X-Amz-Signature (query form) or the whole query (header form). */
   query: Array<readonly [string, string]>;
 }
+
+const amzDateOf = (ms: number): string => formatAmzDate(new Date(ms));
 
 const fail = (code: RequestAuthErrorCode, message: string, accessKeyId?: string): RequestAuthFailure =>
   accessKeyId === undefined ? { ok: false, code, message } : { ok: false, code, message, accessKeyId };
@@ -179,14 +184,24 @@ export async function verifyRequest<C extends VerifierCredential>(
     return fail("IncompleteSignature", "The host header must be signed.", accessKeyId);
   }
   const nowMs = (options.now ?? (() => new Date()))().getTime();
+  const skewMs = (options.maxSkewSeconds ?? 900) * 1000;
+  // Both forms: a request may not be dated beyond the skew in the future. Without this bound a
+  // presigned URL dated years ahead would be valid from now until then, whatever X-Amz-Expires says.
+  if (signedAtMs - nowMs > skewMs) {
+    return fail(
+      "RequestExpired",
+      `Signature not yet current: ${claimed.amzDate} is still later than ${amzDateOf(nowMs + skewMs)} (${amzDateOf(nowMs)} + ${skewMs / 60_000} min.); check the client's clock.`,
+      accessKeyId,
+    );
+  }
   if (claimed.expiresSeconds !== undefined) {
     if (claimed.expiresSeconds > MAX_PRESIGN_SECONDS || nowMs > signedAtMs + claimed.expiresSeconds * 1000) {
       return fail("RequestExpired", "Request has expired.", accessKeyId);
     }
-  } else if (Math.abs(nowMs - signedAtMs) > (options.maxSkewSeconds ?? 900) * 1000) {
+  } else if (nowMs - signedAtMs > skewMs) {
     return fail(
       "RequestExpired",
-      `Signature expired: ${claimed.amzDate} is now outside the allowed window around ${new Date(nowMs).toISOString()}; check the client's clock.`,
+      `Signature expired: ${claimed.amzDate} is now earlier than ${amzDateOf(nowMs - skewMs)} (${amzDateOf(nowMs)} - ${skewMs / 60_000} min.); check the client's clock.`,
       accessKeyId,
     );
   }

@@ -116,6 +116,62 @@ describe("admin API errors, as AWS writes them", () => {
     assert.equal(rdsBool.code, "InvalidParameterValue");
   });
 
+  it("refuses policies with a key written twice, in every kind of policy (MalformedPolicyDocument)", async () => {
+    const deny = '{"Effect":"Deny","Action":"*","Resource":"*"}';
+    const allow = '{"Effect":"Allow","Action":"*","Resource":"*"}';
+    const twice = `{"Version":"2012-10-17","Statement":[${deny}],"Statement":[${allow}]}`;
+    const trust = `{"Effect":"Allow","Principal":{"AWS":"${ACCOUNT}"},"Action":"sts:AssumeRole"}`;
+    const trustTwice = `{"Version":"2012-10-17","Statement":[${trust.replace("Allow", "Deny")}],"Statement":[${trust}]}`;
+    const calls: Array<[string, Record<string, string>, string?]> = [
+      ["PutUserPolicy", { UserName: "jane", PolicyName: "dup", PolicyDocument: twice }],
+      ["CreatePolicy", { PolicyName: "dup", PolicyDocument: twice }],
+      ["CreateRole", { RoleName: "dup", AssumeRolePolicyDocument: trustTwice }],
+      [
+        "CreateRole",
+        { RoleName: "dup2", AssumeRolePolicyDocument: `{"Version":"2012-10-17","Statement":[${trust}]}` },
+      ],
+      ["UpdateAssumeRolePolicy", { RoleName: "dup2", PolicyDocument: trustTwice }],
+      ["PutRolePolicy", { RoleName: "dup2", PolicyName: "dup", PolicyDocument: twice }],
+      [
+        "AssumeRole",
+        { RoleArn: `arn:aws:iam::${ACCOUNT}:role/dup2`, RoleSessionName: "dup-session", Policy: twice },
+        "sts",
+      ],
+    ];
+    for (const [action, params, service] of calls) {
+      const version = service === "sts" ? "2011-06-15" : "2010-05-08";
+      const r = await rawCall(h, {
+        service: service ?? "iam",
+        body: form({ Action: action, Version: version, ...params }),
+      });
+      if (action === "CreateRole" && params.RoleName === "dup2") {
+        assert.equal(r.status, 200, r.text);
+        continue;
+      }
+      assert.equal(r.code, "MalformedPolicyDocument", `${action}: ${r.text}`);
+      assert.match(r.message ?? "", /Duplicate key &quot;Statement&quot;/, action);
+    }
+    // A permissions boundary is a managed policy: CreatePolicyVersion refuses the same way.
+    const p = await rawCall(h, {
+      body: form({
+        Action: "CreatePolicy",
+        Version: "2010-05-08",
+        PolicyName: "b",
+        PolicyDocument: `{"Version":"2012-10-17","Statement":[${allow}]}`,
+      }),
+    });
+    assert.equal(p.status, 200, p.text);
+    const v = await rawCall(h, {
+      body: form({
+        Action: "CreatePolicyVersion",
+        Version: "2010-05-08",
+        PolicyArn: `arn:aws:iam::${ACCOUNT}:policy/b`,
+        PolicyDocument: twice,
+      }),
+    });
+    assert.equal(v.code, "MalformedPolicyDocument", v.text);
+  });
+
   it("rejects duplicate names", async () => {
     const r = await rawCall(h, {
       body: form({ Action: "CreateUser", Version: "2010-05-08", UserName: "jane" }),
@@ -189,6 +245,34 @@ describe("admin API errors, as AWS writes them", () => {
       /<GetUserResponse xmlns="https:\/\/iam\.amazonaws\.com\/doc\/2010-05-08\/"><GetUserResult><User>/,
     );
     assert.match(text, /<UserName>jane<\/UserName>/);
+  });
+
+  it("refuses a presigned URL dated ten years ahead with X-Amz-Expires=1", async () => {
+    const url = new URL(h.api.url);
+    const p = presignRequest(
+      {
+        method: "GET",
+        path: "/",
+        query: [
+          ["Action", "GetUser"],
+          ["Version", "2010-05-08"],
+        ],
+        headers: [["host", url.host]],
+      },
+      {
+        credentials: h.admin,
+        region: "us-east-1",
+        service: "iam",
+        signingDate: new Date(Date.now() + 10 * 365 * 86_400_000),
+        expiresIn: 1,
+      },
+    );
+    const qs = p.query.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join("&");
+    const res = await fetch(`${h.api.url}/?${qs}`);
+    const text = await res.text();
+    assert.equal(res.status, 400, text);
+    assert.match(text, /<Code>RequestExpired<\/Code>/);
+    assert.match(text, /Signature not yet current/);
   });
 
   it("refuses inactive keys", async () => {

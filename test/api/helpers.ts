@@ -48,12 +48,15 @@ export interface Harness {
   dir: string;
   admin: Keys;
   logs: object[];
-  clients(keys?: Keys): { iam: IAMClient; sts: STSClient; rds: RDSClient };
+  /** SDK clients signing with `keys` (the administrator's by default) for `region` (us-east-1). */
+  clients(keys?: Keys, region?: string): { iam: IAMClient; sts: STSClient; rds: RDSClient };
   dispose(): Promise<void>;
 }
 
 /** A control plane over a fresh SQLite store, an admin API on port 0, and an administrator key. */
-export async function startHarness(options: { maxBodyBytes?: number } = {}): Promise<Harness> {
+export async function startHarness(
+  options: { maxBodyBytes?: number; instances?: DbInstance[]; regions?: readonly string[] } = {},
+): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), "iamdb-api-"));
   const iam = createIamService({
     repository: openSqliteStore({ dataDir: dir }),
@@ -61,7 +64,7 @@ export async function startHarness(options: { maxBodyBytes?: number } = {}): Pro
     accountId: ACCOUNT,
   });
   const instances = new MemoryInstanceRegistry(
-    [instance("orders"), instance("billing", { engine: "mysql" })],
+    options.instances ?? [instance("orders"), instance("billing", { engine: "mysql" })],
     {
       accountId: ACCOUNT,
     },
@@ -74,6 +77,7 @@ export async function startHarness(options: { maxBodyBytes?: number } = {}): Pro
     port: 0,
     log: (l) => logs.push(l),
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+    ...(options.regions === undefined ? {} : { regions: options.regions }),
   });
   await iam.createUser({ userName: "root-admin" });
   await iam.putUserPolicy({
@@ -86,8 +90,8 @@ export async function startHarness(options: { maxBodyBytes?: number } = {}): Pro
   });
   const k = await iam.createAccessKey({ userName: "root-admin" });
   const admin = { accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey };
-  const clients = (keys: Keys = admin) => {
-    const config = { region: REGION, endpoint: api.url, credentials: keys, maxAttempts: 1 };
+  const clients = (keys: Keys = admin, region = REGION) => {
+    const config = { region, endpoint: api.url, credentials: keys, maxAttempts: 1 };
     return { iam: new IAMClient(config), sts: new STSClient(config), rds: new RDSClient(config) };
   };
   return {

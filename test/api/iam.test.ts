@@ -121,6 +121,93 @@ describe("IAM actions through @aws-sdk/client-iam", () => {
     assert.equal(gone.status, 404);
   });
 
+  it("UpdateUser and UpdateGroup need permission on both the old and the new ARN", async () => {
+    const keysFor = async (userName: string, document: string) => {
+      await iam.send(new CreateUserCommand({ UserName: userName }));
+      await iam.send(
+        new PutUserPolicyCommand({ UserName: userName, PolicyName: "p", PolicyDocument: document }),
+      );
+      const k = await iam.send(new CreateAccessKeyCommand({ UserName: userName }));
+      return h.clients({
+        accessKeyId: k.AccessKey?.AccessKeyId ?? "",
+        secretAccessKey: k.AccessKey?.SecretAccessKey ?? "",
+      }).iam;
+    };
+    // The common self-service grant: a user may update itself, and connect as the DB user of its name.
+    const alice = await keysFor(
+      "ren-alice",
+      policy({
+        Effect: "Allow",
+        Action: ["iam:UpdateUser", "iam:GetUser"],
+        Resource: `arn:aws:iam::${ACCOUNT}:user/\${aws:username}`,
+      }),
+    );
+    await iam.send(new CreateUserCommand({ UserName: "ren-admin" }));
+    const renamed = await errorOf(
+      alice.send(new UpdateUserCommand({ UserName: "ren-alice", NewUserName: "ren-dba" })),
+    );
+    assert.equal(renamed.name, "AccessDenied");
+    assert.equal(
+      renamed.message,
+      `User: arn:aws:iam::${ACCOUNT}:user/ren-alice is not authorized to perform: iam:UpdateUser on resource: arn:aws:iam::${ACCOUNT}:user/ren-dba`,
+    );
+    const moved = await errorOf(
+      alice.send(new UpdateUserCommand({ UserName: "ren-alice", NewPath: "/elsewhere/" })),
+    );
+    assert.equal(moved.name, "AccessDenied");
+    assert.match(moved.message, /on resource: arn:aws:iam::\d{12}:user\/elsewhere\/ren-alice$/);
+    // Nothing changed.
+    assert.equal((await iam.send(new GetUserCommand({ UserName: "ren-alice" }))).User?.Path, "/");
+    // Naming itself again is no change of ARN, so the one grant suffices.
+    await alice.send(
+      new UpdateUserCommand({ UserName: "ren-alice", NewUserName: "ren-alice", NewPath: "/" }),
+    );
+
+    // Allowed on both the old and the new ARN: the rename and the move work.
+    const hr = await keysFor(
+      "ren-hr",
+      policy({
+        Effect: "Allow",
+        Action: ["iam:UpdateUser", "iam:UpdateGroup"],
+        Resource: [
+          `arn:aws:iam::${ACCOUNT}:user/ren-carol`,
+          `arn:aws:iam::${ACCOUNT}:user/team/ren-carol2`,
+          `arn:aws:iam::${ACCOUNT}:group/ren-g1`,
+        ],
+      }),
+    );
+    await iam.send(new CreateUserCommand({ UserName: "ren-carol" }));
+    await hr.send(
+      new UpdateUserCommand({ UserName: "ren-carol", NewUserName: "ren-carol2", NewPath: "/team/" }),
+    );
+    assert.equal(
+      (await iam.send(new GetUserCommand({ UserName: "ren-carol2" }))).User?.Arn,
+      `arn:aws:iam::${ACCOUNT}:user/team/ren-carol2`,
+    );
+    // Groups: allowed on the old name only, the rename is refused; with both it works.
+    await iam.send(new CreateGroupCommand({ GroupName: "ren-g1" }));
+    const group = await errorOf(
+      hr.send(new UpdateGroupCommand({ GroupName: "ren-g1", NewGroupName: "ren-g2" })),
+    );
+    assert.equal(group.name, "AccessDenied");
+    assert.match(group.message, /iam:UpdateGroup on resource: arn:aws:iam::\d{12}:group\/ren-g2$/);
+    const groupMove = await errorOf(hr.send(new UpdateGroupCommand({ GroupName: "ren-g1", NewPath: "/x/" })));
+    assert.equal(groupMove.name, "AccessDenied");
+    await iam.send(
+      new PutUserPolicyCommand({
+        UserName: "ren-hr",
+        PolicyName: "p2",
+        PolicyDocument: policy({
+          Effect: "Allow",
+          Action: "iam:UpdateGroup",
+          Resource: `arn:aws:iam::${ACCOUNT}:group/ren-g2`,
+        }),
+      }),
+    );
+    await hr.send(new UpdateGroupCommand({ GroupName: "ren-g1", NewGroupName: "ren-g2" }));
+    assert.equal((await iam.send(new GetGroupCommand({ GroupName: "ren-g2" }))).Group?.GroupName, "ren-g2");
+  });
+
   it("GetUser without UserName answers for the caller", async () => {
     const me = await iam.send(new GetUserCommand({}));
     assert.equal(me.User?.UserName, "root-admin");
@@ -264,6 +351,7 @@ describe("IAM actions through @aws-sdk/client-iam", () => {
     assert.equal(got.Role?.Description, "reads");
     assert.deepEqual(got.Role?.Tags, [{ Key: "t", Value: "1" }]);
     await iam.send(new UpdateRoleCommand({ RoleName: "reader", Description: "reads more" }));
+    await iam.send(new CreateUserCommand({ UserName: "x" }));
     const newTrust = policy({
       Effect: "Allow",
       Principal: { AWS: `arn:aws:iam::${ACCOUNT}:user/x` },

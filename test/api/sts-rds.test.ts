@@ -5,12 +5,17 @@ import {
   CreatePolicyCommand,
   CreateRoleCommand,
   CreateUserCommand,
+  DeleteAccessKeyCommand,
+  DeleteRoleCommand,
+  DeleteUserCommand,
+  GetRoleCommand,
   GetUserCommand,
   ListUsersCommand,
   PutRolePolicyCommand,
   PutUserPolicyCommand,
   TagRoleCommand,
   UpdateAssumeRolePolicyCommand,
+  UpdateUserCommand,
 } from "@aws-sdk/client-iam";
 import {
   AddTagsToResourceCommand,
@@ -26,7 +31,16 @@ import {
   GetSessionTokenCommand,
 } from "@aws-sdk/client-sts";
 import { evaluate } from "../../src/policy/index.js";
-import { ACCOUNT, errorOf, type Harness, type Keys, policy, startHarness } from "./helpers.js";
+import {
+  ACCOUNT,
+  errorOf,
+  type Harness,
+  instance,
+  type Keys,
+  policy,
+  rawCall,
+  startHarness,
+} from "./helpers.js";
 
 const sessionKeys = (r: AssumeRoleCommandOutput): Keys => ({
   accessKeyId: r.Credentials?.AccessKeyId ?? "",
@@ -403,6 +417,201 @@ describe("STS through @aws-sdk/client-sts", () => {
   });
 });
 
+describe("trust policies bind users and roles to their unique ids", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(() => h.dispose());
+
+  const keysOf = async (userName: string): Promise<Keys> => {
+    const k = await h.clients().iam.send(new CreateAccessKeyCommand({ UserName: userName }));
+    return {
+      accessKeyId: k.AccessKey?.AccessKeyId ?? "",
+      secretAccessKey: k.AccessKey?.SecretAccessKey ?? "",
+    };
+  };
+  const trusting = (...arns: string[]) =>
+    policy({
+      Effect: "Allow",
+      Principal: { AWS: arns.length === 1 ? arns[0] : arns },
+      Action: "sts:AssumeRole",
+    });
+  const trustOf = async (roleName: string) =>
+    JSON.parse(
+      decodeURIComponent(
+        (await h.clients().iam.send(new GetRoleCommand({ RoleName: roleName }))).Role
+          ?.AssumeRolePolicyDocument ?? "",
+      ),
+    ) as { Statement: { Principal: { AWS: string | string[] } }[] };
+  const assume = (keys: Keys, roleName: string) =>
+    h.clients(keys).sts.send(
+      new AssumeRoleCommand({
+        RoleArn: `arn:aws:iam::${ACCOUNT}:role/${roleName}`,
+        RoleSessionName: "ti-session",
+      }),
+    );
+
+  it("a user deleted and re-created under the same name cannot assume the role", async () => {
+    const { iam } = h.clients();
+    const bobArn = `arn:aws:iam::${ACCOUNT}:user/ti-bob`;
+    const bob = await iam.send(new CreateUserCommand({ UserName: "ti-bob" }));
+    const first = await keysOf("ti-bob");
+    await iam.send(
+      new CreateRoleCommand({ RoleName: "ti-role", AssumeRolePolicyDocument: trusting(bobArn) }),
+    );
+    await assume(first, "ti-role");
+    // While bob exists, GetRole shows his ARN.
+    assert.equal((await trustOf("ti-role")).Statement[0]?.Principal.AWS, bobArn);
+
+    await iam.send(new DeleteAccessKeyCommand({ UserName: "ti-bob", AccessKeyId: first.accessKeyId }));
+    await iam.send(new DeleteUserCommand({ UserName: "ti-bob" }));
+    // Once he is gone, his unique id stands in place of the ARN, as in AWS.
+    assert.equal((await trustOf("ti-role")).Statement[0]?.Principal.AWS, bob.User?.UserId);
+
+    // Anyone allowed iam:CreateUser re-creates the name: the new user is not the one trusted.
+    await iam.send(new CreateUserCommand({ UserName: "ti-bob" }));
+    const impostor = await keysOf("ti-bob");
+    const refused = await errorOf(assume(impostor, "ti-role"));
+    assert.equal(refused.name, "AccessDenied");
+    assert.equal(
+      refused.message,
+      `User: ${bobArn} is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::${ACCOUNT}:role/ti-role`,
+    );
+    assert.equal((await trustOf("ti-role")).Statement[0]?.Principal.AWS, bob.User?.UserId);
+    // Saving the trust policy again binds the name to the user who has it now.
+    await iam.send(
+      new UpdateAssumeRolePolicyCommand({ RoleName: "ti-role", PolicyDocument: trusting(bobArn) }),
+    );
+    await assume(impostor, "ti-role");
+  });
+
+  it("a role re-created under the same name: its sessions cannot assume a role that trusted the old one", async () => {
+    const { iam } = h.clients();
+    await iam.send(new CreateUserCommand({ UserName: "ti-dev" }));
+    const dev = await keysOf("ti-dev");
+    const srcArn = `arn:aws:iam::${ACCOUNT}:role/ti-src`;
+    const src = await iam.send(
+      new CreateRoleCommand({
+        RoleName: "ti-src",
+        AssumeRolePolicyDocument: trusting(`arn:aws:iam::${ACCOUNT}:user/ti-dev`),
+      }),
+    );
+    await iam.send(
+      new CreateRoleCommand({ RoleName: "ti-target", AssumeRolePolicyDocument: trusting(srcArn) }),
+    );
+    await assume(sessionKeys(await assume(dev, "ti-src")), "ti-target");
+    await iam.send(new DeleteRoleCommand({ RoleName: "ti-src" }));
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: "ti-src",
+        AssumeRolePolicyDocument: trusting(`arn:aws:iam::${ACCOUNT}:user/ti-dev`),
+      }),
+    );
+    const refused = await errorOf(assume(sessionKeys(await assume(dev, "ti-src")), "ti-target"));
+    assert.equal(refused.name, "AccessDenied");
+    assert.equal((await trustOf("ti-target")).Statement[0]?.Principal.AWS, src.Role?.RoleId);
+  });
+
+  it("a renamed user stays trusted and is shown by its new ARN; unknown principals are refused on save", async () => {
+    const { iam } = h.clients();
+    await iam.send(new CreateUserCommand({ UserName: "ti-carol" }));
+    const carol = await keysOf("ti-carol");
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: "ti-shared",
+        AssumeRolePolicyDocument: trusting(
+          `arn:aws:iam::${ACCOUNT}:user/ti-carol`,
+          `arn:aws:iam::${ACCOUNT}:root`,
+        ),
+      }),
+    );
+    await iam.send(new UpdateUserCommand({ UserName: "ti-carol", NewUserName: "ti-carol2", NewPath: "/x/" }));
+    await assume(carol, "ti-shared");
+    assert.deepEqual((await trustOf("ti-shared")).Statement[0]?.Principal.AWS, [
+      `arn:aws:iam::${ACCOUNT}:user/x/ti-carol2`,
+      `arn:aws:iam::${ACCOUNT}:root`,
+    ]);
+    for (const ghost of [
+      `arn:aws:iam::${ACCOUNT}:user/ti-nobody`,
+      `arn:aws:iam::${ACCOUNT}:user/other/ti-carol2`,
+    ]) {
+      const bad = await errorOf(
+        iam.send(new CreateRoleCommand({ RoleName: "ti-ghost", AssumeRolePolicyDocument: trusting(ghost) })),
+      );
+      assert.equal(bad.name, "MalformedPolicyDocumentException");
+      assert.equal(bad.message, `Invalid principal in policy: "AWS":"${ghost}"`);
+    }
+  });
+});
+
+describe("GetSessionToken credentials (no MFA in iamdb)", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(() => h.dispose());
+
+  it("cannot call IAM, nor STS besides AssumeRole and GetCallerIdentity, but can call RDS", async () => {
+    const { iam } = h.clients();
+    await iam.send(new CreateUserCommand({ UserName: "gst-user" }));
+    await iam.send(
+      new PutUserPolicyCommand({
+        UserName: "gst-user",
+        PolicyName: "all",
+        PolicyDocument: policy({ Effect: "Allow", Action: "*", Resource: "*" }),
+      }),
+    );
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: "gst-role",
+        AssumeRolePolicyDocument: policy({
+          Effect: "Allow",
+          Principal: { AWS: `arn:aws:iam::${ACCOUNT}:user/gst-user` },
+          Action: "sts:AssumeRole",
+        }),
+      }),
+    );
+    const k = await iam.send(new CreateAccessKeyCommand({ UserName: "gst-user" }));
+    const longTerm = h.clients({
+      accessKeyId: k.AccessKey?.AccessKeyId ?? "",
+      secretAccessKey: k.AccessKey?.SecretAccessKey ?? "",
+    });
+    // The long-term key may call IAM.
+    await longTerm.iam.send(new ListUsersCommand({}));
+    const r = await longTerm.sts.send(new GetSessionTokenCommand({ DurationSeconds: 900 }));
+    const session = h.clients({
+      accessKeyId: r.Credentials?.AccessKeyId ?? "",
+      secretAccessKey: r.Credentials?.SecretAccessKey ?? "",
+      sessionToken: r.Credentials?.SessionToken ?? "",
+    });
+    // IAM: refused whatever the user's policies allow, with AWS's answer.
+    for (const call of [
+      () => session.iam.send(new ListUsersCommand({})),
+      () => session.iam.send(new GetUserCommand({})),
+      () => session.iam.send(new CreateUserCommand({ UserName: "gst-escalated" })),
+    ]) {
+      const e = await errorOf(call());
+      assert.equal(e.name, "InvalidClientTokenId");
+      assert.equal(e.status, 403);
+      assert.match(e.message, /^The security token included in the request is invalid\./);
+      assert.match(e.message, /GetSessionToken/);
+    }
+    await assert.rejects(iam.send(new GetUserCommand({ UserName: "gst-escalated" })), /cannot be found/);
+    // STS: GetCallerIdentity and AssumeRole work; GetSessionToken does not.
+    const id = await session.sts.send(new GetCallerIdentityCommand({}));
+    assert.equal(id.Arn, `arn:aws:iam::${ACCOUNT}:user/gst-user`);
+    await session.sts.send(
+      new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${ACCOUNT}:role/gst-role`, RoleSessionName: "gst" }),
+    );
+    const again = await errorOf(session.sts.send(new GetSessionTokenCommand({})));
+    assert.equal(again.name, "AccessDenied");
+    assert.equal(again.message, "Cannot call GetSessionToken with session credentials");
+    // Other services work as the user.
+    await session.rds.send(new DescribeDBInstancesCommand({}));
+  });
+});
+
 describe("RDS through @aws-sdk/client-rds", () => {
   let h: Harness;
   before(async () => {
@@ -536,5 +745,118 @@ describe("RDS through @aws-sdk/client-rds", () => {
       denied.message,
       `User: arn:aws:iam::${ACCOUNT}:user/ops is not authorized to perform: rds:ModifyDBInstance on resource: arn:aws:rds:us-east-1:${ACCOUNT}:db:orders`,
     );
+  });
+});
+
+describe("regions: the request's signing region", () => {
+  let h: Harness;
+  let ops: Keys;
+  before(async () => {
+    h = await startHarness({
+      instances: [
+        instance("orders"),
+        instance("billing", { engine: "mysql" }),
+        instance("paris", { region: "eu-west-3" }),
+        instance("lab", { region: "local" }),
+      ],
+      regions: ["us-east-1", "local"],
+    });
+    const { iam } = h.clients();
+    await iam.send(new CreateUserCommand({ UserName: "rg-ops" }));
+    // A guardrail: nothing in us-east-1, whatever else allows it.
+    await iam.send(
+      new PutUserPolicyCommand({
+        UserName: "rg-ops",
+        PolicyName: "guardrail",
+        PolicyDocument: policy(
+          { Effect: "Allow", Action: "rds:*", Resource: "*" },
+          {
+            Effect: "Deny",
+            Action: "rds:*",
+            Resource: "*",
+            Condition: { StringEquals: { "aws:RequestedRegion": "us-east-1" } },
+          },
+        ),
+      }),
+    );
+    const k = await iam.send(new CreateAccessKeyCommand({ UserName: "rg-ops" }));
+    ops = {
+      accessKeyId: k.AccessKey?.AccessKeyId ?? "",
+      secretAccessKey: k.AccessKey?.SecretAccessKey ?? "",
+    };
+  });
+  after(() => h.dispose());
+
+  it("a Deny on aws:RequestedRegion cannot be got around by signing for another region", async () => {
+    const home = h.clients(ops, "us-east-1").rds;
+    const denied = await errorOf(
+      home.send(
+        new ModifyDBInstanceCommand({
+          DBInstanceIdentifier: "orders",
+          EnableIAMDatabaseAuthentication: true,
+        }),
+      ),
+    );
+    assert.equal(denied.name, "AccessDenied");
+    // Signed for eu-west-1, the us-east-1 instance is not there, as in RDS.
+    const elsewhere = h.clients(ops, "eu-west-1").rds;
+    const notFound = await errorOf(
+      elsewhere.send(
+        new ModifyDBInstanceCommand({
+          DBInstanceIdentifier: "orders",
+          EnableIAMDatabaseAuthentication: true,
+        }),
+      ),
+    );
+    assert.equal(notFound.name, "DBInstanceNotFoundFault");
+    assert.equal(notFound.message, "DBInstance orders not found.");
+    assert.equal(h.instances.get("orders")?.iamAuthEnabled, false);
+    const tags = await errorOf(
+      elsewhere.send(
+        new ListTagsForResourceCommand({ ResourceName: `arn:aws:rds:us-east-1:${ACCOUNT}:db:orders` }),
+      ),
+    );
+    assert.equal(tags.name, "DBInstanceNotFoundFault");
+    // The instance of the region signed for is reached.
+    const paris = await h
+      .clients(ops, "eu-west-3")
+      .rds.send(
+        new ModifyDBInstanceCommand({ DBInstanceIdentifier: "paris", EnableIAMDatabaseAuthentication: true }),
+      );
+    assert.equal(paris.DBInstance?.IAMDatabaseAuthenticationEnabled, true);
+  });
+
+  it("DescribeDBInstances lists only the instances of the region signed for", async () => {
+    const ids = async (region: string) =>
+      (await h.clients(h.admin, region).rds.send(new DescribeDBInstancesCommand({}))).DBInstances?.map(
+        (i) => i.DBInstanceIdentifier,
+      );
+    assert.deepEqual(await ids("us-east-1"), ["billing", "orders"]);
+    assert.deepEqual(await ids("eu-west-3"), ["paris"]);
+    assert.deepEqual(await ids("eu-west-1"), []);
+    // A configured region outside the partition's list ("local") is a valid scope.
+    assert.deepEqual(await ids("local"), ["lab"]);
+    const one = await errorOf(
+      h
+        .clients(h.admin, "eu-west-3")
+        .rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: "orders" })),
+    );
+    assert.equal(one.name, "DBInstanceNotFoundFault");
+  });
+
+  it("a scope naming a region that neither the deployment nor the partition has is refused", async () => {
+    for (const region of ["xx-nowhere-1", "us-east-1-not", "anything at all"]) {
+      const r = await rawCall(h, {
+        service: "rds",
+        region,
+        body: "Action=DescribeDBInstances&Version=2014-10-31",
+      });
+      assert.equal(r.status, 403, region);
+      assert.equal(r.code, "SignatureDoesNotMatch", region);
+      assert.match(r.message ?? "", /^Credential should be scoped to a valid region/);
+      assert.match(r.message ?? "", /us-east-1/);
+    }
+    // IAM and STS signed for any region of the partition still work (IAM is global).
+    await h.clients(h.admin, "ap-southeast-2").sts.send(new GetCallerIdentityCommand({}));
   });
 });

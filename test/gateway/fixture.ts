@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { DEFAULTS } from "../../src/config/load.js";
 import type { GatewayLimits } from "../../src/config/types.js";
 import { Authenticator } from "../../src/gateway/authenticate.js";
-import { AuthLog } from "../../src/gateway/authLog.js";
+import { AuthLog, type NoiseLimits } from "../../src/gateway/authLog.js";
 import { type RunningGateway, startGateway } from "../../src/gateway/gateway.js";
 import { GatewayMetrics } from "../../src/gateway/metrics.js";
 import { postgresAccounts } from "../../src/gateway/provision/postgres.js";
@@ -41,6 +41,7 @@ export interface TestGateway {
   port: number;
   caPem: string;
   caFile: string;
+  authLog: AuthLog;
   /** Every auth-log line written so far, parsed. */
   log(): Array<Record<string, unknown>>;
   logText(): string;
@@ -57,6 +58,8 @@ export interface TestGateway {
 
 export interface GatewayFixtureOptions {
   backend?: BackendSpec;
+  /** Bound pre-authentication noise in the auth log (default: every line in full). */
+  authLogNoise?: NoiseLimits;
   limits?: Partial<GatewayLimits>;
   allowPlaintext?: boolean;
   tags?: Array<{ key: string; value: string }>;
@@ -112,11 +115,15 @@ export async function startGatewayFixture(
   const accounts = new DbAccountStore(store, store.changes, new SecretBox(masterKey));
   const metrics = new GatewayMetrics([id]);
   const lines: string[] = [];
-  const authLog = new AuthLog({
-    write: (line) => {
-      lines.push(line);
+  const authLog = new AuthLog(
+    {
+      write: (line) => {
+        lines.push(line);
+      },
     },
-  });
+    // Every line in full unless asked: tests look at the last line after each junk connection.
+    { noise: options.authLogNoise ?? false },
+  );
   const limits = { ...DEFAULTS.gateway, loginTimeoutMs: 5_000, ...options.limits };
   const gateway = await startGateway({
     registry,
@@ -146,6 +153,7 @@ export async function startGatewayFixture(
     port,
     caPem: tls.caPem ?? readFileSync(tls.caFile as string, "utf8"),
     caFile: tls.caFile as string,
+    authLog,
     log: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
     logText: () => lines.join(""),
     async userWithAccess(name, dbUser, extraStatements = []) {
@@ -174,6 +182,7 @@ export async function startGatewayFixture(
       await gateway.stop(0);
       registry.close();
       accounts.close();
+      authLog.close();
       await iam.close();
       rmSync(dir, { recursive: true, force: true });
     },

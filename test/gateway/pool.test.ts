@@ -109,6 +109,7 @@ describe("backend connection reuse", () => {
     const first = await session();
     const c = pgClient(gw.port, USER, token(), gw.caPem);
     const seen = parameterStatuses(c);
+    await sleep(100);
     await c.connect();
     try {
       assert.equal((await c.query("select pg_backend_pid() pid")).rows[0].pid, first);
@@ -174,11 +175,40 @@ describe("backend connection reuse", () => {
     assert.equal(count("iamdb_backend_logins_total"), logins + 1);
   });
 
-  it("other startup parameters (application_name) get another backend", async () => {
+  it("other startup parameters get another backend; a client without application_name never shares with one that has it", async () => {
     const plain = await session();
     const named = await nextPid(gw, { application_name: "reporting" });
     assert.notEqual(named, plain);
     assert.equal(await nextPid(gw, { application_name: "reporting" }), named);
+    const options = await nextPid(gw, { options: "-c work_mem=5MB" });
+    assert.notEqual(options, plain);
+    assert.notEqual(options, named);
+    assert.equal(await nextPid(gw), plain);
+  });
+
+  it("application_name is applied after reuse (SET), and the client is told its own in ParameterStatus", async () => {
+    const first = await nextPid(gw, { application_name: "app-one" });
+    for (const name of ["app-two", "it's \\ quoted", "app-one"]) {
+      await sleep(100);
+      const c = pgClient(gw.port, USER, token(), gw.caPem, { application_name: name });
+      const seen = parameterStatuses(c);
+      await c.connect();
+      try {
+        const row = (await c.query("select pg_backend_pid() pid, current_setting('application_name') v"))
+          .rows[0];
+        assert.equal(row.pid, first, "the same backend");
+        assert.equal(row.v, name);
+        assert.equal(seen.get("application_name"), name);
+        const shown = await admin(
+          async (a) =>
+            (await a.query("select application_name from pg_stat_activity where pid = $1", [first])).rows[0]
+              ?.application_name,
+        );
+        assert.equal(shown, name, "pg_stat_activity shows the client's name");
+      } finally {
+        await c.end();
+      }
+    }
   });
 
   it("a client that leaves inside a transaction or with a query running: its backend is closed, never reused", async () => {

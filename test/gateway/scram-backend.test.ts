@@ -1,7 +1,7 @@
 // The backend login really happens: a throwaway cluster that checks scram-sha-256 passwords,
 // provisioned by `db-user` code, logged in to by the gateway with the password only it holds.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { postgresAccounts } from "../../src/gateway/provision/postgres.js";
@@ -141,6 +141,27 @@ describe("a backend that checks passwords (scram-sha-256)", () => {
       await c.end();
     } finally {
       await cluster.sql(["ALTER SYSTEM RESET log_statement", "SELECT pg_reload_conf()"]);
+    }
+  });
+
+  it("a backend whose pg_hba.conf rejects the gateway: PAM failure, and the log points at pg_hba.conf, not at rotate", async () => {
+    const hba = join(cluster.dir, "data", "pg_hba.conf");
+    const original = readFileSync(hba, "utf8");
+    writeFileSync(hba, `host all app 127.0.0.1/32 reject\n${original}`);
+    await cluster.sql(["SELECT pg_reload_conf()"]);
+    try {
+      const r = await refusal(pgClient(gw.port, "app", token(), gw.caPem, { database: "postgres" }));
+      assert.equal(r.code, "28000");
+      assert.match(r.message, /PAM authentication failed for user "app"/);
+      const entry = gw.log().at(-1) as Record<string, unknown>;
+      assert.equal(entry.cause, "backend-login-failed");
+      const detail = String(entry.detail);
+      assert.match(detail, /pg_hba\.conf/);
+      assert.match(detail, /127\.0\.0\.1/, "names the address the gateway connects from");
+      assert.doesNotMatch(detail, /db-user rotate/);
+    } finally {
+      writeFileSync(hba, original);
+      await cluster.sql(["SELECT pg_reload_conf()"]);
     }
   });
 

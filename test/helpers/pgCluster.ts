@@ -73,7 +73,12 @@ export async function freePort(): Promise<number> {
   throw new Error("no free port below 32768 after 50 attempts");
 }
 
-export async function startPgCluster(options: { hbaPrefix?: string } = {}): Promise<PgCluster> {
+export async function startPgCluster(
+  options: {
+    hbaPrefix?: string /** Server settings (-c name=value), e.g. a small max_connections. */;
+    settings?: Record<string, string>;
+  } = {},
+): Promise<PgCluster> {
   const binDir = findBinDir();
   const bin = (name: string) => join(binDir, name);
   const superuserPassword = "super-secret-pw";
@@ -117,7 +122,9 @@ export async function startPgCluster(options: { hbaPrefix?: string } = {}): Prom
       "-l",
       join(dir, "server.log"),
       "-o",
-      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off${Object.entries(options.settings ?? {})
+        .map(([k, v]) => ` -c ${k}=${v}`)
+        .join("")}`,
       "start",
     ]);
     started = true;

@@ -163,6 +163,37 @@ describe("verifyRequest", () => {
     assert.equal(await code(request, T0 + 61_000), "RequestExpired");
   });
 
+  it("bounds a presigned request's X-Amz-Date to 15 minutes in the future, like the header form", async () => {
+    const presigned = (signedAt: number, expiresIn: number) => ({
+      method: "GET",
+      path: "/",
+      query: presignRequest(
+        {
+          method: "GET",
+          path: "/",
+          query: [["Action", "GetCallerIdentity"]],
+          headers: [["host", "127.0.0.1:8400"]],
+        },
+        {
+          credentials: CREDS,
+          region: "us-east-1",
+          service: "sts",
+          signingDate: new Date(signedAt),
+          expiresIn,
+        },
+      ).query,
+      headers: [["host", "127.0.0.1:8400"]] as Array<[string, string]>,
+    });
+    const tenYears = 10 * 365 * 86_400_000;
+    // Dated ten years ahead with X-Amz-Expires=1: refused now, not valid for ten years.
+    assert.equal(await code(presigned(T0 + tenYears, 1), T0), "RequestExpired");
+    assert.equal(await code(presigned(T0 + 900_000, 60), T0), "ok");
+    assert.equal(await code(presigned(T0 + 901_000, 60), T0), "RequestExpired");
+    const r = await verifyRequest(presigned(T0 + tenYears, 1), at(T0));
+    assert.ok(!r.ok);
+    assert.match(r.message, /Signature not yet current/);
+  });
+
   it("reports malformed Authorization headers as IncompleteSignature", async () => {
     for (const value of [
       "AWS4-HMAC-SHA256 Credential=x",

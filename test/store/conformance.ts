@@ -304,6 +304,16 @@ export function conformanceSuite(name: string, harness: StoreHarness): void {
           EntityAlreadyExistsError,
           "Role with name DBA already exists.",
         );
+        // A specific principal must exist when the trust policy is saved (it is bound to its id).
+        await rejects(
+          iam.updateAssumeRolePolicy({
+            roleName: "dba",
+            policyDocument: trust(`arn:aws:iam::${ACCOUNT}:user/jane`),
+          }),
+          MalformedPolicyDocumentError,
+          `Invalid principal in policy: "AWS":"arn:aws:iam::${ACCOUNT}:user/jane"`,
+        );
+        await iam.createUser({ userName: "jane" });
         await iam.updateAssumeRolePolicy({
           roleName: "dba",
           policyDocument: trust(`arn:aws:iam::${ACCOUNT}:user/jane`),

@@ -287,4 +287,103 @@ describe("CommandTracker", () => {
     assert.equal(t.scan(frame(0, Buffer.from([0x11, 0])), forbidden), undefined);
     assert.equal(t.scan(changeUser, forbidden), 0x11);
   });
+
+  describe("LOAD DATA LOCAL INFILE", () => {
+    const loadQuery = frame(
+      0,
+      Buffer.from([0x03, ...Buffer.from("load data local infile 'f' into table t")]),
+    );
+    const infileRequest = frame(1, Buffer.from([0xfb, ...Buffer.from("f")]));
+    const ok = frame(0, Buffer.from([0x00, 0, 0, 2, 0, 0, 0]));
+    /** File packets 2, 3, … wrapping at 255; packet k (0-based) carries seq (k + 2) & 0xff. */
+    const upload = (count: number) =>
+      Array.from({ length: count }, (_, k) => frame((k + 2) & 0xff, Buffer.from([0x11, 0x61, 0x0a])));
+
+    it("file packets that wrap to sequence id 0 and start with 0x11 are content; the empty packet ends the upload", () => {
+      const t = new CommandTracker();
+      assert.equal(t.scan(loadQuery, forbidden), undefined);
+      t.scanServer(infileRequest);
+      assert.ok(t.uploading);
+      const packets = upload(600);
+      const end = frame((600 + 2) & 0xff, Buffer.alloc(0));
+      const stream = Buffer.concat([...packets, end]);
+      // Cut anywhere: the same verdict.
+      for (const cut of [0, 1, 3, 4, 5, 1000, stream.length - 1]) {
+        const u = new CommandTracker();
+        u.scan(loadQuery, forbidden);
+        u.scanServer(infileRequest);
+        assert.equal(u.scan(stream.subarray(0, cut), forbidden), undefined, `cut ${cut}`);
+        assert.equal(u.scan(stream.subarray(cut), forbidden), undefined, `cut ${cut}`);
+        assert.equal(u.uploading, false);
+      }
+      assert.equal(t.scan(stream, forbidden), undefined);
+      t.scanServer(ok);
+      // Back in the command phase: COM_CHANGE_USER is found again.
+      assert.equal(t.scan(changeUser, forbidden), 0x11);
+    });
+
+    it("a 0xFFFFFF-byte file packet is continued by an empty packet that ends nothing", () => {
+      const t = new CommandTracker();
+      t.scan(loadQuery, forbidden);
+      t.scanServer(infileRequest);
+      t.scan(Buffer.from([0xff, 0xff, 0xff, 2]), forbidden);
+      t.scan(Buffer.alloc(0xffffff), forbidden);
+      t.scan(frame(3, Buffer.alloc(0)), forbidden);
+      assert.ok(t.uploading, "the continuation is not the end of the file");
+      t.scan(frame(4, Buffer.alloc(0)), forbidden);
+      assert.equal(t.uploading, false);
+    });
+
+    it("fails closed: no upload without the 0xFB request as the first answer to the client's last COM_QUERY", () => {
+      const wrapped = Buffer.concat(upload(255));
+      // A row that starts with 0xFB (a NULL column) with sequence id 1 after a wrap: no request.
+      const t = new CommandTracker();
+      t.scan(query, forbidden);
+      t.scanServer(frame(1, Buffer.from([0x01])));
+      t.scanServer(frame(1, Buffer.from([0xfb, 0x01])));
+      assert.equal(t.uploading, false);
+      assert.equal(t.scan(wrapped, forbidden), 0x11);
+      // The request after a pipelined second packet from the client: no upload either.
+      const u = new CommandTracker();
+      u.scan(Buffer.concat([loadQuery, query]), forbidden);
+      u.scanServer(infileRequest);
+      assert.equal(u.uploading, false);
+      // The request answering another command than COM_QUERY.
+      const v = new CommandTracker();
+      v.scan(frame(0, Buffer.from([0x16, 0x61])), forbidden);
+      v.scanServer(infileRequest);
+      assert.equal(v.uploading, false);
+    });
+
+    it("fails closed: the server speaking during the upload, or a packet out of sequence, ends it", () => {
+      const t = new CommandTracker();
+      t.scan(loadQuery, forbidden);
+      t.scanServer(infileRequest);
+      t.scan(Buffer.concat(upload(10)), forbidden);
+      t.scanServer(frame(2, Buffer.from([0xff, 0x10, 0x04])));
+      assert.equal(t.uploading, false);
+      assert.equal(t.scan(changeUser, forbidden), 0x11);
+      const u = new CommandTracker();
+      u.scan(loadQuery, forbidden);
+      u.scanServer(infileRequest);
+      u.scan(Buffer.concat(upload(10)), forbidden);
+      assert.equal(u.scan(changeUser, forbidden), 0x11, "seq 0 where 12 was due is a command");
+    });
+
+    it("never throws on arbitrary bytes both ways", () => {
+      fc.assert(
+        fc.property(
+          fc.array(fc.tuple(fc.boolean(), fc.uint8Array({ maxLength: 64 })), { maxLength: 40 }),
+          (chunks) => {
+            const t = new CommandTracker();
+            for (const [fromServer, bytes] of chunks) {
+              if (fromServer) t.scanServer(Buffer.from(bytes));
+              else t.scan(Buffer.from(bytes), forbidden);
+            }
+          },
+        ),
+        { numRuns: 500 },
+      );
+    });
+  });
 });

@@ -1,6 +1,7 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import pg from "pg";
 import type { BackendSpec } from "../../instances/types.js";
+import { MAX_IDENTIFIER_BYTES } from "../../wire/postgres/constants.js";
 
 import { asAdmin, ProvisionError } from "./admin.js";
 
@@ -9,6 +10,29 @@ export { ProvisionError };
 export interface BackendAddress {
   readonly host: string;
   readonly port: number;
+}
+
+/**
+ * A DB-user name longer than PostgreSQL keeps (NAMEDATALEN - 1 = 63 bytes). PostgreSQL would
+ * cut it short silently, so two names sharing their first 63 bytes would be one role and
+ * enabling the second would replace the first one's password.
+ */
+export class DbUserNameTooLong extends ProvisionError {
+  constructor(readonly username: string) {
+    super(postgresNameTooLong(username) ?? "");
+    this.name = "DbUserNameTooLong";
+  }
+}
+
+/** Why `name` cannot be a PostgreSQL role name as is, or undefined when it can. */
+export function postgresNameTooLong(name: string): string | undefined {
+  const bytes = Buffer.byteLength(name, "utf8");
+  if (bytes <= MAX_IDENTIFIER_BYTES) return undefined;
+  return `the PostgreSQL user name "${name}" is ${bytes} bytes long; PostgreSQL keeps only ${MAX_IDENTIFIER_BYTES} bytes (NAMEDATALEN - 1) and would silently cut it to another name: choose a shorter name`;
+}
+
+function checkName(name: string): void {
+  if (postgresNameTooLong(name) !== undefined) throw new DbUserNameTooLong(name);
 }
 
 /** Runs `fn` on a PostgreSQL connection as the instance's administrator (see {@link asAdmin}). */
@@ -65,6 +89,7 @@ const roleExists = async (client: pg.Client, user: string) =>
 /** PostgreSQL IAM-only accounts: roles that log in with a password only the gateway holds. */
 export const postgresAccounts = {
   async create(spec: BackendSpec, user: string, password: string): Promise<void> {
+    checkName(user);
     await withAdmin(spec, async (client) => {
       if (await roleExists(client, user)) {
         throw new ProvisionError(
@@ -82,6 +107,7 @@ export const postgresAccounts = {
 
   /** Takes over an existing role: IAM takes precedence over its old password, as on RDS. */
   async enable(spec: BackendSpec, user: string, password: string): Promise<void> {
+    checkName(user);
     await withAdmin(spec, async (client) => {
       if (!(await roleExists(client, user))) {
         throw new ProvisionError(
@@ -98,6 +124,7 @@ export const postgresAccounts = {
   },
 
   async rotate(spec: BackendSpec, user: string, password: string): Promise<void> {
+    checkName(user);
     await withAdmin(spec, async (client) => {
       if (!(await roleExists(client, user))) {
         throw new ProvisionError(

@@ -1,3 +1,4 @@
+import { roleArn } from "../arns.js";
 import type { ServiceContext } from "../context.js";
 import { boundaryOf, requirePolicy, requireRole } from "../entities.js";
 import { DeleteConflictError, EntityAlreadyExistsError, NoSuchEntityError } from "../errors.js";
@@ -6,6 +7,7 @@ import { type PageRequest, paginate } from "../paginate.js";
 import { validatePolicy } from "../policy-port.js";
 import type { RoleRecord } from "../records.js";
 import { checkTags, mergeTags, removeTags, type Tag } from "../tags.js";
+import { bindTrustPrincipals, displayedTrustPolicy } from "../trust.js";
 import { checkDescription, checkInteger, checkPath, checkPathPrefix, checkRoleName } from "../validation.js";
 import { type Page, type Role, roleView } from "../views.js";
 
@@ -22,7 +24,11 @@ const checkMaxSession = (v: unknown) =>
  */
 export function roleOperations(ctx: ServiceContext) {
   const view = async (r: RoleRecord) =>
-    roleView(ctx.account, r, await boundaryOf(ctx, r.permissionsBoundaryPolicyId));
+    roleView(
+      ctx.account,
+      { ...r, assumeRolePolicyDocument: await displayedTrustPolicy(ctx, r) },
+      await boundaryOf(ctx, r.permissionsBoundaryPolicyId),
+    );
 
   return {
     async createRole(input: {
@@ -36,19 +42,24 @@ export function roleOperations(ctx: ServiceContext) {
     }): Promise<Role> {
       const roleName = checkRoleName("roleName", input.roleName);
       const path = checkPath("path", input.path ?? "/");
-      validatePolicy(input.assumeRolePolicyDocument, "trust");
+      const trust = validatePolicy(input.assumeRolePolicyDocument, "trust");
       const tags = checkTags("tags", input.tags ?? []);
       mergeTags([], tags);
       const boundary =
         input.permissionsBoundary === undefined
           ? undefined
           : await requirePolicy(ctx, input.permissionsBoundary, "permissionsBoundary");
+      const roleId = newUniqueId("AROA");
+      // A role may trust itself: its own ARN binds to the id it is being created with.
+      const self = roleArn(ctx.account, path, roleName);
+      const trustPrincipalIds = await bindTrustPrincipals(ctx, trust, "save", { [self]: roleId });
       const role: RoleRecord = {
-        roleId: newUniqueId("AROA"),
+        roleId,
         roleName,
         path,
         createDate: ctx.now(),
         assumeRolePolicyDocument: input.assumeRolePolicyDocument,
+        trustPrincipalIds,
         description:
           input.description === undefined ? undefined : checkDescription("description", input.description),
         maxSessionDuration: checkMaxSession(input.maxSessionDuration ?? ROLE_SESSION_DURATION.default),
@@ -88,8 +99,11 @@ export function roleOperations(ctx: ServiceContext) {
     /** @see https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateAssumeRolePolicy.html */
     async updateAssumeRolePolicy(input: { roleName: string; policyDocument: string }): Promise<void> {
       const role = await requireRole(ctx, checkRoleName("roleName", input.roleName));
-      validatePolicy(input.policyDocument, "trust");
-      await ctx.repo.updateRole(role.roleId, { assumeRolePolicyDocument: input.policyDocument });
+      const trust = validatePolicy(input.policyDocument, "trust");
+      await ctx.repo.updateRole(role.roleId, {
+        assumeRolePolicyDocument: input.policyDocument,
+        trustPrincipalIds: await bindTrustPrincipals(ctx, trust, "save"),
+      });
     },
 
     /** @see https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateRole.html */

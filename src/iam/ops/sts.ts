@@ -16,6 +16,7 @@ import { validatePolicy } from "../policy-port.js";
 import type { Principal } from "../principal.js";
 import type { SessionRecord, SessionSubject } from "../records.js";
 import type { Tag } from "../tags.js";
+import { compiledTrustPolicy } from "../trust.js";
 import { checkInteger, checkListLength, checkRoleSessionName, checkString } from "../validation.js";
 
 /** @see https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html */
@@ -192,7 +193,7 @@ export function stsOperations(ctx: ServiceContext, lookup: IamLookup) {
             };
       const requestContext: RequestContext = { ...input.context, ...tagKeys };
       const context: RequestContext = { ...principalKeys(caller), ...requestContext };
-      const trustPolicy = validatePolicy(role.assumeRolePolicyDocument, "trust");
+      const trustPolicy = await compiledTrustPolicy(ctx, role);
       const resource = roleArn(ctx.account, role.path, role.roleName);
       /**
        * Same-account rules for one action: the trust policy must allow the caller, an explicit
@@ -203,6 +204,7 @@ export function stsOperations(ctx: ServiceContext, lookup: IamLookup) {
         const trust = evaluateTrust(trustPolicy, {
           principalArn: input.caller.arn,
           principalType: input.caller.type === "user" ? "User" : "AssumedRole",
+          principalId: input.caller.type === "user" ? input.caller.userId : input.caller.principalId,
           ...(input.caller.type === "assumed-role" ? { roleArn: input.caller.roleArn } : {}),
           action,
           context,

@@ -122,6 +122,15 @@ ALTER TABLE sessions ADD COLUMN transitive_tag_keys TEXT;
   },
   {
     version: 3,
+    name: "trust policy principals bound to unique ids",
+    // JSON object ARN -> unique id; NULL for trust policies saved before this version (iamdb
+    // binds them at their next use).
+    sql: `
+ALTER TABLE roles ADD COLUMN trust_principal_ids TEXT;
+`,
+  },
+  {
+    version: 4,
     name: "deployment state: instances, DB accounts, TLS authority, fleet members, store facts",
     // The config file declares instances (identity = identifier); these rows hold what changes
     // or must be the same on every gateway sharing the store. Sealed values use the master key.

@@ -3,16 +3,19 @@ import type { SqlDriver } from "./driver.js";
 import { encodeTags, nameKey, roleFromRow } from "./rows.js";
 
 const COLUMNS =
-  "role_id, role_name, path, create_date, trust_policy, description, max_session_duration, tags, boundary_policy_id";
+  "role_id, role_name, path, create_date, trust_policy, trust_principal_ids, description, max_session_duration, tags, boundary_policy_id";
+
+const encodeIds = (ids: Readonly<Record<string, string>> | undefined): string | null =>
+  ids === undefined ? null : JSON.stringify(ids);
 
 export function roleQueries(db: SqlDriver): RoleRepository {
   return {
     insertRole: (r) =>
       db.transaction(async (tx) => {
         const n = await tx.run(
-          `INSERT INTO roles (role_id, role_name, name_key, path, create_date, trust_policy, description,
-             max_session_duration, tags, boundary_policy_id)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name_key) DO NOTHING`,
+          `INSERT INTO roles (role_id, role_name, name_key, path, create_date, trust_policy, trust_principal_ids,
+             description, max_session_duration, tags, boundary_policy_id)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name_key) DO NOTHING`,
           [
             r.roleId,
             r.roleName,
@@ -20,6 +23,7 @@ export function roleQueries(db: SqlDriver): RoleRepository {
             r.path,
             r.createDate.getTime(),
             r.assumeRolePolicyDocument,
+            encodeIds(r.trustPrincipalIds),
             r.description ?? null,
             r.maxSessionDuration,
             encodeTags(r.tags),
@@ -52,10 +56,11 @@ export function roleQueries(db: SqlDriver): RoleRepository {
             ? (cur.permissionsBoundaryPolicyId ?? null)
             : patch.permissionsBoundaryPolicyId;
         await tx.run(
-          `UPDATE roles SET trust_policy = ?, description = ?, max_session_duration = ?, tags = ?,
-             boundary_policy_id = ? WHERE role_id = ?`,
+          `UPDATE roles SET trust_policy = ?, trust_principal_ids = ?, description = ?, max_session_duration = ?,
+             tags = ?, boundary_policy_id = ? WHERE role_id = ?`,
           [
             patch.assumeRolePolicyDocument ?? cur.assumeRolePolicyDocument,
+            encodeIds(patch.trustPrincipalIds ?? cur.trustPrincipalIds),
             patch.description ?? cur.description ?? null,
             patch.maxSessionDuration ?? cur.maxSessionDuration,
             encodeTags(patch.tags ?? cur.tags),

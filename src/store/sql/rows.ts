@@ -66,12 +66,19 @@ export const groupFromRow = (r: Row): GroupRecord => ({
   createDate: date(r, "create_date"),
 });
 
+/** The trust_principal_ids column, present only when set (records compare equal otherwise). */
+function trustPrincipalIds(r: Row): { trustPrincipalIds?: Record<string, string> } {
+  const text = optStr(r, "trust_principal_ids");
+  return text === undefined ? {} : { trustPrincipalIds: JSON.parse(text) as Record<string, string> };
+}
+
 export const roleFromRow = (r: Row): RoleRecord => ({
   roleId: str(r, "role_id"),
   roleName: str(r, "role_name"),
   path: str(r, "path"),
   createDate: date(r, "create_date"),
   assumeRolePolicyDocument: str(r, "trust_policy"),
+  ...trustPrincipalIds(r),
   description: optStr(r, "description"),
   maxSessionDuration: num(r, "max_session_duration"),
   tags: tags(r, "tags"),

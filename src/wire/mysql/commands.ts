@@ -1,26 +1,29 @@
-import { MAX_PACKET_PAYLOAD } from "./constants.js";
+import { Command, MAX_PACKET_PAYLOAD } from "./constants.js";
+
+/** The first payload byte of the server's LOCAL INFILE request (in place of a result set). */
+const LOCAL_INFILE_REQUEST = 0xfb;
 
 /**
- * Follows packet boundaries in the client-to-server byte stream after login without
- * buffering payloads, and reports the command byte of every packet that starts a command
- * (sequence id 0, not the continuation of a 0xFFFFFF-byte packet). The relay uses it to stop
- * COM_CHANGE_USER before it reaches the backend.
- *
- * Fails closed: a LOAD DATA LOCAL upload of more than 255 packets wraps its sequence id to
- * 0, and a data packet there that happens to start with a forbidden byte is treated as that
- * command (the session is refused, never an identity switch let through).
- * @see https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_command_phase.html
+ * Follows packet boundaries in one direction of a relayed stream without buffering payloads,
+ * and reports each packet as it starts: its length, sequence id, first payload byte (-1 for an
+ * empty packet) and whether it continues a 0xFFFFFF-byte packet.
  */
-export class CommandTracker {
+class PacketWalker {
   /** Header bytes collected so far, plus the first payload byte. */
-  #header = Buffer.alloc(5);
+  readonly #header = Buffer.alloc(5);
   #headerLength = 0;
   /** Payload bytes still to skip in the current packet. */
   #skip = 0;
   #continuation = false;
 
-  /** Feeds a chunk; returns the first command in `forbidden` that it starts, if any. */
-  scan(chunk: Buffer, forbidden: ReadonlySet<number>): number | undefined {
+  /**
+   * Feeds a chunk; `onPacket` runs at every packet start, in order, and may return true to
+   * stop the walk there (the rest of the chunk is not read).
+   */
+  walk(
+    chunk: Buffer,
+    onPacket: (length: number, seq: number, first: number, continuation: boolean) => boolean | undefined,
+  ): void {
     let i = 0;
     while (i < chunk.length) {
       if (this.#skip > 0) {
@@ -31,26 +34,107 @@ export class CommandTracker {
       }
       this.#header[this.#headerLength++] = chunk[i] as number;
       i++;
-      if (this.#headerLength === 4) {
-        const length = this.#header.readUIntLE(0, 3);
-        if (length === 0) {
-          this.#headerLength = 0;
-          this.#continuation = false;
-          continue;
-        }
-      }
-      if (this.#headerLength < 5) continue;
+      if (this.#headerLength < 4) continue;
       const length = this.#header.readUIntLE(0, 3);
-      const seq = this.#header[3] as number;
-      const first = this.#header[4] as number;
-      const isCommand = seq === 0 && !this.#continuation;
+      if (length > 0 && this.#headerLength < 5) continue;
+      const continuation = this.#continuation;
       this.#continuation = length === MAX_PACKET_PAYLOAD;
       this.#headerLength = 0;
-      this.#skip = length - 1;
-      if (isCommand && forbidden.has(first)) {
-        return first;
+      this.#skip = length > 0 ? length - 1 : 0;
+      const first = length > 0 ? (this.#header[4] as number) : -1;
+      if (onPacket(length, this.#header[3] as number, first, continuation)) return;
+    }
+  }
+}
+
+/**
+ * Follows both directions of a relayed session after login and reports the command byte of
+ * every packet from the client that starts a command (sequence id 0, not the continuation of
+ * a 0xFFFFFF-byte packet, not file content). The relay uses it to stop COM_CHANGE_USER
+ * before it reaches the backend.
+ *
+ * LOAD DATA LOCAL INFILE: the server answers the client's COM_QUERY with a 0xFB packet
+ * (sequence id 1) naming a file, and the client sends the file in packets numbered on from
+ * 2, wrapping to 0 after 255, ending with an empty packet. Those packets are file content: a
+ * wrapped one starting with 0x11 is not COM_CHANGE_USER. The upload is recognised only when
+ * it cannot be anything else, and the tracker fails closed otherwise (packets with sequence
+ * id 0 are commands again):
+ * - the 0xFB packet is the first thing the server sends after the client sent exactly one
+ *   packet, a COM_QUERY (a pipelined client's answers cannot be attributed without parsing
+ *   result sets, and a row can start with 0xFB too);
+ * - each file packet carries exactly the next sequence id;
+ * - the server says nothing more until the client's empty packet (anything from it ends the
+ *   upload as far as the tracker is concerned).
+ *
+ * Scan the server's bytes before they are written to the client, and the client's before
+ * they are written to the server.
+ * @see https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_command_phase.html
+ * @see https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_com_query_response_local_infile_request.html
+ */
+export class CommandTracker {
+  readonly #client = new PacketWalker();
+  readonly #server = new PacketWalker();
+  /** Packets the client started since the server last said anything. */
+  #unanswered = 0;
+  /** Whether the last of them is a COM_QUERY. */
+  #lastIsQuery = false;
+  /** Inside a LOCAL INFILE upload: the sequence id the client's next file packet must carry. */
+  #uploadSeq = -1;
+  /** The last file packet had 0xFFFFFF bytes: an empty packet now continues it, and ends nothing. */
+  #uploadContinued = false;
+  #found: number | undefined;
+  #forbidden: ReadonlySet<number> = new Set();
+
+  /** Whether the client is sending a LOCAL INFILE file (for tests and logs). */
+  get uploading(): boolean {
+    return this.#uploadSeq >= 0;
+  }
+
+  /** Feeds a chunk from the client; returns the first command in `forbidden` that it starts, if any. */
+  scan(chunk: Buffer, forbidden: ReadonlySet<number>): number | undefined {
+    this.#found = undefined;
+    this.#forbidden = forbidden;
+    this.#client.walk(chunk, this.#onClientPacket);
+    return this.#found;
+  }
+
+  /** Feeds a chunk from the server. */
+  scanServer(chunk: Buffer): void {
+    this.#server.walk(chunk, this.#onServerPacket);
+  }
+
+  readonly #onClientPacket = (length: number, seq: number, first: number, continuation: boolean) => {
+    if (this.#uploadSeq >= 0) {
+      if (seq === this.#uploadSeq) {
+        this.#uploadSeq = (seq + 1) & 0xff;
+        const ends = length === 0 && !this.#uploadContinued;
+        this.#uploadContinued = length === MAX_PACKET_PAYLOAD;
+        if (ends) this.#uploadSeq = -1;
+        return undefined;
       }
+      // Not the next file packet: whatever this is, it is judged as a command would be.
+      this.#uploadSeq = -1;
+    }
+    if (continuation) return undefined;
+    this.#unanswered++;
+    this.#lastIsQuery = seq === 0 && first === Command.QUERY;
+    if (seq === 0 && this.#forbidden.has(first)) {
+      this.#found = first;
+      return true;
     }
     return undefined;
-  }
+  };
+
+  readonly #onServerPacket = (length: number, seq: number, first: number, continuation: boolean) => {
+    // The server waits for the whole file before it answers: anything else means this was no upload.
+    this.#uploadSeq = -1;
+    if (continuation) return undefined;
+    const answersOneQuery = this.#unanswered === 1 && this.#lastIsQuery;
+    this.#unanswered = 0;
+    if (answersOneQuery && seq === 1 && first === LOCAL_INFILE_REQUEST && length > 1) {
+      this.#uploadSeq = 2;
+      this.#uploadContinued = false;
+    }
+    return undefined;
+  };
 }

@@ -25,6 +25,12 @@ export const MIN_STARTUP_PACKET_LENGTH = 8;
  */
 export const MIN_CANCEL_KEY_LENGTH = 4;
 export const MAX_CANCEL_KEY_LENGTH = 256;
+/**
+ * NAMEDATALEN - 1: the longest identifier (role, database) PostgreSQL keeps, in bytes; it
+ * cuts longer ones short without a word, in DDL and in the startup packet alike.
+ * @see https://www.postgresql.org/docs/current/sql-syntax-lexical.html#SQL-SYNTAX-IDENTIFIERS
+ */
+export const MAX_IDENTIFIER_BYTES = 63;
 /** PostgreSQL's PG_MAX_AUTH_TOKEN_LENGTH: the largest password / SASL message it reads. */
 export const MAX_AUTH_TOKEN_LENGTH = 65535;
 

@@ -21,7 +21,7 @@ import {
   parseHandshakeResponse,
 } from "../../../wire/mysql/index.js";
 import { LoginConnection, refuseThrottled } from "../../connection.js";
-import type { Engine, ListenerContext } from "../../engine.js";
+import type { Engine, ListenerContext, RefusalReason } from "../../engine.js";
 import { ConnectionClosed } from "../../queue.js";
 import { MysqlBackendError, type MysqlBackendSession, mysqlBackendLogin } from "./backendLogin.js";
 
@@ -72,7 +72,9 @@ function newScramble(): Buffer {
  *                                    session flags, charset, database, attributes and the
  *                                    gateway-held password (native / caching_sha2)
  *                                 <- OK
- *   <- that OK                   relay (COM_CHANGE_USER refused, never forwarded)
+ *   <- that OK                   relay (COM_CHANGE_USER refused, never forwarded; LOAD DATA
+ *                                 LOCAL file packets followed from the server's 0xFB request
+ *                                 to the client's empty packet, and never taken for commands)
  * ```
  * @see https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase.html
  */
@@ -86,9 +88,14 @@ export class MysqlEngine implements Engine {
     });
   }
 
-  refuse(socket: Socket, ctx: ListenerContext): void {
+  refuse(socket: Socket, ctx: ListenerContext, reason: RefusalReason): void {
     // What mysqld sends instead of its handshake when it is out of connections.
-    refuseThrottled(socket, ctx, encodePacket(0, errPacket(ErrorCode.CON_COUNT, "Too many connections")));
+    refuseThrottled(
+      socket,
+      ctx,
+      encodePacket(0, errPacket(ErrorCode.CON_COUNT, "Too many connections")),
+      reason,
+    );
   }
 }
 
@@ -355,7 +362,8 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
       setTimeout(close, 1000).unref();
     };
     // Chunks as read, with backpressure both ways; the client's commands are followed so that
-    // COM_CHANGE_USER never reaches the backend (the chunk that holds it is dropped).
+    // COM_CHANGE_USER never reaches the backend (the chunk that holds it is dropped), and the
+    // backend's answers so that a LOAD DATA LOCAL upload's packets are not taken for commands.
     const fromClient = (chunk: Buffer) => {
       if (tracker.scan(chunk, FORBIDDEN_COMMANDS) !== undefined) return refuseChangeUser();
       if (!backend.write(chunk)) {
@@ -364,6 +372,7 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
       }
     };
     const fromBackend = (chunk: Buffer) => {
+      tracker.scanServer(chunk);
       if (!client.write(chunk)) {
         backend.pause();
         client.once("drain", () => backend.resume());

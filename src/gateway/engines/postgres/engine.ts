@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import type { GatewayLimits } from "../../../config/types.js";
 import {
   authenticationCleartextPassword,
   authenticationOk,
@@ -13,11 +14,20 @@ import {
   sslResponse,
 } from "../../../wire/postgres/index.js";
 import { LoginConnection, refuseThrottled } from "../../connection.js";
-import type { Engine, ListenerContext } from "../../engine.js";
+import type { Engine, ListenerContext, RefusalReason } from "../../engine.js";
+import { postgresNameTooLong } from "../../provision/postgres.js";
 import { ConnectionClosed } from "../../queue.js";
 import { BackendLoginError, backendLogin, openBackend, sendBackendCancel } from "./backendLogin.js";
 import { CancelKeys } from "./cancel.js";
-import { BackendPool, type PooledBackend, poolKey, sharedName, sharedParameterStatus } from "./pool.js";
+import {
+  applyApplicationName,
+  BackendPool,
+  type PooledBackend,
+  poolKey,
+  settableApplicationName,
+  sharedName,
+  sharedParameterStatus,
+} from "./pool.js";
 import { SessionRelay } from "./relay.js";
 
 /** A TLS record of type handshake: a client that starts TLS without an SSLRequest (PostgreSQL 17 sslnegotiation=direct). */
@@ -25,6 +35,39 @@ const TLS_HANDSHAKE_RECORD = 0x16;
 
 /** Startup parameters that configure the protocol rather than the session: never forwarded. */
 const isProtocolOption = (name: string) => name.startsWith("_pq_.");
+
+/** A backend pool with the gateway's limits. */
+export function newBackendPool(limits: GatewayLimits): BackendPool {
+  return new BackendPool({
+    maxIdle: limits.backendPoolMaxIdle,
+    maxIdleTotal: limits.backendPoolMaxIdleTotal,
+    idleTimeoutMs: limits.backendPoolIdleTimeoutMs,
+    lifetimeMs: limits.backendPoolLifetimeMs,
+    resetTimeoutMs: limits.backendConnectTimeoutMs,
+  });
+}
+
+/**
+ * What the operator should do about a backend that refused the gateway's login (28P01 or
+ * 28000), from the backend's own words: a stale password is fixed by rotating it, a
+ * pg_hba.conf rule only on the backend, a missing or NOLOGIN role by provisioning it.
+ * @see https://www.postgresql.org/docs/current/client-authentication-problems.html
+ */
+export function backendRefusalAdvice(
+  code: string | undefined,
+  message: string,
+  instance: string,
+  user: string,
+): string {
+  const said = `the backend refused the gateway's login as "${user}" (${code ?? "?"} ${message})`;
+  if (/pg_hba\.conf/.test(message)) {
+    return `${said}; the backend's pg_hba.conf does not let the gateway in: add a line for the gateway's address (the host named above) and user "${user}" with scram-sha-256 (hostssl when the instance's backend.tls is on), then reload PostgreSQL (SELECT pg_reload_conf())`;
+  }
+  if (code === "28P01") {
+    return `${said}; the gateway-held password no longer matches: reset it with: iamdb db-user rotate --db-instance-identifier ${instance} --username ${user}`;
+  }
+  return `${said}; check the role on the backend (it must exist and have LOGIN): iamdb db-user enable --db-instance-identifier ${instance} --username ${user} takes it over, db-user create makes it`;
+}
 
 /**
  * The PostgreSQL engine. See docs/gateway-postgres.md for the handshake as a sequence diagram.
@@ -34,14 +77,16 @@ export class PostgresEngine implements Engine {
   readonly cancelKeys = new CancelKeys();
   #pool: BackendPool | undefined;
 
+  /**
+   * @param sharedPool the gateway's one pool for every PostgreSQL instance, so the bound on
+   *   idle connections per server holds however many instances point at one server; without
+   *   it the engine makes its own.
+   */
+  constructor(private readonly sharedPool?: (ctx: ListenerContext) => BackendPool) {}
+
   /** Logged-in backend connections for reuse (created with the first listener context's limits). */
   pool(ctx: ListenerContext): BackendPool {
-    this.#pool ??= new BackendPool({
-      maxIdle: ctx.limits.backendPoolMaxIdle,
-      idleTimeoutMs: ctx.limits.backendPoolIdleTimeoutMs,
-      lifetimeMs: ctx.limits.backendPoolLifetimeMs,
-      resetTimeoutMs: ctx.limits.backendConnectTimeoutMs,
-    });
+    this.#pool ??= this.sharedPool?.(ctx) ?? newBackendPool(ctx.limits);
     return this.#pool;
   }
 
@@ -55,12 +100,13 @@ export class PostgresEngine implements Engine {
     this.#pool?.close();
   }
 
-  refuse(socket: Socket, ctx: ListenerContext): void {
+  refuse(socket: Socket, ctx: ListenerContext, reason: RefusalReason): void {
     // What the postmaster sends when it is out of slots; libpq reports it even in answer to an SSLRequest.
     refuseThrottled(
       socket,
       ctx,
       errorResponse({ severity: "FATAL", code: "53300", message: "sorry, too many clients already" }),
+      reason,
     );
   }
 }
@@ -250,6 +296,8 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
       ctx.authLog.failure(this.attempt, "protocol-violation", `protocol error in the password phase: ${why}`);
       return this.#fatal("08P01", why);
     }
+    const tooLong = postgresNameTooLong(user);
+    if (tooLong !== undefined) return this.loginFailed("db-user-name-too-long", tooLong);
     const auth = await this.authenticate(user, password);
     if (!auth) return;
 
@@ -260,7 +308,19 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
       this.pool.enabled && spec.reuseConnections !== false
         ? poolKey(spec, forwarded, auth.backendPassword)
         : undefined;
-    const pooled = poolKeyOrNone === undefined ? undefined : this.pool.take(poolKeyOrNone);
+    const server = `${spec.host}:${spec.port}`;
+    let pooled = poolKeyOrNone === undefined ? undefined : this.pool.take(poolKeyOrNone);
+    const applicationName = settableApplicationName(forwarded);
+    if (pooled && applicationName !== undefined && this.#applicationName(pooled) !== applicationName) {
+      // The key leaves a printable application_name out: the client's own is set now, and its
+      // ParameterStatus recorded, so the client is told what a fresh login would tell it.
+      const applied = await applyApplicationName(pooled, applicationName, ctx.limits.backendConnectTimeoutMs);
+      if (!applied || this.ended !== undefined) {
+        pooled.socket.destroy();
+        if (this.ended !== undefined) return;
+        pooled = undefined;
+      }
+    }
     if (pooled) {
       ctx.metrics.backendSession(instance.identifier, true);
       const first = [authenticationOk(), ...pooled.parameters.values()];
@@ -273,14 +333,26 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
       );
     }
     let session: Awaited<ReturnType<typeof backendLogin>>;
-    try {
-      const backend = await openBackend(spec, ctx.limits.backendConnectTimeoutMs);
-      session = await backendLogin(
-        backend,
+    const login = async () =>
+      backendLogin(
+        await openBackend(spec, ctx.limits.backendConnectTimeoutMs),
         forwarded,
         auth.backendPassword,
         ctx.limits.backendConnectTimeoutMs,
       );
+    try {
+      try {
+        session = await login();
+      } catch (err) {
+        // The server is out of slots while this pool holds idle ones: give one back and retry once.
+        if (
+          !(err instanceof BackendLoginError && err.fields?.C === "53300") ||
+          this.ended !== undefined ||
+          !(await this.pool.evictOne(server))
+        )
+          throw err;
+        session = await login();
+      }
     } catch (err) {
       const e = err instanceof BackendLoginError ? err : new BackendLoginError(String(err), "protocol");
       const code = e.fields?.C;
@@ -296,9 +368,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
         return this.#fatal(code ?? "08006", e.message, e.fields?.D ? { detail: e.fields.D } : {});
       }
       const detail =
-        e.kind === "refused"
-          ? `the backend refused the gateway-held password for "${user}" (${code} ${e.message}); reset it with: iamdb db-user rotate --db-instance-identifier ${instance.identifier} --username ${user}`
-          : e.message;
+        e.kind === "refused" ? backendRefusalAdvice(code, e.message, instance.identifier, user) : e.message;
       ctx.authLog.failure(
         this.attempt,
         e.kind === "refused" ? "backend-login-failed" : "backend-unavailable",
@@ -334,8 +404,19 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
       secretKey: session.secretKey,
       parameters: reported,
       createdAt: performance.now(),
+      server,
     };
     this.#relay(backend, first, session.remainder, poolKeyOrNone, auth.detail);
+  }
+
+  /** The application_name a pooled backend reports now. */
+  #applicationName(backend: PooledBackend): string | undefined {
+    const raw = backend.parameters.get("application_name");
+    if (!raw) return undefined;
+    // 'S', length, "application_name\0", the value, "\0".
+    const start = 5 + "application_name".length + 1;
+    const end = raw.indexOf(0, start);
+    return raw.toString("latin1", start, end < 0 ? raw.length : end);
   }
 
   /**

@@ -19,11 +19,19 @@ export interface PooledBackend {
   readonly parameters: Map<string, Buffer>;
   /** When the backend login happened (performance.now()). */
   readonly createdAt: number;
+  /** The server (`host:port`): the bound on idle connections is per server, in total. */
+  readonly server: string;
 }
 
 export interface BackendPoolOptions {
   /** Idle connections kept per key; 0 keeps none. */
   readonly maxIdle: number;
+  /**
+   * Idle connections kept per server, all keys together; "auto": half the connections the
+   * server allows ordinary roles (max_connections - superuser_reserved_connections -
+   * reserved_connections), read from the server when the first connection is pooled.
+   */
+  readonly maxIdleTotal: number | "auto";
   readonly idleTimeoutMs: number;
   readonly lifetimeMs: number;
   /** How long the reset (DISCARD ALL) may take before the connection is dropped. */
@@ -39,8 +47,26 @@ export interface BackendPoolOptions {
 export function poolKey(spec: BackendSpec, parameters: Record<string, string>, password: string): string {
   const h = createHash("sha256");
   h.update(`${spec.host}\0${spec.port}\0${spec.tls}\0${password}\0`);
-  for (const name of Object.keys(parameters).sort()) h.update(`${name}\0${parameters[name]}\0`);
+  for (const name of Object.keys(parameters).sort()) {
+    // A printable-ASCII application_name is set after reuse (see settableApplicationName):
+    // such clients share connections whatever name they give.
+    const value =
+      name === "application_name" && settableApplicationName(parameters) ? "\u0001" : parameters[name];
+    h.update(`${name}\0${value}\0`);
+  }
   return h.digest("base64");
+}
+
+/**
+ * The client's application_name when the gateway may apply it to a reused connection with
+ * SET (as pgbouncer does) instead of keeping connections apart by it: printable ASCII only
+ * (PostgreSQL itself turns anything else into '?', and the SET's bytes must not depend on
+ * client_encoding). A client without one never shares with clients that have one: a fresh
+ * login would get the role's or server's default, which a SET cannot restore.
+ */
+export function settableApplicationName(parameters: Record<string, string>): string | undefined {
+  const name = parameters.application_name;
+  return name !== undefined && /^[\x20-\x7e]*$/.test(name) ? name : undefined;
 }
 
 /** Distinct ParameterStatus messages (and names) shared by every session that reports them, up to this many. */
@@ -85,6 +111,67 @@ interface Idle {
 
 /** Runs only outside a transaction block: a session is pooled only when its backend is idle. */
 const RESET = query("DISCARD ALL");
+/** How many connections ordinary roles may open on the server (PostgreSQL 16 added reserved_connections). */
+const PROBE = query(
+  "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int - coalesce(current_setting('reserved_connections', true)::int, 0)",
+);
+/** The bound per server when "auto" could not read the server's settings. */
+export const FALLBACK_MAX_IDLE_TOTAL = 16;
+
+/** The single text value of a DataRow message (type, length, column count, length, bytes). */
+function dataRowValue(raw: Buffer): string | undefined {
+  if (raw.length < 11 || raw.readInt16BE(5) !== 1) return undefined;
+  const length = raw.readInt32BE(7);
+  return length < 0 || 11 + length > raw.length ? undefined : raw.toString("latin1", 11, 11 + length);
+}
+
+/**
+ * Sets `name` as the application_name of an idle backend connection about to start a session
+ * (a reused one whose current value differs), and records the ParameterStatus it reports, so
+ * the client is told its own name as a fresh login would. Resolves false (the caller closes
+ * the connection) on anything unexpected or after `timeoutMs`.
+ */
+export function applyApplicationName(
+  backend: PooledBackend,
+  name: string,
+  timeoutMs: number,
+): Promise<boolean> {
+  const { socket } = backend;
+  const literal = `E'${name.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+  return new Promise((resolve) => {
+    const parser = new BackendParser();
+    let completed = false;
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.off("data", onData);
+      socket.off("close", onClose);
+      socket.pause();
+      resolve(ok);
+    };
+    const onClose = () => done(false);
+    const onData = (chunk: Buffer) => {
+      let messages: ReturnType<BackendParser["push"]>;
+      try {
+        messages = parser.push(chunk);
+      } catch {
+        return done(false);
+      }
+      for (const m of messages) {
+        if (m.kind === "ParameterStatus")
+          backend.parameters.set(sharedName(m.name), sharedParameterStatus(m.raw));
+        else if (m.kind === "Other" && m.type === "C") completed = true;
+        else if (m.kind === "ReadyForQuery")
+          return done(completed && m.status === "I" && parser.takeRemainder().length === 0);
+        else if (m.kind !== "NoticeResponse") return done(false);
+      }
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.on("data", onData);
+    socket.once("close", onClose);
+    socket.resume();
+    socket.write(query(`SET application_name = ${literal}`));
+  });
+}
 const TERMINATE = terminate();
 
 /** Ends a backend connection politely (Terminate, so the server logs no EOF), or at once if it cannot be written. */
@@ -97,6 +184,13 @@ function retire(socket: Socket): void {
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
+/** What the pool knows of one server: its bound and its idle connections, least recently used first. */
+interface ServerIdle {
+  limit: number | undefined;
+  probing: boolean;
+  readonly lru: Map<Idle, string>;
+}
+
 /**
  * Logged-in PostgreSQL backend connections, per {@link poolKey}, for pgbouncer-style session
  * pooling: when a client ends its session while the backend is idle (no transaction, no
@@ -104,9 +198,15 @@ function retire(socket: Socket): void {
  * cursors, temporary tables, session settings, LISTENs and advisory locks go) and the next
  * authenticated client with the same key starts on it without a backend login. Every client
  * is still authenticated and authorized on its own; only the backend login is shared.
+ *
+ * Idle connections are bounded per key (`maxIdle`) and per server in total (`maxIdleTotal`),
+ * so that however many keys clients make (one per startup-parameter combination), the pool
+ * never holds more than its share of the server's connection slots: a connection coming back
+ * to a full pool takes the place of the server's least recently used idle one.
  */
 export class BackendPool {
   readonly #idle = new Map<string, Idle[]>();
+  readonly #servers = new Map<string, ServerIdle>();
   readonly #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -124,12 +224,41 @@ export class BackendPool {
     return this.options.maxIdle > 0 && !this.#closed;
   }
 
+  /** Idle connections held now, for one server or all. */
+  idleCount(server?: string): number {
+    if (server !== undefined) return this.#servers.get(server)?.lru.size ?? 0;
+    let n = 0;
+    for (const s of this.#servers.values()) n += s.lru.size;
+    return n;
+  }
+
+  /** The bound on idle connections to `server` (undefined while "auto" has not read it yet). */
+  limitFor(server: string): number | undefined {
+    return typeof this.options.maxIdleTotal === "number"
+      ? this.options.maxIdleTotal
+      : this.#servers.get(server)?.limit;
+  }
+
+  #server(server: string): ServerIdle {
+    let s = this.#servers.get(server);
+    if (!s) {
+      s = {
+        limit: typeof this.options.maxIdleTotal === "number" ? this.options.maxIdleTotal : undefined,
+        probing: false,
+        lru: new Map(),
+      };
+      this.#servers.set(server, s);
+    }
+    return s;
+  }
+
   /** An idle connection for `key`, most recently used first, or undefined. */
   take(key: string): PooledBackend | undefined {
     const list = this.#idle.get(key);
     while (list && list.length > 0) {
       const idle = list.pop() as Idle;
       if (list.length === 0) this.#idle.delete(key);
+      this.#servers.get(idle.backend.server)?.lru.delete(idle);
       const { socket } = idle.backend;
       socket.off("data", idle.drop);
       socket.off("close", idle.drop);
@@ -144,22 +273,50 @@ export class BackendPool {
   }
 
   /**
+   * Closes the least recently used idle connection to `server`, to free a slot the server
+   * refused a new login for (53300); resolves once it is closed, false when there was none.
+   */
+  evictOne(server: string): Promise<boolean> {
+    const s = this.#servers.get(server);
+    const oldest = s?.lru.entries().next().value;
+    if (!oldest) return Promise.resolve(false);
+    const [idle, key] = oldest;
+    this.#remove(key, idle);
+    const { socket } = idle.backend;
+    return new Promise((resolve) => {
+      if (socket.destroyed) return resolve(true);
+      socket.once("close", () => resolve(true));
+      retire(socket);
+    });
+  }
+
+  /**
    * Takes back a backend whose session ended with the backend idle: resets it and keeps it,
    * or closes it when the pool is full, closed, or the connection is too old or misbehaves.
-   * The caller has removed its own listeners from the socket.
+   * The first connection pooled for a server with "auto" bounds also reads the server's
+   * connection limit. The caller has removed its own listeners from the socket.
    */
   release(key: string, backend: PooledBackend): void {
     const { socket } = backend;
     if (
       !this.enabled ||
       performance.now() - backend.createdAt > this.options.lifetimeMs ||
-      (this.#idle.get(key)?.length ?? 0) >= this.options.maxIdle
+      (this.#idle.get(key)?.length ?? 0) >= this.options.maxIdle ||
+      this.limitFor(backend.server) === 0
     ) {
       retire(socket);
       return;
     }
-    const parser = new BackendParser();
+    const server = this.#server(backend.server);
+    const probe = server.limit === undefined && !server.probing;
+    if (probe) server.probing = true;
+    let parser = new BackendParser();
+    /** ReadyForQuery messages still due: the probe's (if any), then the reset's. */
+    let due = probe ? 2 : 1;
     let completed = false;
+    let available: number | undefined;
+    /** The server refused the probe (a PostgreSQL look-alike): the fallback bound applies. */
+    let probeRefused = false;
     const fail = () => {
       cleanup();
       socket.destroy();
@@ -168,6 +325,11 @@ export class BackendPool {
       clearTimeout(timer);
       socket.off("data", onData);
       socket.off("close", fail);
+      if (probe) {
+        server.probing = false;
+        if (available !== undefined) server.limit = Math.max(0, Math.floor(available / 2));
+        else if (probeRefused) server.limit = FALLBACK_MAX_IDLE_TOTAL;
+      }
     };
     const onData = (chunk: Buffer) => {
       let messages: ReturnType<BackendParser["push"]>;
@@ -183,15 +345,33 @@ export class BackendPool {
             break;
           case "NoticeResponse":
             break;
-          case "Other":
-            // CommandComplete; a NotificationResponse that was on its way before UNLISTEN.
-            if (m.type === "C") completed = true;
-            else if (m.type !== "A") return fail();
+          case "ErrorResponse":
+            if (due !== 2) return fail();
+            probeRefused = true;
+            completed = true;
             break;
-          case "ReadyForQuery":
+          case "Other":
+            // CommandComplete; the probe's row; a NotificationResponse that was on its way before UNLISTEN.
+            if (m.type === "C") completed = true;
+            else if (m.type === "D" && due === 2) available = Number(dataRowValue(m.raw));
+            else if (m.type !== "A" && !(m.type === "T" && due === 2)) return fail();
+            break;
+          case "ReadyForQuery": {
+            if (!completed || m.status !== "I") return fail();
+            due--;
+            const rest = parser.takeRemainder();
+            if (due > 0) {
+              // The probe is answered: the reset's answer follows (this parser stops at a ReadyForQuery).
+              if (!Number.isInteger(available)) available = undefined;
+              completed = false;
+              parser = new BackendParser();
+              if (rest.length > 0) onData(rest);
+              return;
+            }
             cleanup();
-            if (!completed || m.status !== "I" || parser.takeRemainder().length > 0) return fail();
+            if (rest.length > 0) return socket.destroy();
             return this.#park(key, backend);
+          }
           default:
             return fail();
         }
@@ -201,16 +381,26 @@ export class BackendPool {
     socket.on("data", onData);
     socket.once("close", fail);
     socket.resume();
-    socket.write(RESET);
+    socket.write(probe ? Buffer.concat([PROBE, RESET]) : RESET);
   }
 
   #park(key: string, backend: PooledBackend): void {
     const { socket } = backend;
     let list = this.#idle.get(key);
-    if (!this.enabled || (list?.length ?? 0) >= this.options.maxIdle) {
+    const server = this.#server(backend.server);
+    const limit = this.limitFor(backend.server) ?? FALLBACK_MAX_IDLE_TOTAL;
+    if (!this.enabled || (list?.length ?? 0) >= this.options.maxIdle || limit === 0) {
       retire(socket);
       return;
     }
+    // A full server makes room: its least recently used idle connection goes.
+    while (server.lru.size >= limit) {
+      const oldest = server.lru.entries().next().value;
+      if (!oldest) break;
+      this.#remove(oldest[1], oldest[0]);
+      retire(oldest[0].backend.socket);
+    }
+    list = this.#idle.get(key);
     if (!list) {
       list = [];
       this.#idle.set(key, list);
@@ -226,14 +416,19 @@ export class BackendPool {
     // A pooled connection never keeps the process alive.
     socket.unref();
     list.push(idle);
+    server.lru.set(idle, key);
   }
 
   #remove(key: string, idle: Idle): void {
+    this.#servers.get(idle.backend.server)?.lru.delete(idle);
     const list = this.#idle.get(key);
     const at = list?.indexOf(idle) ?? -1;
     if (!list || at < 0) return;
     list.splice(at, 1);
     if (list.length === 0) this.#idle.delete(key);
+    const { socket } = idle.backend;
+    socket.off("data", idle.drop);
+    socket.off("close", idle.drop);
   }
 
   #sweep(): void {
@@ -253,9 +448,11 @@ export class BackendPool {
 
   /** Closes every idle connection and keeps none from now on. */
   close(): void {
+    if (this.#closed) return;
     this.#closed = true;
     if (this.#sweeper) clearInterval(this.#sweeper);
     for (const list of this.#idle.values()) for (const idle of list) retire(idle.backend.socket);
     this.#idle.clear();
+    this.#servers.clear();
   }
 }
