@@ -175,6 +175,25 @@ describe("iamdb token", () => {
   });
 });
 
+describe("iamdb and the AWS SDK's warnings", () => {
+  // The SDK warns at its first client on Node < 22 (on Node >= 22 this test holds trivially).
+  it("a profile that assumes a role (the SDK builds an STS client): no NodeVersionSupportWarning on stderr", async () => {
+    const home = homeWithProfiles();
+    writeFileSync(
+      join(home, ".aws", "config"),
+      "[profile assumer]\nregion = us-east-1\nrole_arn = arn:aws:iam::123456789012:role/db\nsource_profile = default\n",
+    );
+    // An STS that refuses the connection: the client is built, the call fails at once.
+    const r = await iamdb(["token", ...ARGS, "--profile", "assumer"], {
+      HOME: home,
+      AWS_ENDPOINT_URL_STS: "http://127.0.0.1:1",
+    });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /profile "assumer" gave no credentials/);
+    assert.doesNotMatch(r.stderr, /NodeVersionSupportWarning/);
+  });
+});
+
 describe("iamdb inspect-token", () => {
   it("decodes a fresh token without printing its secrets (exit 0)", async () => {
     const token = generateAuthToken({
