@@ -56,10 +56,17 @@ export function authLogSink(target: string): AuthLogSink & { close(): Promise<vo
  * codes plus the precise cause and a correlation id the client's error message also carries.
  */
 export class AuthLog {
+  readonly #failureListeners: Array<(instance: string, cause: LoginFailureCause) => void> = [];
+
   constructor(
     private readonly sink: AuthLogSink,
     private readonly now: () => Date = () => new Date(),
   ) {}
+
+  /** Called with every failure this log records (the metrics count the causes RDS's counters leave out). */
+  onFailure(listener: (instance: string, cause: LoginFailureCause) => void): void {
+    this.#failureListeners.push(listener);
+  }
 
   success(a: AuthAttempt, detail: string): void {
     this.#write({ ...this.#base(a), decision: "success", statusCode: 200, detail });
@@ -71,6 +78,7 @@ export class AuthLog {
     detail: string,
     tokenErrorCode?: "InvalidToken" | "ExpiredToken" | "InternalFailure",
   ): void {
+    for (const listener of this.#failureListeners) listener(a.instance, cause);
     const c = classify(cause, tokenErrorCode);
     const user = a.dbUser ?? "";
     this.#write({

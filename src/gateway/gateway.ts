@@ -43,6 +43,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const sessions = new Sessions();
   const listeners = new Map<string, RunningListener>();
   const engines: Engine[] = [];
+  options.authLog.onFailure((instance, cause) => options.metrics.loginEnded(instance, cause));
   for (const instance of options.registry.list()) {
     const engine = engineFor(instance.engine);
     if (!engine) continue;

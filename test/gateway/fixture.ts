@@ -50,8 +50,9 @@ export interface TestGateway {
     dbUser: string,
     extraStatements?: object[],
   ): Promise<{ accessKeyId: string; secretAccessKey: string }>;
-  /** Makes `dbUser` an IAM DB account on the backend (gateway-held password). */
+  /** Makes `dbUser` an IAM DB account on the backend (gateway-held password); `close` drops it. */
   provision(dbUser: string): Promise<void>;
+  /** Stops the gateway and drops every DB account `provision` made, even when a test failed. */
   close(): Promise<void>;
 }
 
@@ -69,6 +70,8 @@ export interface EngineFixture {
   backend: BackendSpec;
   /** Creates `dbUser` on `backend` with `password` (dropping any earlier one) and the rights the tests need. */
   provision(backend: BackendSpec, dbUser: string, password: string): Promise<void>;
+  /** Drops `dbUser` from `backend` if it is there: tests leave no accounts behind on the machine's databases. */
+  drop(backend: BackendSpec, dbUser: string): Promise<void>;
 }
 
 /**
@@ -124,6 +127,7 @@ export async function startGatewayFixture(
   const port = gateway.listeners.get(id)?.port ?? 0;
   registry.update(id, (i) => ({ ...i, listen: { host: "127.0.0.1", port }, port }));
   const instance = () => registry.get(id) as DbInstance;
+  const provisioned = new Set<string>();
   return {
     dir,
     iam,
@@ -156,13 +160,21 @@ export async function startGatewayFixture(
     },
     async provision(dbUser) {
       const password = newDbPassword();
+      // Noted first: a provisioning that fails half-way may have created the account.
+      provisioned.add(dbUser);
       await engine.provision(backend, dbUser, password);
       accounts.put(id, dbUser, password);
     },
     async close() {
-      await gateway.stop(0);
-      await iam.close();
-      rmSync(dir, { recursive: true, force: true });
+      try {
+        // Sessions and pooled backend connections end first; then the accounts can go.
+        await gateway.stop(0);
+        for (const dbUser of provisioned) await engine.drop(backend, dbUser);
+        provisioned.clear();
+      } finally {
+        await iam.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }
@@ -178,6 +190,7 @@ export function startTestGateway(options: GatewayFixtureOptions = {}): Promise<T
         await postgresAccounts.drop(backend, dbUser).catch(() => undefined);
         await postgresAccounts.create(backend, dbUser, password);
       },
+      drop: (backend, dbUser) => postgresAccounts.drop(backend, dbUser),
     },
     options,
   );
