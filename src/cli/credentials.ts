@@ -3,6 +3,7 @@ import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { loadSharedConfigFiles } from "@smithy/shared-ini-file-loader";
 import type { Credentials } from "../sigv4/types.js";
 import { UserError } from "./errors.js";
+import { quietSdkNodeVersionWarning } from "./sdk.js";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -13,6 +14,8 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {} };
  * credential_process, web identity, container and instance metadata).
  */
 export async function resolveCredentials(env: NodeJS.ProcessEnv, profile?: string): Promise<Credentials> {
+  // A profile with role_arn, SSO or web identity builds STS/SSO clients.
+  quietSdkNodeVersionWarning();
   const provider =
     profile === undefined && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
       ? fromEnv()

@@ -1,20 +1,46 @@
-import { Command, CommanderError } from "commander";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Argument, Command, CommanderError } from "commander";
 import { registerAdminCommands } from "./admin/register.js";
 import { dbUserCommand } from "./commands/dbUser.js";
 import { inspectTokenCommand } from "./commands/inspectToken.js";
 import { statusCommand } from "./commands/status.js";
 import { tokenCommand } from "./commands/token.js";
 import { upCommand } from "./commands/up.js";
+import { bashCompletion, zshCompletion } from "./completion.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UserError } from "./errors.js";
 import { type CliIO, processIO } from "./io.js";
 
-function program(io: CliIO, setExit: (code: number) => void): Command {
+/** This package's version, from its package.json (found above this file in src/ and in dist/). */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const file = join(dir, "package.json");
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "iamdb" && pkg.version) return pkg.version;
+    }
+    const up = dirname(dir);
+    if (up === dir) return "unknown";
+    dir = up;
+  }
+}
+
+/** `iamdb iam create-user`, as a user types it. */
+export function commandPath(c: Command): string {
+  const names: string[] = [];
+  for (let at: Command | null = c; at; at = at.parent) names.unshift(at.name());
+  return names.join(" ");
+}
+
+/** The whole command tree (exported for tests that walk it). */
+export function program(io: CliIO, setExit: (code: number) => void): Command {
   const p = new Command("iamdb")
     .description("Amazon RDS IAM database authentication for databases you run yourself")
-    .version("0.1.0")
+    .version(`iamdb ${packageVersion()} (Node.js ${process.version})`, "-V, --version", "print the version")
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
-    .showHelpAfterError("(run iamdb --help for usage)");
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
   p.command("token")
     .description("print an RDS IAM auth token, exactly as `aws rds generate-db-auth-token` does")
@@ -66,16 +92,40 @@ function program(io: CliIO, setExit: (code: number) => void): Command {
     c.action(async (opts) => setExit(await dbUserCommand(action, opts, io)));
   }
   registerAdminCommands(p, io, setExit);
+
+  p.command("completion")
+    .description("print a shell completion script (bash: source <(iamdb completion bash))")
+    .addArgument(new Argument("<shell>", "the shell").choices(["bash", "zsh"]))
+    .action((shell: "bash" | "zsh") => {
+      io.out((shell === "bash" ? bashCompletion : zshCompletion)(p).trimEnd());
+      setExit(EXIT_OK);
+    });
+
+  // A mistake in a subcommand points at that subcommand's help, which lists its flags.
+  const pointAtHelp = (c: Command) => {
+    c.showHelpAfterError(`(run ${commandPath(c)} --help for usage)`);
+    for (const sub of c.commands) pointAtHelp(sub);
+  };
+  pointAtHelp(p);
   return p;
 }
 
 /** Runs the CLI; resolves to the exit code. Never throws. */
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   let code = EXIT_OK;
+  let ran: Command | undefined;
+  const usageHint = () => {
+    if (ran) io.err(`(run ${commandPath(ran)} --help for usage)`);
+  };
   try {
-    await program(io, (c) => {
+    const p = program(io, (c) => {
       code = c;
-    }).parseAsync(argv, { from: "user" });
+    });
+    p.hook("preAction", (_root, action) => {
+      ran = action;
+    });
+    await p.parseAsync(argv, { from: "user" });
+    if (code === EXIT_USAGE) usageHint();
     return code;
   } catch (err) {
     if (err instanceof CommanderError) {
@@ -84,6 +134,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     }
     if (err instanceof UserError) {
       io.err(`iamdb: ${err.message}`);
+      if (err.exitCode === EXIT_USAGE) usageHint();
       return err.exitCode;
     }
     io.err(`iamdb: unexpected error: ${(err as Error)?.stack ?? String(err)}`);

@@ -38,6 +38,9 @@ import { ClientSession } from "./session.js";
  *   to the one backend session and are visible to all clients. Start-up parameters other than
  *   user, database and application_name are ignored. CancelRequest is accepted and ignored.
  *   Only the database `postgres` can be connected to; no TLS on this port (answer 'N').
+ * - A place for tables: since PostgreSQL 15 only the database owner may create in `public`,
+ *   so an IAM DB user of the demo could not `CREATE TABLE`. Members of `rds_iam` (every IAM
+ *   DB user `db-user` makes) get CREATE on `public` here; see {@link letIamUsersCreateTables}.
  * - Persistence: the data directory is a PostgreSQL data directory written through Node's fs;
  *   PGlite has no postmaster.pid, so this module keeps a lock file to stop two servers from
  *   opening the same directory.
@@ -84,6 +87,7 @@ export async function startEmbeddedPostgres(
   let db: PGlite | undefined;
   try {
     db = await openPglite(dataDir);
+    await letIamUsersCreateTables(db);
     const parameters = startupParameters(await db.execProtocolRaw(startupPacket(BOOTSTRAP_USER, DATABASE)));
     const backend = new SharedBackend(db);
     const sockets = new Set<Socket>();
@@ -182,6 +186,23 @@ function isAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/**
+ * The embedded database is for trying iamdb out, and the first thing a person tries is a
+ * table: `rds_iam` (created NOLOGIN here if missing, as provisioning would) gets CREATE on
+ * schema `public`, so every IAM DB user may create tables there, as everyone could before
+ * PostgreSQL 15. Run at every start; GRANT is idempotent. A real backend is left to its
+ * operator (docs/CONFIGURATION.md says what to grant).
+ * @see https://www.postgresql.org/docs/15/release-15.html (public schema permissions)
+ */
+async function letIamUsersCreateTables(db: PGlite): Promise<void> {
+  await db.exec(`
+    DO $$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam') THEN CREATE ROLE rds_iam NOLOGIN; END IF;
+    END $$;
+    GRANT CREATE ON SCHEMA public TO rds_iam;
+  `);
 }
 
 async function openPglite(dataDir: string): Promise<PGlite> {

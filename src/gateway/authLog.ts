@@ -226,6 +226,7 @@ export class AuthLog {
   #windowLines = 0;
   readonly #counts = new Map<string, NoiseCount>();
   readonly #timer: NodeJS.Timeout | undefined;
+  readonly #failureListeners: Array<(instance: string, cause: LoginFailureCause) => void> = [];
 
   constructor(
     private readonly sink: AuthLogSink,
@@ -242,6 +243,11 @@ export class AuthLog {
     }
   }
 
+  /** Called with every failure this log records (the metrics count the causes RDS's counters leave out). */
+  onFailure(listener: (instance: string, cause: LoginFailureCause) => void): void {
+    this.#failureListeners.push(listener);
+  }
+
   success(a: AuthAttempt, detail: string): void {
     this.#write({ ...this.#base(a), decision: "success", statusCode: 200, detail });
   }
@@ -252,6 +258,7 @@ export class AuthLog {
     detail: string,
     tokenErrorCode?: "InvalidToken" | "ExpiredToken" | "InternalFailure",
   ): void {
+    for (const listener of this.#failureListeners) listener(a.instance, cause);
     if (this.#noise && a.accessKeyId === undefined && NOISE_CAUSES.has(cause) && !this.#admitNoise(a, cause))
       return;
     const c = classify(cause, tokenErrorCode);

@@ -69,6 +69,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     pool ??= newBackendPool(options.limits);
     return pool;
   };
+  options.authLog.onFailure((instance, cause) => options.metrics.loginEnded(instance, cause));
   for (const instance of options.registry.list()) {
     const engine = engineFor(instance.engine, postgresPool);
     if (!engine) continue;

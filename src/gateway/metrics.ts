@@ -1,4 +1,13 @@
-import type { FailureKind } from "./outcome.js";
+import type { FailureKind, LoginFailureCause } from "./outcome.js";
+
+/**
+ * Attempts the auth log records that are not IAM authentications, so RDS's metrics leave
+ * them out: counted apart, by cause, so /metrics accounts for every line of the auth log.
+ */
+const ENDED_CAUSES = ["tls-required", "client-closed", "protocol-violation", "login-timeout"] as const;
+type EndedCause = (typeof ENDED_CAUSES)[number];
+const isEndedCause = (c: LoginFailureCause): c is EndedCause =>
+  (ENDED_CAUSES as readonly string[]).includes(c);
 
 const FAILURE_COUNTERS: Record<FailureKind, string> = {
   InvalidToken: "iam_db_auth_connection_failure_invalid_token_total",
@@ -56,6 +65,8 @@ export class GatewayMetrics {
       },
     ],
   ]);
+  /** iamdb_login_ended_total by instance, then by cause. */
+  readonly #ended = new Map<string, Map<EndedCause, number>>();
 
   constructor(instances: readonly string[]) {
     for (const name of [...Object.keys(HELP)]) {
@@ -64,6 +75,7 @@ export class GatewayMetrics {
     for (const i of instances) {
       this.#sessions.set(i, 0);
       this.#histograms.set(i, { buckets: BUCKETS.map(() => 0), sum: 0, count: 0 });
+      this.#ended.set(i, new Map(ENDED_CAUSES.map((c) => [c, 0])));
     }
   }
 
@@ -122,6 +134,21 @@ export class GatewayMetrics {
     this.#inc(FAILURE_COUNTERS[kind], instance);
   }
 
+  /**
+   * An auth-log failure: counted here when it is not an IAM authentication (no TLS, the
+   * client left, a protocol violation, the login timeout); the RDS-named counters take the rest.
+   */
+  loginEnded(instance: string, cause: LoginFailureCause): void {
+    if (!isEndedCause(cause)) return;
+    const m = this.#ended.get(instance);
+    if (m) m.set(cause, (m.get(cause) ?? 0) + 1);
+  }
+
+  /** iamdb_login_ended_total for one instance and cause. */
+  ended(instance: string, cause: EndedCause): number {
+    return this.#ended.get(instance)?.get(cause) ?? 0;
+  }
+
   sessionOpened(instance: string): void {
     this.#sessions.set(instance, (this.#sessions.get(instance) ?? 0) + 1);
   }
@@ -148,6 +175,13 @@ export class GatewayMetrics {
     for (const [name, byInstance] of this.#counters) {
       lines.push(`# HELP ${name} ${HELP[name]}`, `# TYPE ${name} counter`);
       for (const [i, v] of byInstance) lines.push(`${name}{${label(i)}} ${v}`);
+    }
+    lines.push(
+      "# HELP iamdb_login_ended_total Connections the auth log records that ended without an IAM authentication decision, by cause (tls-required, client-closed, protocol-violation, login-timeout); the iam_db_auth_* counters leave them out.",
+      "# TYPE iamdb_login_ended_total counter",
+    );
+    for (const [i, byCause] of this.#ended) {
+      for (const [c, v] of byCause) lines.push(`iamdb_login_ended_total{${label(i)},cause="${c}"} ${v}`);
     }
     lines.push(
       "# HELP iamdb_active_sessions Relayed sessions open now.",

@@ -7,6 +7,7 @@ import { describe, it } from "node:test";
 import { GetUserCommand, IAMClient, ListUsersCommand } from "@aws-sdk/client-iam";
 import { ensureAdministrator, readIni } from "../../src/api/bootstrap.js";
 import { startAdminApi } from "../../src/api/server.js";
+import { quietSdkNodeVersionWarning } from "../../src/cli/sdk.js";
 import { createIamService } from "../../src/iam/service.js";
 import { MemoryInstanceRegistry } from "../../src/instances/memory.js";
 import { openSqliteStore } from "../../src/store/sqlite/open.js";
@@ -47,6 +48,7 @@ describe("ensureAdministrator", () => {
       assert.match(id, /^AKIA/);
       assert.equal(JSON.stringify(first).includes(secret), false);
 
+      quietSdkNodeVersionWarning();
       const client = new IAMClient({
         region: "eu-west-1",
         endpoint: api.url,

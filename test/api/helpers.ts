@@ -6,6 +6,7 @@ import { IAMClient } from "@aws-sdk/client-iam";
 import { RDSClient } from "@aws-sdk/client-rds";
 import { STSClient } from "@aws-sdk/client-sts";
 import { type AdminApi, startAdminApi } from "../../src/api/server.js";
+import { quietSdkNodeVersionWarning } from "../../src/cli/sdk.js";
 import { createIamService, type IamService } from "../../src/iam/service.js";
 import { MemoryInstanceRegistry } from "../../src/instances/memory.js";
 import type { DbInstance } from "../../src/instances/types.js";
@@ -91,6 +92,7 @@ export async function startHarness(
   const k = await iam.createAccessKey({ userName: "root-admin" });
   const admin = { accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey };
   const clients = (keys: Keys = admin, region = REGION) => {
+    quietSdkNodeVersionWarning();
     const config = { region, endpoint: api.url, credentials: keys, maxAttempts: 1 };
     return { iam: new IAMClient(config), sts: new STSClient(config), rds: new RDSClient(config) };
   };

@@ -1,9 +1,11 @@
 // `iamdb token` and `iamdb inspect-token` as a user runs them: the built bin, real
 // credential files, the real aws CLI beside it.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { generateAuthToken, parseAuthToken, verifyAuthToken } from "../../src/index.js";
 import { awsCli } from "../helpers/aws.js";
 import { iamdb, isolatedHome } from "../helpers/cli.js";
@@ -173,6 +175,25 @@ describe("iamdb token", () => {
   });
 });
 
+describe("iamdb and the AWS SDK's warnings", () => {
+  // The SDK warns at its first client on Node < 22 (on Node >= 22 this test holds trivially).
+  it("a profile that assumes a role (the SDK builds an STS client): no NodeVersionSupportWarning on stderr", async () => {
+    const home = homeWithProfiles();
+    writeFileSync(
+      join(home, ".aws", "config"),
+      "[profile assumer]\nregion = us-east-1\nrole_arn = arn:aws:iam::123456789012:role/db\nsource_profile = default\n",
+    );
+    // An STS that refuses the connection: the client is built, the call fails at once.
+    const r = await iamdb(["token", ...ARGS, "--profile", "assumer"], {
+      HOME: home,
+      AWS_ENDPOINT_URL_STS: "http://127.0.0.1:1",
+    });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /profile "assumer" gave no credentials/);
+    assert.doesNotMatch(r.stderr, /NodeVersionSupportWarning/);
+  });
+});
+
 describe("iamdb inspect-token", () => {
   it("decodes a fresh token without printing its secrets (exit 0)", async () => {
     const token = generateAuthToken({
@@ -217,5 +238,30 @@ describe("iamdb inspect-token", () => {
     assert.equal(r.code, 1);
     assert.match(r.stdout, /not an RDS auth token/);
     assert.ok(!r.stdout.includes("correct-horse"));
+  });
+
+  it("on garbage, says the real problem first and no fields it could not read", async () => {
+    const r = await iamdb(["inspect-token", "-"], {}, "not a token at all\n");
+    assert.equal(r.code, 1);
+    assert.match(r.stdout.split("\n")[0] ?? "", /^problem: +the password is not an RDS auth token/);
+    assert.doesNotMatch(r.stdout, /session token/);
+  });
+
+  it("a reader that goes away (| head -3) ends it quietly: no EPIPE stack, the command's own exit code", async () => {
+    const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "iamdb.js");
+    const child = spawn(process.execPath, [bin, "inspect-token", "-"], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: isolatedHome() },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    // Our end of its stdout closes before it has written anything (it waits for stdin).
+    child.stdout.destroy();
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    const code = new Promise<number | null>((resolve) => child.on("close", resolve));
+    child.stdin.end(`${customToken({ at: Date.now() })}\n`);
+    assert.equal(await code, 0);
+    assert.equal(stderr, "");
   });
 });

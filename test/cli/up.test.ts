@@ -145,13 +145,19 @@ describe("iamdb up", () => {
       { AWS_ACCESS_KEY_ID: key.AccessKeyId, AWS_SECRET_ACCESS_KEY: key.SecretAccessKey },
     );
     assert.equal(tok.code, 0, tok.stderr);
-    const r = await psql(
-      `host=localhost port=${pg.port} sslmode=verify-full sslrootcert=${pg.caFile} dbname=postgres user=jane`,
-      "select current_user",
-      tok.stdout.trim(),
-    );
+    const conninfo = `host=localhost port=${pg.port} sslmode=verify-full sslrootcert=${pg.caFile} dbname=postgres user=jane`;
+    const r = await psql(conninfo, "select current_user", tok.stdout.trim());
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, "jane");
+    // What a person tries next: a table. PostgreSQL 15+ lets only the owner create in
+    // public; the embedded database lets IAM DB users (rds_iam) do it.
+    const t = await psql(
+      conninfo,
+      "create table notes (v int); insert into notes values (1); select v, pg_get_userbyid(relowner) from notes, pg_class where relname = 'notes'",
+      tok.stdout.trim(),
+    );
+    assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdout, /(^|\n)1\|jane$/);
   });
 
   it("serves metrics and health", async () => {

@@ -166,8 +166,9 @@ describe("embedded PostgreSQL (PGlite)", () => {
     const admin = await connected();
     try {
       await admin.query("CREATE ROLE alice LOGIN PASSWORD 'alice-secret'");
-      await admin.query("CREATE ROLE rds_iam");
+      // rds_iam exists from the start (the server makes it, for the grant below).
       await admin.query("GRANT rds_iam TO alice");
+      await admin.query("CREATE ROLE carol LOGIN PASSWORD 'carol-secret'");
       await admin.query("CREATE ROLE nologin_role PASSWORD 'x'");
       await admin.query("CREATE TABLE private_t (x int)");
       await admin.query("CREATE TABLE shared_t (x int)");
@@ -189,6 +190,17 @@ describe("embedded PostgreSQL (PGlite)", () => {
       assert.equal((await alice.query("SELECT current_user AS u")).rows[0].u, "alice");
     } finally {
       await Promise.all([alice.end(), admin2.end()]);
+    }
+    // PostgreSQL 15+ lets only the owner create in public; the demo's IAM DB users may.
+    const carol = await connected("carol", { password: "carol-secret" });
+    const alice2 = await connected("alice", { password: "alice-secret" });
+    try {
+      await alice2.query("CREATE TABLE alice_notes (v int)");
+      await alice2.query("INSERT INTO alice_notes VALUES (7)");
+      assert.deepEqual((await alice2.query("SELECT v FROM alice_notes")).rows, [{ v: 7 }]);
+      await assert.rejects(carol.query("CREATE TABLE carol_notes (v int)"), { code: "42501" });
+    } finally {
+      await Promise.all([carol.end(), alice2.end()]);
     }
     assert.equal((await loginError("alice", { password: "wrong" })).code, "28P01");
     assert.equal((await loginError("nobody")).code, "28000");

@@ -269,6 +269,13 @@ describe("faults while the gateway is busy with a login", () => {
         async () => slow.log().some((l) => l.cause === "client-closed"),
         "the hang-up is logged",
       );
+      // /metrics counts it too, apart from the RDS-named counters.
+      const id = slow.instance().identifier;
+      assert.equal(slow.metrics.ended(id, "client-closed"), 1);
+      assert.match(
+        slow.metrics.render(),
+        new RegExp(`iamdb_login_ended_total\\{instance="${id}",cause="client-closed"\\} 1\n`),
+      );
       await eventually(async () => closed() === 1, "the backend connection is closed");
       assert.ok(!slow.log().some((l) => l.decision === "success"));
       assert.equal(slow.gateway.sessions.size, 0);

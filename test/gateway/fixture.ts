@@ -51,8 +51,9 @@ export interface TestGateway {
     dbUser: string,
     extraStatements?: object[],
   ): Promise<{ accessKeyId: string; secretAccessKey: string }>;
-  /** Makes `dbUser` an IAM DB account on the backend (gateway-held password). */
+  /** Makes `dbUser` an IAM DB account on the backend (gateway-held password); `close` drops it. */
   provision(dbUser: string): Promise<void>;
+  /** Stops the gateway and drops every DB account `provision` made, even when a test failed. */
   close(): Promise<void>;
 }
 
@@ -72,6 +73,8 @@ export interface EngineFixture {
   backend: BackendSpec;
   /** Creates `dbUser` on `backend` with `password` (dropping any earlier one) and the rights the tests need. */
   provision(backend: BackendSpec, dbUser: string, password: string): Promise<void>;
+  /** Drops `dbUser` from `backend` if it is there: tests leave no accounts behind on the machine's databases. */
+  drop(backend: BackendSpec, dbUser: string): Promise<void>;
 }
 
 /**
@@ -142,6 +145,7 @@ export async function startGatewayFixture(
   const port = gateway.listeners.get(id)?.port ?? 0;
   registry.setListen(id, { host: "127.0.0.1", port }, port);
   const instance = () => registry.get(id) as DbInstance;
+  const provisioned = new Set<string>();
   return {
     dir,
     iam,
@@ -175,16 +179,24 @@ export async function startGatewayFixture(
     },
     async provision(dbUser) {
       const password = newDbPassword();
+      // Noted first: a provisioning that fails half-way may have created the account.
+      provisioned.add(dbUser);
       await engine.provision(backend, dbUser, password);
       await accounts.put(id, dbUser, password);
     },
     async close() {
-      await gateway.stop(0);
-      registry.close();
-      accounts.close();
-      authLog.close();
-      await iam.close();
-      rmSync(dir, { recursive: true, force: true });
+      try {
+        // Sessions and pooled backend connections end first; then the accounts can go.
+        await gateway.stop(0);
+        for (const dbUser of provisioned) await engine.drop(backend, dbUser);
+        provisioned.clear();
+      } finally {
+        registry.close();
+        accounts.close();
+        authLog.close();
+        await iam.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }
@@ -200,6 +212,7 @@ export function startTestGateway(options: GatewayFixtureOptions = {}): Promise<T
         await postgresAccounts.drop(backend, dbUser).catch(() => undefined);
         await postgresAccounts.create(backend, dbUser, password);
       },
+      drop: (backend, dbUser) => postgresAccounts.drop(backend, dbUser),
     },
     options,
   );

@@ -53,6 +53,7 @@ export async function startMysqlTestGateway(options: GatewayFixtureOptions = {})
           }
         });
       },
+      drop: (spec, dbUser) => mysqlAccounts.drop(spec, dbUser),
     },
     options,
   );

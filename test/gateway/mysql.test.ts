@@ -9,6 +9,7 @@ import mysql from "mysql2/promise";
 import { withMysqlAdmin } from "../../src/gateway/provision/mysql.js";
 import { generateAuthToken } from "../../src/index.js";
 import { newDbPassword } from "../../src/instances/accounts.js";
+import { parseServerHandshake } from "../../src/wire/mysql/index.js";
 import { awsAuthToken } from "../helpers/aws.js";
 import { raw, readUntilClose } from "./clients.js";
 import {
@@ -206,6 +207,39 @@ describe("MySQL gateway: sessions", () => {
     assert.match(String(failures[0]?.detail), /COM_CHANGE_USER refused/);
     await assert.rejects(c.query("select 1"));
     c.destroy();
+  });
+});
+
+describe("MySQL gateway: the server version it announces", () => {
+  const withoutPrefix = (v: string) => v.replace(/^5\.5\.5-/, "");
+
+  it("is the backend's (SELECT VERSION()) with -iamdb: to the first client of a new gateway, and as mysql2 reads it", async () => {
+    const backend = await withMysqlAdmin(MACHINE_MARIADB, async (c) => {
+      const [rows] = await c.query("SELECT VERSION() AS v");
+      return String((rows as Array<{ v: string }>)[0]?.v);
+    });
+    assert.match(backend, /MariaDB/);
+    const fresh = await startMysqlTestGateway();
+    try {
+      // Before any login: the gateway read the backend's greeting for it.
+      const s = await raw(fresh.port);
+      const greeting = parseServerHandshake((await readPacket(s)).subarray(4));
+      s.destroy();
+      assert.equal(withoutPrefix(greeting.serverVersion), `${backend}-iamdb`);
+    } finally {
+      await fresh.close();
+    }
+    const c = await mysql2("iamdb_jane", token());
+    try {
+      // mysql2 keeps the greeting it read on the underlying connection (not public API).
+      const handshake = (c as unknown as { connection: { _handshakePacket: { serverVersion: string } } })
+        .connection._handshakePacket;
+      assert.equal(withoutPrefix(handshake.serverVersion), `${backend}-iamdb`);
+      const [rows] = await c.query("SELECT VERSION() AS v");
+      assert.equal((rows as Array<{ v: string }>)[0]?.v, backend);
+    } finally {
+      await c.end();
+    }
   });
 });
 

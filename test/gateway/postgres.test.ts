@@ -327,7 +327,8 @@ describe("PostgreSQL gateway: every refusal is PAM failure 28000 with the cause 
 });
 
 describe("PostgreSQL gateway: the wire", () => {
-  it("refuses a plaintext login before asking for a password", async () => {
+  it("refuses a plaintext login before asking for a password (counted in /metrics as tls-required)", async () => {
+    const ended = gw.metrics.ended("pg1", "tls-required");
     const r = await refusal(
       new pg.Client({
         host: "127.0.0.1",
@@ -349,6 +350,11 @@ describe("PostgreSQL gateway: the wire", () => {
       "AuthenticationCleartextPassword was sent",
     );
     assert.equal(errorFields(bytes).C, "28000");
+    assert.equal(gw.metrics.ended("pg1", "tls-required"), ended + 2);
+    assert.match(
+      gw.metrics.render(),
+      new RegExp(`iamdb_login_ended_total\\{instance="pg1",cause="tls-required"\\} ${ended + 2}\n`),
+    );
   });
 
   it("refuses unencrypted bytes buffered after an SSLRequest (CVE-2021-23214)", async () => {

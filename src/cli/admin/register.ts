@@ -4,6 +4,7 @@ import * as stsSdk from "@aws-sdk/client-sts";
 import { type Command, Option } from "commander";
 import { EXIT_FAILURE, EXIT_OK, UsageError, UserError } from "../errors.js";
 import type { CliIO } from "../io.js";
+import { quietSdkNodeVersionWarning } from "../sdk.js";
 import { COMMANDS, type CommandSpec, memberName, operationName, type ParamSpec } from "./commands.js";
 import { type Connection, type ConnectionFlags, DEFAULT_DATA_DIR, resolveConnection } from "./connection.js";
 import { formatOutput } from "./output.js";
@@ -36,8 +37,7 @@ const GROUPS: ReadonlyArray<[CommandSpec["service"], string]> = [
 ];
 
 function makeClient(service: CommandSpec["service"], c: Connection): SdkClient {
-  // The SDK warns about Node 20 on stderr at the first client; our output must stay aws-shaped.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  quietSdkNodeVersionWarning();
   const { sdk, client } = SDKS[service];
   const Client = sdk[client] as ClientClass;
   return new Client({

@@ -17,6 +17,10 @@ export async function inspectTokenCommand(
   const report = inspectAuthToken(text);
   if (opts.json) {
     io.out(JSON.stringify(report, null, 2));
+  } else if (report.host === undefined) {
+    // Not a token at all: the problem is all there is to say (and what little was recognised).
+    for (const problem of report.problems) io.out(`problem:       ${problem}`);
+    if (report.accessKeyId !== undefined) io.out(`access key id: ${report.accessKeyId}`);
   } else {
     const rows: Array<[string, string | number | undefined]> = [
       ["host", report.host],

@@ -3,6 +3,7 @@ import { startIamdb } from "../../app/start.js";
 import type { IamdbStatus } from "../../app/status.js";
 import type { CliIO } from "../io.js";
 import { type DeploymentOptions, deploymentConfig } from "./context.js";
+import { checkPorts, listenFailure } from "./listenError.js";
 
 function quickstart(s: IamdbStatus, accountId: string): string {
   const rel = (p: string) => {
@@ -52,7 +53,10 @@ function quickstart(s: IamdbStatus, accountId: string): string {
  */
 export async function upCommand(opts: DeploymentOptions, io: CliIO): Promise<number> {
   const config = deploymentConfig(opts);
-  const running = await startIamdb(config);
+  await checkPorts(config, opts.config);
+  const running = await startIamdb(config).catch((err: unknown) => {
+    throw listenFailure(err, config, opts.config) ?? err;
+  });
   io.out(quickstart(running.status, config.accountId));
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

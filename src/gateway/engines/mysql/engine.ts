@@ -1,6 +1,5 @@
 import { randomBytes, randomInt } from "node:crypto";
 import type { Socket } from "node:net";
-import type { DbInstance } from "../../../instances/types.js";
 import {
   authSwitchRequest,
   Capability,
@@ -24,6 +23,14 @@ import { LoginConnection, refuseThrottled } from "../../connection.js";
 import type { Engine, ListenerContext, RefusalReason } from "../../engine.js";
 import { ConnectionClosed } from "../../queue.js";
 import { MysqlBackendError, type MysqlBackendSession, mysqlBackendLogin } from "./backendLogin.js";
+import { ServerVersions } from "./serverVersion.js";
+
+/**
+ * How long the first client of an instance waits for the backend's version before the
+ * handshake announces the fallback: a small part of the login timeout, so a backend that is
+ * down or silent still leaves the login its time (and its proper error).
+ */
+const VERSION_WAIT_MS = 1_000;
 
 /**
  * Largest packet a client may send before it is authenticated. A HandshakeResponse41 holds
@@ -37,11 +44,6 @@ const TLS_HANDSHAKE_RECORD = 0x16;
 
 /** Commands never relayed: COM_CHANGE_USER would switch identity without a token. */
 const FORBIDDEN_COMMANDS: ReadonlySet<number> = new Set([Command.CHANGE_USER]);
-
-/** What the handshake announces; clients read "MariaDB" in it to pick MariaDB behaviour. */
-function serverVersion(instance: DbInstance): string {
-  return instance.engine === "mariadb" ? "5.5.5-10.6.0-MariaDB-iamdb" : "8.0.36-iamdb";
-}
 
 /** The client address as MySQL prints it in "Access denied for user 'u'@'HOST'". */
 function clientHost(socket: Socket): string {
@@ -80,10 +82,11 @@ function newScramble(): Buffer {
  */
 export class MysqlEngine implements Engine {
   #connectionIds = randomInt(1, 1 << 24);
+  readonly #versions = new ServerVersions();
 
   handle(socket: Socket, ctx: ListenerContext): void {
     const id = this.#connectionIds++ >>> 0;
-    new MysqlConnection(socket, ctx, id).run().catch(() => {
+    new MysqlConnection(socket, ctx, id, this.#versions).run().catch(() => {
       socket.destroy();
     });
   }
@@ -108,6 +111,7 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
     raw: Socket,
     ctx: ListenerContext,
     private readonly connectionId: number,
+    private readonly versions: ServerVersions,
   ) {
     super(raw, ctx);
   }
@@ -179,11 +183,16 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
   protected async handshake(): Promise<void> {
     const { ctx } = this;
     const instance = this.instance;
+    const serverVersion = await this.versions.forGreeting(
+      instance,
+      Math.min(VERSION_WAIT_MS, ctx.limits.loginTimeoutMs / 4),
+      ctx.limits.backendConnectTimeoutMs,
+    );
     this.raw.write(
       encodePacket(
         0,
         handshakeV10({
-          serverVersion: serverVersion(instance),
+          serverVersion,
           connectionId: this.connectionId,
           scramble: newScramble(),
           capabilities: GATEWAY_CAPABILITIES,
@@ -285,6 +294,7 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
       session.socket.destroy();
       return;
     }
+    this.versions.learned(instance.identifier, session.serverVersion);
     ctx.metrics.backendSession(instance.identifier, false);
     this.#relay(session, auth.detail);
   }
