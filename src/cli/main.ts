@@ -1,4 +1,7 @@
 import { Command, CommanderError } from "commander";
+import { FileModeError } from "../files/permissions.js";
+import { StoreError } from "../store/errors.js";
+import { TlsConfigError } from "../tls/errors.js";
 import { registerAdminCommands } from "./admin/register.js";
 import { dbUserCommand } from "./commands/dbUser.js";
 import { inspectTokenCommand } from "./commands/inspectToken.js";
@@ -82,6 +85,11 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     if (err instanceof UserError) {
       io.err(`iamdb: ${err.message}`);
       return err.exitCode;
+    }
+    // Operator errors from below the CLI: their messages already say what to do; a stack would bury it.
+    if (err instanceof FileModeError || err instanceof StoreError || err instanceof TlsConfigError) {
+      io.err(`iamdb: ${err.message}`);
+      return EXIT_FAILURE;
     }
     io.err(`iamdb: unexpected error: ${(err as Error)?.stack ?? String(err)}`);
     io.err("This is a bug in iamdb; please report it with the command you ran.");

@@ -1,6 +1,7 @@
 import { createPrivateKey, type KeyObject, randomBytes, X509Certificate } from "node:crypto";
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { assertPrivateFile, assertPrivateKeyFile } from "../files/permissions.js";
 import { TlsConfigError } from "./errors.js";
 import {
   createCa,
@@ -60,6 +61,8 @@ const KEY_MODE = 0o600;
 const CERT_MODE = 0o644;
 const DIR_MODE = 0o700;
 
+const SERVER_KEY_WHY = "anyone who can read it can impersonate the gateway to its clients";
+
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\r?\n?/g;
 
 /**
@@ -88,6 +91,7 @@ async function loadOperatorFiles(options: EnsureListenerTlsOptions, now: Date): 
     );
   }
   const certPem = await readText(certFile, "cert");
+  assertPrivateKeyFile(keyFile, { what: "The TLS private key file", why: SERVER_KEY_WHY });
   const keyPem = await readText(keyFile, "key");
   const key = parseKey(keyPem, keyFile);
   const blocks = certPem.match(PEM_CERT) ?? [];
@@ -178,6 +182,10 @@ interface LoadedCa {
 async function readGeneratedCa(dir: string): Promise<LoadedCa | undefined> {
   const certPath = join(dir, TLS_FILES.caCert);
   const keyPath = join(dir, TLS_FILES.caKey);
+  assertPrivateFile(keyPath, {
+    what: "The generated CA key",
+    why: "anyone who can read it can issue certificates that clients trust",
+  });
   const [certPem, keyPem] = await Promise.all([readIfPresent(certPath), readIfPresent(keyPath)]);
   if (certPem === undefined && keyPem === undefined) return undefined;
   const regenerate = `remove ${certPath} and ${keyPath} to generate a new CA (clients must then trust the new ca.pem)`;
@@ -206,6 +214,7 @@ interface LoadedLeaf {
 
 /** The generated server certificate if both files are present and parse; anything else is re-issued. */
 async function readGeneratedLeaf(dir: string): Promise<LoadedLeaf | undefined> {
+  assertPrivateFile(join(dir, TLS_FILES.serverKey), { what: "The generated TLS key", why: SERVER_KEY_WHY });
   const [certPem, keyPem] = await Promise.all([
     readIfPresent(join(dir, TLS_FILES.serverCert)),
     readIfPresent(join(dir, TLS_FILES.serverKey)),

@@ -261,7 +261,7 @@ describe("ensureListenerTls (operator files)", () => {
 
   it("rejects a key that does not match the certificate", async () => {
     const keyFile = join(root, `other-${n++}.key`);
-    await writeFile(keyFile, other.key);
+    await writeFile(keyFile, other.key, { mode: 0o600 });
     const certFile = join(d, TLS_FILES.serverCert);
     await assert.rejects(ensureListenerTls({ dir: d, names: [], certFile, keyFile }), (e: unknown) => {
       assert.ok(e instanceof TlsConfigError);
@@ -279,7 +279,7 @@ describe("ensureListenerTls (operator files)", () => {
         e instanceof TlsConfigError && e.message.startsWith(`cert file ${missing} is not readable: `),
     );
     const notPem = join(root, `not-pem-${n++}.pem`);
-    await writeFile(notPem, "hello");
+    await writeFile(notPem, "hello", { mode: 0o600 });
     await assert.rejects(
       ensureListenerTls({ dir: d, names: [], certFile: notPem, keyFile }),
       /contains no PEM certificate/,
