@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { ensureAdministrator } from "../api/bootstrap.js";
 import { startAdminApi } from "../api/server.js";
+import { plaintextBackendWarnings } from "../config/backendTls.js";
 import type { Config, InstanceConfig } from "../config/types.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../embedded/pglite.js";
 import { Authenticator } from "../gateway/authenticate.js";
@@ -53,6 +54,7 @@ async function openStore(config: Config) {
  * Stopping reverses the order.
  */
 export async function startIamdb(config: Config): Promise<RunningIamdb> {
+  for (const warning of plaintextBackendWarnings(config)) console.warn(warning);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const cleanups: Array<() => Promise<void> | void> = [];
   const stopAll = async () => {
