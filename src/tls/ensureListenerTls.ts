@@ -4,6 +4,7 @@ import { basename, dirname, join } from "node:path";
 import { assertPrivateFile, assertPrivateKeyFile } from "../files/permissions.js";
 import { TlsConfigError } from "./errors.js";
 import {
+  caPermits,
   createCa,
   type IssuedPair,
   issueServerCert,
@@ -69,9 +70,10 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\r
  * Loads operator-provided files, or on first start generates in `dir` an ECDSA P-256 CA (ca.pem +
  * ca.key) and a server certificate signed by it (server.pem, server.key) whose SANs
  * cover every name in `names` plus localhost/127.0.0.1/::1. Later starts reuse the files as they
- * are; the server certificate (never the CA) is re-issued when its SANs no longer cover `names`,
+ * are; the server certificate is re-issued when its SANs no longer cover `names`,
  * it expires within {@link RENEW_BEFORE_DAYS} days, it is not signed by ca.pem, or its key type is
- * not `algorithm`. The CA is only replaced when it is itself within 30 days of expiry.
+ * not `algorithm`. The CA is replaced when it is itself within 30 days of expiry or its name
+ * constraints do not permit every name (clients must then trust the new ca.pem).
  */
 export async function ensureListenerTls(options: EnsureListenerTlsOptions): Promise<ListenerTls> {
   const now = options.now ?? (() => new Date());
@@ -141,8 +143,9 @@ async function ensureGenerated(
   const path = (name: string) => join(dir, name);
 
   let ca = await readGeneratedCa(dir);
-  if (ca === undefined || expiresWithin(ca.cert, now)) {
-    const fresh = await createCa({ algorithm, now });
+  // A CA is also replaced when its name constraints do not cover every name (new names, or a CA from before constraints).
+  if (ca === undefined || expiresWithin(ca.cert, now) || !(await caPermits(ca.pair.certPem, sans))) {
+    const fresh = await createCa({ algorithm, now, sans });
     // Key first: a crash in between leaves a key without a certificate, which the next start
     // reports instead of pairing a new certificate with an old key.
     await writeAtomic(path(TLS_FILES.caKey), fresh.keyPem, KEY_MODE);
