@@ -8,11 +8,13 @@
 //   {"cmd":"token","instance":"pg1"}  -> {"token":"..."}   (signed here: the key never leaves)
 //   {"cmd":"mem"}                     -> {"rss":..,"heapUsed":..,"sessions":..} after a full GC
 //   {"cmd":"profile-start"} / {"cmd":"profile-stop","file":"x.cpuprofile"}  (V8 CPU profiler)
+//   {"cmd":"soak-sample"}             -> event-loop delay since the last sample (ms), sessions, then RSS and heap after a full GC
 // and stops the gateway when stdin closes, so it never outlives the bench.
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { DEFAULTS } from "../src/config/load.js";
 import { Authenticator } from "../src/gateway/authenticate.js";
@@ -40,6 +42,8 @@ export interface GatewayServerConfig {
   /** DB user created on the backend and allowed by the bench user's policy. */
   dbUser: string;
   instances: Array<{ identifier: string; certFile: string; keyFile: string }>;
+  /** False when the backend is the soak's stand-in, which has no roles to provision. */
+  provision?: boolean;
 }
 
 const ACCOUNT = "123456789012";
@@ -129,13 +133,17 @@ await iam.putUserPolicy({
 const password = newDbPassword();
 // A second gateway (the idle-session rounds start fresh ones) takes over the existing role.
 const provision = engine === "postgres" ? postgresAccounts : mysqlAccounts;
-await provision
-  .create(backend, config.dbUser, password)
-  .catch(() => provision.enable(backend, config.dbUser, password));
+if (config.provision !== false) {
+  await provision
+    .create(backend, config.dbUser, password)
+    .catch(() => provision.enable(backend, config.dbUser, password));
+}
 for (const i of config.instances) await accounts.put(i.identifier, config.dbUser, password);
 
 const profiler = new Session();
 profiler.connect();
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 
 async function handle(msg: { cmd: string; instance?: string; file?: string }): Promise<object> {
   switch (msg.cmd) {
@@ -163,6 +171,24 @@ async function handle(msg: { cmd: string; instance?: string; file?: string }): P
       const { profile } = await profiler.post("Profiler.stop");
       writeFileSync(msg.file ?? "gateway.cpuprofile", JSON.stringify(profile));
       return {};
+    }
+    case "soak-sample": {
+      const ms = (ns: number) => ns / 1e6;
+      const sample = {
+        loopDelayMs: {
+          p50: ms(loopDelay.percentile(50)),
+          p99: ms(loopDelay.percentile(99)),
+          max: ms(loopDelay.max),
+          mean: ms(loopDelay.mean),
+        },
+        sessions: gateway.sessions.size,
+      };
+      // Memory after a full GC (a leak shows there, not in the GC's sawtooth); the GC pause is
+      // left out of the next delay window by the reset.
+      (globalThis as { gc?: () => void }).gc?.();
+      const m = process.memoryUsage();
+      loopDelay.reset();
+      return { ...sample, rssAfterGc: m.rss, heapUsed: m.heapUsed };
     }
     default:
       return { error: `unknown command ${msg.cmd}` };

@@ -1,5 +1,5 @@
 // `npm run bench` (`-- --quick` for a ~2-minute smoke run; `-- --only proxy|mysql|tokens` for
-// one part): writes bench/results/latest.json, latest.md and latest.png. Benchmarks are never
+// one part; `-- --soak [--soak-minutes M]` for the soak alone, see bench/soak.ts): writes bench/results/latest.json, latest.md and latest.png. Benchmarks are never
 // assertions; they report ratios against baselines measured in the same run, paths
 // interleaved round by round, because this machine is noisy.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -12,6 +12,7 @@ import { fmt, type PathResult, type Stat } from "./harness.js";
 import { benchMysql, type MysqlPathStats, type MysqlResults } from "./mysql.js";
 import type { ProfileSummary } from "./profile.js";
 import { benchProxies, type PathStats, type ProxyResults } from "./proxy.js";
+import { runSoak } from "./soak.js";
 import { benchTokens } from "./tokens.js";
 
 const quick = process.argv.includes("--quick");
@@ -24,6 +25,28 @@ if (only !== undefined && !["proxy", "mysql", "tokens"].includes(only)) {
 const rounds = quick ? 3 : 5;
 const msPerRound = quick ? 300 : 1500;
 const dir = join(dirname(fileURLToPath(import.meta.url)), "results");
+
+// `--soak` runs the soak alone (bench/soak.ts): it takes minutes and wants the machine to itself.
+if (process.argv.includes("--soak")) {
+  const arg = (name: string, fallback: number) => {
+    const at = process.argv.indexOf(name);
+    return at > 0 ? Number(process.argv[at + 1]) : fallback;
+  };
+  mkdirSync(dir, { recursive: true });
+  await runSoak(
+    {
+      minutes: arg("--soak-minutes", 10),
+      sessions: arg("--soak-sessions", 10_000),
+      churnPerSecond: arg("--soak-churn", 10),
+      junkPerSecond: arg("--soak-junk", 10),
+      sampleEveryMs: 10_000,
+      warmupMs: 60_000,
+      resultsDir: dir,
+    },
+    (s) => console.error(`bench: ${s}`),
+  );
+  process.exit(0);
+}
 
 function table(title: string, results: PathResult[], baseline: PathResult): string {
   const rows = results.map(

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The entry behind `npm start`, `npm test` and `npm run bench`: each must work on a fresh
+// The entry behind `npm start`, `npm test`, `npm run bench` and `npm run fuzz`: each must work on a fresh
 // clone with nothing installed, so this script installs dependencies and builds first.
 // Plain JavaScript on purpose: it runs before TypeScript or any dependency is present.
 import { spawn, spawnSync } from "node:child_process";
@@ -118,7 +118,10 @@ switch (command) {
   case "bench":
     runForwardingSignals(process.execPath, ["--import", "tsx", join(root, "bench", "index.ts"), ...rest]);
     break;
+  case "fuzz":
+    process.exit(run(process.execPath, ["--import", "tsx", join(root, "fuzz", "index.ts"), ...rest]));
+    break;
   default:
-    console.error(`usage: node scripts/run.mjs start|test|bench [args]`);
+    console.error(`usage: node scripts/run.mjs start|test|bench|fuzz [args]`);
     process.exit(2);
 }

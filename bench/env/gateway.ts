@@ -15,6 +15,13 @@ export interface GatewayProcess {
   token(instance: string): Promise<string>;
   /** RSS and V8 heap after a full GC. */
   memory(): Promise<{ rss: number; heapUsed: number; sessions: number }>;
+  /** For the soak: event-loop delay since the last call, sessions, then RSS and heap after a full GC. */
+  soakSample(): Promise<{
+    loopDelayMs: { p50: number; p99: number; max: number; mean: number };
+    rssAfterGc: number;
+    heapUsed: number;
+    sessions: number;
+  }>;
   profileStart(): Promise<void>;
   profileStop(file: string): Promise<void>;
   stop(): Promise<void>;
@@ -60,6 +67,8 @@ export async function startGatewayProcess(config: Omit<GatewayServerConfig, "dir
       ports: hello.ports as Record<string, number>,
       token: async (instance) => (await call({ cmd: "token", instance })).token as string,
       memory: async () => (await call({ cmd: "mem" })) as { rss: number; heapUsed: number; sessions: number },
+      soakSample: async () =>
+        (await call({ cmd: "soak-sample" })) as Awaited<ReturnType<GatewayProcess["soakSample"]>>,
       profileStart: async () => {
         await call({ cmd: "profile-start" });
       },

@@ -1,7 +1,9 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { assertPrivateFile } from "../files/permissions.js";
 import { EntityAlreadyExistsError, LimitExceededError } from "../iam/errors.js";
 import type { IamService } from "../iam/service.js";
+import { ensureDataDir } from "../store/master-key.js";
 
 /**
  * First-start administrator: a user with an inline policy allowing everything, and its access
@@ -94,9 +96,18 @@ async function existingKey(iam: IamService, credentialsFile: string): Promise<st
 
 export async function ensureAdministrator(options: EnsureAdministratorOptions): Promise<AdministratorFiles> {
   const { iam, dataDir } = options;
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  ensureDataDir(dataDir);
   const credentialsFile = join(dataDir, CREDENTIALS_FILE);
   const configFile = join(dataDir, CONFIG_FILE);
+  // Both are written 0600; one that has since been opened up is refused, not silently reused.
+  assertPrivateFile(credentialsFile, {
+    what: "The administrator's AWS credentials file",
+    why: "it holds an access key allowed every action",
+  });
+  assertPrivateFile(configFile, {
+    what: "The administrator's AWS config file",
+    why: "whoever can change it can point the admin profile at another endpoint",
+  });
   const result = { credentialsFile, configFile, profile: ADMIN_PROFILE };
 
   // The endpoint may change between starts (port 0, new config): the config file holds no secret.

@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { ensureAdministrator } from "../api/bootstrap.js";
 import { startAdminApi } from "../api/server.js";
+import { plaintextBackendWarnings } from "../config/backendTls.js";
 import type { Config } from "../config/types.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../embedded/pglite.js";
 import { FleetCancelRouter } from "../fleet/cancelRouter.js";
@@ -84,6 +85,7 @@ function advertisedHost(config: Config, listenHost: string): string {
  * Stopping reverses the order.
  */
 export async function startIamdb(config: Config): Promise<RunningIamdb> {
+  for (const warning of plaintextBackendWarnings(config)) console.warn(warning);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const cleanups: Array<() => Promise<void> | void> = [];
   const stopAll = async () => {

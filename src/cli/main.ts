@@ -2,6 +2,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Argument, Command, CommanderError } from "commander";
+import { FileModeError } from "../files/permissions.js";
+import { StoreError } from "../store/errors.js";
+import { TlsConfigError } from "../tls/errors.js";
 import { registerAdminCommands } from "./admin/register.js";
 import { dbUserCommand } from "./commands/dbUser.js";
 import { inspectTokenCommand } from "./commands/inspectToken.js";
@@ -136,6 +139,11 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       io.err(`iamdb: ${err.message}`);
       if (err.exitCode === EXIT_USAGE) usageHint();
       return err.exitCode;
+    }
+    // Operator errors from below the CLI: their messages already say what to do; a stack would bury it.
+    if (err instanceof FileModeError || err instanceof StoreError || err instanceof TlsConfigError) {
+      io.err(`iamdb: ${err.message}`);
+      return EXIT_FAILURE;
     }
     io.err(`iamdb: unexpected error: ${(err as Error)?.stack ?? String(err)}`);
     io.err("This is a bug in iamdb; please report it with the command you ran.");

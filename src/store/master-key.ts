@@ -7,11 +7,11 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
-  statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
+import { assertPrivateDirectory, assertPrivateFile } from "../files/permissions.js";
 import { MasterKeyError } from "./errors.js";
 
 export const MASTER_KEY_ENV = "IAMDB_MASTER_KEY";
@@ -39,10 +39,12 @@ function decode(text: string, where: string): Buffer {
  * The key that seals secrets at rest. It never lives in the database: either IAMDB_MASTER_KEY
  * (base64 of 32 bytes; what several gateways sharing a PostgreSQL store should use) or a file
  * `master.key` in the data directory, created with mode 0600 on first use. A key file that
- * group or others can read is refused rather than used, since anyone who can read it can
- * decrypt every secret in the store.
+ * group or others can read, or a data directory they can enter, is refused with a
+ * {@link FileModeError} rather than used, since anyone who can read the key can decrypt every
+ * secret in the store.
  */
 export function loadMasterKey(options: MasterKeyOptions): Buffer {
+  if (options.dataDir !== undefined) ensureDataDir(options.dataDir);
   const fromEnv = (options.env ?? process.env)[MASTER_KEY_ENV];
   if (fromEnv !== undefined && fromEnv !== "")
     return decode(fromEnv, `The environment variable ${MASTER_KEY_ENV}`);
@@ -51,17 +53,25 @@ export function loadMasterKey(options: MasterKeyOptions): Buffer {
       `No master key: set ${MASTER_KEY_ENV} to a base64 32-byte key (openssl rand -base64 32) or give a data directory.`,
     );
   }
-  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const file = join(options.dataDir, MASTER_KEY_FILE);
+  assertPrivateFile(file, {
+    what: "The master key file",
+    why: "anyone who can read it can decrypt every secret in the store",
+  });
   createIfMissing(file);
-  const mode = statSync(file).mode & 0o777;
-  if ((mode & 0o077) !== 0) {
-    throw new MasterKeyError(
-      `The master key file ${file} is accessible to group or others (mode ${mode.toString(8).padStart(4, "0")}). ` +
-        `Restrict it with: chmod 600 ${file}`,
-    );
-  }
   return decode(readFileSync(file, "utf8"), `The master key file ${file}`);
+}
+
+/**
+ * Creates the data directory 0700, or checks an existing one is 0700: it holds the master key,
+ * the administrator's AWS profile and the generated TLS keys.
+ */
+export function ensureDataDir(dir: string): void {
+  assertPrivateDirectory(dir, {
+    what: "The data directory",
+    why: "it holds the master key, the administrator's AWS credentials and TLS private keys",
+  });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
 }
 
 /**

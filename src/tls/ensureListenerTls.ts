@@ -1,8 +1,10 @@
 import { createPrivateKey, type KeyObject, randomBytes, X509Certificate } from "node:crypto";
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { assertPrivateFile, assertPrivateKeyFile } from "../files/permissions.js";
 import { TlsConfigError } from "./errors.js";
 import {
+  caPermits,
   createCa,
   type IssuedPair,
   issueServerCert,
@@ -66,15 +68,18 @@ const KEY_MODE = 0o600;
 const CERT_MODE = 0o644;
 const DIR_MODE = 0o700;
 
+const SERVER_KEY_WHY = "anyone who can read it can impersonate the gateway to its clients";
+
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\r?\n?/g;
 
 /**
  * Loads operator-provided files, or on first start generates in `dir` an ECDSA P-256 CA (ca.pem +
  * ca.key) and a server certificate signed by it (server.pem, server.key) whose SANs
  * cover every name in `names` plus localhost/127.0.0.1/::1. Later starts reuse the files as they
- * are; the server certificate (never the CA) is re-issued when its SANs no longer cover `names`,
+ * are; the server certificate is re-issued when its SANs no longer cover `names`,
  * it expires within {@link RENEW_BEFORE_DAYS} days, it is not signed by ca.pem, or its key type is
- * not `algorithm`. The CA is only replaced when it is itself within 30 days of expiry.
+ * not `algorithm`. The CA is replaced when it is itself within 30 days of expiry or its name
+ * constraints do not permit every name (clients must then trust the new ca.pem).
  */
 export async function ensureListenerTls(options: EnsureListenerTlsOptions): Promise<ListenerTls> {
   const now = options.now ?? (() => new Date());
@@ -94,6 +99,7 @@ async function loadOperatorFiles(options: EnsureListenerTlsOptions, now: Date): 
     );
   }
   const certPem = await readText(certFile, "cert");
+  assertPrivateKeyFile(keyFile, { what: "The TLS private key file", why: SERVER_KEY_WHY });
   const keyPem = await readText(keyFile, "key");
   const key = parseKey(keyPem, keyFile);
   const blocks = certPem.match(PEM_CERT) ?? [];
@@ -144,11 +150,12 @@ async function ensureGenerated(
 
   let ca: LoadedCa | undefined;
   if (options.authority !== undefined) {
-    ca = await sharedCa(dir, options.authority, algorithm, now);
+    ca = await sharedCa(dir, options.authority, algorithm, now, sans);
   } else {
     ca = await readGeneratedCa(dir);
-    if (ca === undefined || expiresWithin(ca.cert, now)) {
-      const fresh = await createCa({ algorithm, now });
+    // A CA is also replaced when its name constraints do not cover every name (new names, or a CA from before constraints).
+    if (ca === undefined || expiresWithin(ca.cert, now) || !(await caPermits(ca.pair.certPem, sans))) {
+      const fresh = await createCa({ algorithm, now, sans });
       // Key first: a crash in between leaves a key without a certificate, which the next start
       // reports instead of pairing a new certificate with an old key.
       await writeAtomic(path(TLS_FILES.caKey), fresh.keyPem, KEY_MODE);
@@ -195,10 +202,13 @@ async function sharedCa(
   authority: (candidate: IssuedPair) => Promise<IssuedPair>,
   algorithm: KeyAlgorithm,
   now: Date,
+  sans: ReturnType<typeof requiredSans>,
 ): Promise<LoadedCa> {
   const local = await readGeneratedCa(dir).catch(() => undefined);
   const candidate =
-    local !== undefined && !expiresWithin(local.cert, now) ? local.pair : await createCa({ algorithm, now });
+    local !== undefined && !expiresWithin(local.cert, now) && (await caPermits(local.pair.certPem, sans))
+      ? local.pair
+      : await createCa({ algorithm, now, sans });
   const pair = await authority(candidate);
   const cert = parseCert(pair.certPem, "the fleet's CA certificate in the store");
   if ((await readIfPresent(join(dir, TLS_FILES.caCert))) !== pair.certPem) {
@@ -218,10 +228,13 @@ async function _sharedCa(
   authority: (candidate: IssuedPair) => Promise<IssuedPair>,
   algorithm: KeyAlgorithm,
   now: Date,
+  sans: ReturnType<typeof requiredSans>,
 ): Promise<LoadedCa> {
   const local = await readGeneratedCa(dir).catch(() => undefined);
   const candidate =
-    local !== undefined && !expiresWithin(local.cert, now) ? local.pair : await createCa({ algorithm, now });
+    local !== undefined && !expiresWithin(local.cert, now) && (await caPermits(local.pair.certPem, sans))
+      ? local.pair
+      : await createCa({ algorithm, now, sans });
   const pair = await authority(candidate);
   const cert = parseCert(pair.certPem, "the fleet's CA certificate in the store");
   if ((await readIfPresent(join(dir, TLS_FILES.caCert))) !== pair.certPem) {
@@ -235,6 +248,10 @@ async function _sharedCa(
 async function readGeneratedCa(dir: string): Promise<LoadedCa | undefined> {
   const certPath = join(dir, TLS_FILES.caCert);
   const keyPath = join(dir, TLS_FILES.caKey);
+  assertPrivateFile(keyPath, {
+    what: "The generated CA key",
+    why: "anyone who can read it can issue certificates that clients trust",
+  });
   const [certPem, keyPem] = await Promise.all([readIfPresent(certPath), readIfPresent(keyPath)]);
   if (certPem === undefined && keyPem === undefined) return undefined;
   const regenerate = `remove ${certPath} and ${keyPath} to generate a new CA (clients must then trust the new ca.pem)`;
@@ -263,6 +280,7 @@ interface LoadedLeaf {
 
 /** The generated server certificate if both files are present and parse; anything else is re-issued. */
 async function readGeneratedLeaf(dir: string): Promise<LoadedLeaf | undefined> {
+  assertPrivateFile(join(dir, TLS_FILES.serverKey), { what: "The generated TLS key", why: SERVER_KEY_WHY });
   const [certPem, keyPem] = await Promise.all([
     readIfPresent(join(dir, TLS_FILES.serverCert)),
     readIfPresent(join(dir, TLS_FILES.serverKey)),

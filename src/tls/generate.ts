@@ -1,5 +1,11 @@
 import { createPrivateKey, KeyObject, randomBytes, webcrypto } from "node:crypto";
 import { TlsConfigError } from "./errors.js";
+import {
+  NAME_CONSTRAINTS_OID,
+  nameConstraintsValue,
+  parseNameConstraints,
+  permits,
+} from "./nameConstraints.js";
 import type { SanEntry } from "./names.js";
 import { loadX509 } from "./x509.js";
 
@@ -12,9 +18,19 @@ export interface IssuedPair {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-/** Leaf lifetime: the most Apple platforms accept from a private CA. @see https://support.apple.com/en-us/103769 */
-export const LEAF_VALIDITY_DAYS = 825;
-export const CA_VALIDITY_DAYS = 3650;
+/**
+ * Leaf lifetime: 397 days, the CA/Browser Forum's limit for public TLS certificates (Apple's
+ * platforms hold private CAs to 825). Never beyond the CA's own end.
+ * @see https://cabforum.org/working-groups/server/baseline-requirements/ (§6.3.2)
+ */
+export const LEAF_VALIDITY_DAYS = 397;
+/**
+ * CA lifetime: 2 years. The CA key sits on the gateway's disk, and clients trust whatever it
+ * signs for the CA's names: a short life bounds what a stolen key is worth. ensureListenerTls
+ * replaces the CA (and so the leaf) at the first start within its renewal window of the end;
+ * clients then need the new ca.pem (docs/CONFIGURATION.md, "Generated certificates").
+ */
+export const CA_VALIDITY_DAYS = 730;
 /** notBefore is set this far in the past so a client whose clock lags a little still accepts. */
 const BACKDATE_MS = 5 * 60 * 1000;
 
@@ -61,8 +77,17 @@ function privateKeyPem(key: webcrypto.CryptoKey): string {
   return KeyObject.from(key).export({ type: "pkcs8", format: "pem" }) as string;
 }
 
-/** A CA that signs listener certificates and nothing else (pathLen 0). */
-export async function createCa(options: { algorithm: KeyAlgorithm; now: Date }): Promise<IssuedPair> {
+/**
+ * A CA that signs listener certificates and nothing else (pathLen 0), for the listener names
+ * only: a critical NameConstraints extension permits exactly `sans` (a DNS name with its
+ * subdomains, an IP address alone), so even a stolen CA key cannot vouch for any other host
+ * in a trust store that holds ca.pem.
+ */
+export async function createCa(options: {
+  algorithm: KeyAlgorithm;
+  now: Date;
+  sans: readonly SanEntry[];
+}): Promise<IssuedPair> {
   const x509 = await loadX509();
   const keys = await generateKeys(options.algorithm);
   const notBefore = new Date(options.now.getTime() - BACKDATE_MS);
@@ -78,9 +103,25 @@ export async function createCa(options: { algorithm: KeyAlgorithm; now: Date }):
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      // RFC 5280 §4.2.1.10: conforming CAs MUST mark name constraints critical.
+      new x509.Extension(NAME_CONSTRAINTS_OID, true, nameConstraintsValue(options.sans)),
     ],
   });
   return { certPem: cert.toString("pem"), keyPem: privateKeyPem(keys.privateKey) };
+}
+
+/**
+ * True when the CA's name constraints permit every one of `sans`. A CA without name
+ * constraints (generated before they were added) or with constraints iamdb does not write
+ * answers false, so it is replaced rather than kept.
+ */
+export async function caPermits(caPem: string, sans: readonly SanEntry[]): Promise<boolean> {
+  const x509 = await loadX509();
+  const ext = new x509.X509Certificate(caPem).getExtension(NAME_CONSTRAINTS_OID);
+  if (ext === null) return false;
+  const subtrees = parseNameConstraints(new Uint8Array(ext.value));
+  if (subtrees === undefined || subtrees.other) return false;
+  return sans.every((s) => permits(subtrees, s));
 }
 
 /** A TLS server certificate for `sans`, signed by `ca`, with a fresh key of `algorithm`. */
@@ -121,7 +162,9 @@ export async function issueServerCert(options: {
     subject: [{ CN: [options.commonName] }],
     issuer: caCert.subjectName,
     notBefore,
-    notAfter: new Date(notBefore.getTime() + LEAF_VALIDITY_DAYS * DAY_MS),
+    notAfter: new Date(
+      Math.min(notBefore.getTime() + LEAF_VALIDITY_DAYS * DAY_MS, caCert.notAfter.getTime()),
+    ),
     publicKey: keys.publicKey,
     signingKey: caKey,
     signingAlgorithm: PARAMS[caAlgorithm].sign,

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { FileModeError } from "../../src/files/permissions.js";
 import { MasterKeyError } from "../../src/store/errors.js";
 import { loadMasterKey, MASTER_KEY_ENV, MASTER_KEY_FILE } from "../../src/store/master-key.js";
 import { tempDir } from "../iam/fixtures.js";
@@ -31,7 +32,7 @@ describe("master key", () => {
         chmodSync(file, mode);
         assert.throws(
           () => loadMasterKey({ dataDir: t.dir, env: {} }),
-          (e: unknown) => e instanceof MasterKeyError && e.message.includes(`chmod 600 ${file}`),
+          (e: unknown) => e instanceof FileModeError && e.message.includes(`chmod 600 ${file}`),
         );
       }
       chmodSync(file, 0o400);

@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { X509Certificate } from "node:crypto";
+import { execFileSync, spawnSync } from "node:child_process";
+import { webcrypto, X509Certificate } from "node:crypto";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import tls from "node:tls";
+import { issueServerCert } from "../../src/tls/generate.js";
 import { ensureListenerTls, type ListenerTls, TLS_FILES, TlsConfigError } from "../../src/tls/index.js";
 import { missingSans, requiredSans, toSanEntry } from "../../src/tls/names.js";
+import { loadX509 } from "../../src/tls/x509.js";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const NAMES = ["db.example.test", "10.1.2.3", "fd00::5"];
@@ -48,6 +50,30 @@ async function handshake(material: ListenerTls, servername?: string): Promise<vo
 }
 
 const leafOf = (t: ListenerTls) => new X509Certificate(t.cert);
+
+/** A CA as iamdb generated them before name constraints: 10 years, no NameConstraints. */
+async function createLegacyCa(now: Date): Promise<{ certPem: string; keyPem: string }> {
+  const x509 = await loadX509();
+  const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: "01",
+    name: "CN=iamdb local CA legacy",
+    notBefore: now,
+    notAfter: new Date(now.getTime() + 3650 * DAY_MS),
+    keys,
+    signingAlgorithm: alg,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
+    ],
+  });
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", keys.privateKey)).toString("base64");
+  return {
+    certPem: cert.toString("pem"),
+    keyPem: `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)?.join("\n")}\n-----END PRIVATE KEY-----\n`,
+  };
+}
 
 describe("listener names", () => {
   it("tells DNS names from IPv4/IPv6 literals and canonicalises them", () => {
@@ -153,13 +179,92 @@ describe("ensureListenerTls (generated)", () => {
     assert.match(verify, /OK/);
   });
 
-  it("has an 825-day leaf and a 10-year CA", () => {
+  it("has a 397-day leaf and a 2-year CA", () => {
     const days = (c: X509Certificate) => (Date.parse(c.validTo) - Date.parse(c.validFrom)) / DAY_MS;
-    assert.ok(days(leafOf(first)) <= 825);
-    assert.ok(days(leafOf(first)) > 800);
+    assert.ok(days(leafOf(first)) <= 397);
+    assert.ok(days(leafOf(first)) > 396);
     const ca = new X509Certificate(first.caPem ?? "");
-    assert.ok(days(ca) >= 3649);
+    assert.ok(days(ca) <= 730);
+    assert.ok(days(ca) > 729);
     assert.ok(leafOf(first).checkIssued(ca));
+  });
+
+  it("constrains the CA to the listener names (critical NameConstraints, permitted subtrees only)", () => {
+    const ca = execFileSync(
+      "openssl",
+      ["x509", "-noout", "-ext", "nameConstraints", "-in", join(dir, TLS_FILES.caCert)],
+      {
+        encoding: "utf8",
+      },
+    );
+    assert.match(ca, /X509v3 Name Constraints: critical/);
+    const permitted = ca
+      .slice(ca.indexOf("Permitted:"))
+      .split("\n")
+      .slice(1)
+      .map((l) => l.trim())
+      .filter(Boolean);
+    assert.deepEqual(permitted.sort(), [
+      "DNS:db.example.test",
+      "DNS:localhost",
+      "IP:0:0:0:0:0:0:0:1/FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF",
+      "IP:10.1.2.3/255.255.255.255",
+      "IP:127.0.0.1/255.255.255.255",
+      "IP:FD00:0:0:0:0:0:0:5/FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF",
+    ]);
+    assert.doesNotMatch(ca, /Excluded/);
+  });
+
+  it("a certificate the CA key signs for any other name is refused by OpenSSL and by Node", async () => {
+    const caKey = await readFile(join(dir, TLS_FILES.caKey), "utf8");
+    const ca = { certPem: first.caPem ?? "", keyPem: caKey };
+    const now = new Date();
+    for (const [sans, name] of [
+      [[{ type: "dns", value: "evil.example.com" }], "evil.example.com"],
+      [
+        [
+          { type: "dns", value: "db.example.test" },
+          { type: "dns", value: "example.test" },
+        ],
+        "example.test",
+      ],
+      [[{ type: "ip", value: "10.1.2.4" }], undefined],
+    ] as const) {
+      const rogue = await issueServerCert({
+        ca,
+        sans: [...sans],
+        commonName: "rogue",
+        algorithm: "ECDSA-P256",
+        now,
+      });
+      const file = join(root, `rogue-${n++}.pem`);
+      await writeFile(file, rogue.certPem);
+      const r = spawnSync(
+        "openssl",
+        ["verify", "-CAfile", join(dir, TLS_FILES.caCert), "-purpose", "sslserver", file],
+        {
+          encoding: "utf8",
+        },
+      );
+      assert.notEqual(r.status, 0, r.stdout);
+      assert.match(`${r.stdout}${r.stderr}`, /permitted subtree violation/);
+      await assert.rejects(
+        handshake({ key: rogue.keyPem, cert: rogue.certPem, caPem: first.caPem ?? "" }, name),
+        { message: "permitted subtree violation" },
+      );
+    }
+    // A subdomain of a permitted DNS name is inside its subtree (RFC 5280 §4.2.1.10).
+    const sub = await issueServerCert({
+      ca,
+      sans: [{ type: "dns", value: "replica.db.example.test" }],
+      commonName: "replica.db.example.test",
+      algorithm: "ECDSA-P256",
+      now,
+    });
+    await handshake(
+      { key: sub.keyPem, cert: sub.certPem, caPem: first.caPem ?? "" },
+      "replica.db.example.test",
+    );
   });
 
   it("reuses the files byte for byte on the next start", async () => {
@@ -169,32 +274,69 @@ describe("ensureListenerTls (generated)", () => {
     assert.deepEqual(again, first);
   });
 
-  it("re-issues the server certificate under the same CA when the names change", async () => {
+  it("re-issues the server certificate under the same CA while the CA's constraints permit the names", async () => {
     const d = freshDir();
     const a = await ensureListenerTls({ dir: d, names: ["a.test"] });
-    const b = await ensureListenerTls({ dir: d, names: ["a.test", "b.test"] });
+    const b = await ensureListenerTls({ dir: d, names: ["a.test", "replica.a.test"] });
     assert.equal(b.caPem, a.caPem);
     assert.notEqual(b.cert, a.cert);
     assert.notEqual(b.key, a.key);
-    await handshake(b, "b.test");
+    await handshake(b, "replica.a.test");
     await handshake(b, "a.test");
     // Dropping a name does not need a new certificate: the old one still covers what is asked.
-    const c = await ensureListenerTls({ dir: d, names: ["b.test"] });
+    const c = await ensureListenerTls({ dir: d, names: ["replica.a.test"] });
     assert.equal(c.cert, b.cert);
   });
 
-  it("re-issues a server certificate that expires within 30 days (same CA)", async () => {
+  it("replaces the CA when a new name lies outside its constraints", async () => {
+    const d = freshDir();
+    const a = await ensureListenerTls({ dir: d, names: ["a.test"] });
+    const b = await ensureListenerTls({ dir: d, names: ["a.test", "b.test"] });
+    assert.notEqual(b.caPem, a.caPem);
+    await handshake(b, "b.test");
+    await handshake(b, "a.test");
+    await assert.rejects(handshake({ ...b, caPem: a.caPem }, "b.test"));
+  });
+
+  it("replaces a CA without name constraints (generated by an earlier iamdb)", async () => {
+    const d = freshDir();
+    const now = new Date();
+    const legacy = await createLegacyCa(now);
+    await ensureListenerTls({ dir: d, names: ["a.test"] });
+    await writeFile(join(d, TLS_FILES.caKey), legacy.keyPem, { mode: 0o600 });
+    await writeFile(join(d, TLS_FILES.caCert), legacy.certPem);
+    const b = await ensureListenerTls({ dir: d, names: ["a.test"] });
+    assert.notEqual(b.caPem, legacy.certPem);
+    assert.match(
+      execFileSync(
+        "openssl",
+        ["x509", "-noout", "-ext", "nameConstraints", "-in", join(d, TLS_FILES.caCert)],
+        { encoding: "utf8" },
+      ),
+      /DNS:a\.test/,
+    );
+    await handshake(b, "a.test");
+  });
+
+  it("renews the leaf 30 days before its end under the same CA, and the CA 30 days before its end", async () => {
     const d = freshDir();
     const t0 = new Date("2026-01-01T00:00:00Z");
-    const a = await ensureListenerTls({ dir: d, names: ["a.test"], now: () => t0 });
-    const later = new Date(t0.getTime() + 780 * DAY_MS);
-    const b = await ensureListenerTls({ dir: d, names: ["a.test"], now: () => later });
-    assert.equal(b.cert, a.cert, "45 days before expiry the certificate is kept");
-    const muchLater = new Date(t0.getTime() + 800 * DAY_MS);
-    const c = await ensureListenerTls({ dir: d, names: ["a.test"], now: () => muchLater });
-    assert.notEqual(c.cert, a.cert);
-    assert.equal(c.caPem, a.caPem);
-    assert.ok(Date.parse(leafOf(c).validTo) > muchLater.getTime() + 800 * DAY_MS);
+    const at = (days: number) => () => new Date(t0.getTime() + days * DAY_MS);
+    const a = await ensureListenerTls({ dir: d, names: ["a.test"], now: at(0) });
+    const kept = await ensureListenerTls({ dir: d, names: ["a.test"], now: at(360) });
+    assert.equal(kept.cert, a.cert, "37 days before expiry the certificate is kept");
+    const b = await ensureListenerTls({ dir: d, names: ["a.test"], now: at(370) });
+    assert.notEqual(b.cert, a.cert);
+    assert.equal(b.caPem, a.caPem);
+    // The second leaf ends with the CA, never after it.
+    assert.equal(Date.parse(leafOf(b).validTo), Date.parse(new X509Certificate(a.caPem ?? "").validTo));
+    const sameCa = await ensureListenerTls({ dir: d, names: ["a.test"], now: at(695) });
+    assert.equal(sameCa.caPem, a.caPem);
+    const c = await ensureListenerTls({ dir: d, names: ["a.test"], now: at(705) });
+    assert.notEqual(c.caPem, a.caPem, "25 days before the CA's end a new CA is generated");
+    assert.notEqual(c.cert, b.cert);
+    assert.ok(leafOf(c).checkIssued(new X509Certificate(c.caPem ?? "")));
+    assert.ok(Date.parse(leafOf(c).validTo) >= at(705 + 396)().getTime());
   });
 
   it("re-issues a server certificate whose files were damaged, keeping the CA", async () => {
@@ -261,7 +403,7 @@ describe("ensureListenerTls (operator files)", () => {
 
   it("rejects a key that does not match the certificate", async () => {
     const keyFile = join(root, `other-${n++}.key`);
-    await writeFile(keyFile, other.key);
+    await writeFile(keyFile, other.key, { mode: 0o600 });
     const certFile = join(d, TLS_FILES.serverCert);
     await assert.rejects(ensureListenerTls({ dir: d, names: [], certFile, keyFile }), (e: unknown) => {
       assert.ok(e instanceof TlsConfigError);
@@ -279,7 +421,7 @@ describe("ensureListenerTls (operator files)", () => {
         e instanceof TlsConfigError && e.message.startsWith(`cert file ${missing} is not readable: `),
     );
     const notPem = join(root, `not-pem-${n++}.pem`);
-    await writeFile(notPem, "hello");
+    await writeFile(notPem, "hello", { mode: 0o600 });
     await assert.rejects(
       ensureListenerTls({ dir: d, names: [], certFile: notPem, keyFile }),
       /contains no PEM certificate/,

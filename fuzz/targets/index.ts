@@ -1,0 +1,16 @@
+import type { AnyTarget } from "../lib.js";
+import { mysqlBackend, mysqlFrontend } from "./mysql.js";
+import { postgresBackend, postgresFramer, postgresFrontend } from "./postgres.js";
+import { policyParser, queryParams, sigv4Verifier, tokenParser } from "./text.js";
+
+export const TARGETS: readonly AnyTarget[] = [
+  postgresFrontend,
+  postgresBackend,
+  postgresFramer,
+  mysqlFrontend,
+  mysqlBackend,
+  tokenParser,
+  sigv4Verifier,
+  policyParser,
+  queryParams,
+];
