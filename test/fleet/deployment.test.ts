@@ -8,13 +8,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
+import { startIamdb } from "../../src/app/start.js";
+import { parseConfig } from "../../src/config/load.js";
 import { DbUserService } from "../../src/gateway/provision/dbUsers.js";
+import type { ChangeFeed } from "../../src/iam/repository.js";
 import { SecretBox } from "../../src/iam/secret-box.js";
 import { DbAccountStore } from "../../src/instances/accounts.js";
 import { checkMasterKey, openDeployment } from "../../src/instances/deployment.js";
 import { StoreInstanceRegistry } from "../../src/instances/registry.js";
+import type { DeploymentRepository } from "../../src/instances/repository.js";
 import type { BackendSpec, DbInstance } from "../../src/instances/types.js";
-import { MasterKeyError } from "../../src/store/errors.js";
+import { MasterKeyError, StoreError } from "../../src/store/errors.js";
 import { openPostgresStore } from "../../src/store/postgres/open.js";
 import type { StoreRepository } from "../../src/store/sql/repository.js";
 import { openSqliteStore } from "../../src/store/sqlite/open.js";
@@ -225,6 +229,73 @@ describe("upgrading a data directory of an earlier iamdb", () => {
     } finally {
       await store.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a store that cannot be reached", () => {
+  it("at start: a clear error naming the store, nothing left running", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "iamdb-nostore-"));
+    try {
+      const config = parseConfig({
+        dataDir: dir,
+        store: { type: "postgres", host: "127.0.0.1", port: 1, user: "postgres", database: "test" },
+        api: { port: 0 },
+        ops: { port: 0 },
+        instances: [
+          {
+            identifier: "pg1",
+            listen: { port: 0 },
+            port: 0,
+            backend: { host: "127.0.0.1", port: 5432, database: "test", adminUser: "postgres" },
+          },
+        ],
+      });
+      await assert.rejects(startIamdb(config), (e: Error) => {
+        assert.ok(e instanceof StoreError, String(e));
+        assert.match(e.message, /PostgreSQL store 127\.0\.0\.1:1\/test .*check that it is running/);
+        return true;
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("while running, with the change feed down: the instance is read from the store, and a failed read fails closed", async () => {
+    const s = await openPg();
+    let live = true;
+    const feed: ChangeFeed = {
+      subscribe: (l) => s.changes.subscribe(l),
+      poll: () => undefined,
+      get live() {
+        return live;
+      },
+    };
+    let down = false;
+    const repo: DeploymentRepository = new Proxy(s, {
+      get(target, prop, receiver) {
+        if (prop === "getInstanceState" && down)
+          return async () => {
+            throw new Error("connection refused");
+          };
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const registry = await StoreInstanceRegistry.open({
+      repo,
+      changes: feed,
+      configured: [instance("pg9")],
+      accountId: "000000000000",
+    });
+    try {
+      // Another gateway switches IAM off while this one hears nothing: with the feed down, the store is read.
+      live = false;
+      await s.updateInstanceState("pg9", (x) => ({ ...x, iamAuthEnabled: false }));
+      assert.equal((await registry.current("pg9"))?.iamAuthEnabled, false);
+      down = true;
+      await assert.rejects(registry.current("pg9"), /connection refused/);
+    } finally {
+      registry.close();
     }
   });
 });
