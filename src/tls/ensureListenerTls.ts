@@ -218,32 +218,6 @@ async function sharedCa(
   return { pair, cert };
 }
 
-/**
- * The fleet's CA. A CA generated here by an earlier version (ca.pem + ca.key) is offered first,
- * so clients that trust it keep working after the upgrade; the store keeps whichever CA was
- * stored first. ca.pem is (re)written for clients and ca.key removed: the key's home is the store.
- */
-async function _sharedCa(
-  dir: string,
-  authority: (candidate: IssuedPair) => Promise<IssuedPair>,
-  algorithm: KeyAlgorithm,
-  now: Date,
-  sans: ReturnType<typeof requiredSans>,
-): Promise<LoadedCa> {
-  const local = await readGeneratedCa(dir).catch(() => undefined);
-  const candidate =
-    local !== undefined && !expiresWithin(local.cert, now) && (await caPermits(local.pair.certPem, sans))
-      ? local.pair
-      : await createCa({ algorithm, now, sans });
-  const pair = await authority(candidate);
-  const cert = parseCert(pair.certPem, "the fleet's CA certificate in the store");
-  if ((await readIfPresent(join(dir, TLS_FILES.caCert))) !== pair.certPem) {
-    await writeAtomic(join(dir, TLS_FILES.caCert), pair.certPem, CERT_MODE);
-  }
-  await rm(join(dir, TLS_FILES.caKey), { force: true });
-  return { pair, cert };
-}
-
 /** The generated CA, or undefined on first start. A half-present or broken CA is an error: replacing it silently would break every client that trusts it. */
 async function readGeneratedCa(dir: string): Promise<LoadedCa | undefined> {
   const certPath = join(dir, TLS_FILES.caCert);

@@ -170,6 +170,29 @@ async function api(m: Member, args: string[]) {
   return r.stdout === "" ? {} : JSON.parse(r.stdout);
 }
 
+/** Jane's inline policy: rds-db:connect as DB_USER on the instance, put through gateway `m`. */
+async function allowConnect(m: Member): Promise<void> {
+  const d = (await api(m, ["rds", "describe-db-instances", "--db-instance-identifier", INSTANCE])) as {
+    DBInstances: Array<{ DbiResourceId: string }>;
+  };
+  const dbi = d.DBInstances[0]?.DbiResourceId;
+  const resource = `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:${dbi}/${DB_USER}`;
+  const policy = {
+    Version: "2012-10-17",
+    Statement: [{ Effect: "Allow", Action: "rds-db:connect", Resource: resource }],
+  };
+  await api(m, [
+    "iam",
+    "put-user-policy",
+    "--user-name",
+    "jane",
+    "--policy-name",
+    "connect",
+    "--policy-document",
+    JSON.stringify(policy),
+  ]);
+}
+
 /** Time until `check` passes, polling every 20 ms, within a functional deadline. */
 async function until(check: () => Promise<boolean>, what: string, deadlineMs = 10_000): Promise<number> {
   const start = performance.now();
@@ -293,34 +316,7 @@ before(async () => {
     AccessKey: { AccessKeyId: string; SecretAccessKey: string };
   };
   credentials = { accessKeyId: key.AccessKey.AccessKeyId, secretAccessKey: key.AccessKey.SecretAccessKey };
-  const described = (await api(gw1, [
-    "rds",
-    "describe-db-instances",
-    "--db-instance-identifier",
-    INSTANCE,
-  ])) as {
-    DBInstances: Array<{ DbiResourceId: string }>;
-  };
-  const dbi = described.DBInstances[0]?.DbiResourceId;
-  await api(gw1, [
-    "iam",
-    "put-user-policy",
-    "--user-name",
-    "jane",
-    "--policy-name",
-    "connect",
-    "--policy-document",
-    JSON.stringify({
-      Version: "2012-10-17",
-      Statement: [
-        {
-          Effect: "Allow",
-          Action: "rds-db:connect",
-          Resource: `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:${dbi}/${DB_USER}`,
-        },
-      ],
-    }),
-  ]);
+  await allowConnect(gw1);
   const created = await iamdb(
     [
       "db-user",
@@ -471,28 +467,7 @@ describe("a fleet of three gateways behind HAProxy", {
       `# fleet: propagation (ms, change call returned → first refusal observed elsewhere): IAM switch ${iamOff.toFixed(0)}, key ${keyOff.toFixed(0)}, policy ${policyOff.toFixed(0)}`,
     );
     // Restore the policy; the rotated password must work on every gateway.
-    const d = (await api(gw2, ["rds", "describe-db-instances"])) as {
-      DBInstances: Array<{ DbiResourceId: string }>;
-    };
-    await api(gw2, [
-      "iam",
-      "put-user-policy",
-      "--user-name",
-      "jane",
-      "--policy-name",
-      "connect",
-      "--policy-document",
-      JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [
-          {
-            Effect: "Allow",
-            Action: "rds-db:connect",
-            Resource: `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:${d.DBInstances[0]?.DbiResourceId}/${DB_USER}`,
-          },
-        ],
-      }),
-    ]);
+    await allowConnect(gw2);
     for (const m of members)
       await until(() => loginWorks(m.listen), `login on gateway ${m.n} after the rotation`);
   });
