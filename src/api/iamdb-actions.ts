@@ -1,8 +1,8 @@
 import type { DbAccount } from "../instances/accounts.js";
 import type { FleetMemberRecord } from "../instances/repository.js";
-import { InstanceNotFoundError } from "../instances/types.js";
 import type { ActionCall, ActionSpec, Target } from "./action.js";
 import { ApiError } from "./errors.js";
+import { requireInstance } from "./rds-actions.js";
 import { xmlList } from "./xml.js";
 
 /**
@@ -22,17 +22,20 @@ export interface IamdbServices {
       identifier: string,
       action: "create" | "enable" | "rotate" | "delete",
       username: string,
-      options?: { keepRole?: boolean },
+      options?: { keepRole?: boolean; allowSuperuser?: boolean },
     ): Promise<DbAccount | undefined>;
   };
   /** The live gateways sharing the store. */
   readonly fleet?: () => readonly FleetMemberRecord[];
 }
 
+/** The instance named by DBInstanceIdentifier, in the region the request is signed for (as the RDS actions find it). */
+function instanceOf(c: ActionCall) {
+  return requireInstance(c, c.params.required("DBInstanceIdentifier"));
+}
+
 function instanceTarget(c: ActionCall): Target {
-  const id = c.params.required("DBInstanceIdentifier");
-  const i = c.instances.get(id);
-  if (i === undefined) throw new InstanceNotFoundError(id);
+  const i = instanceOf(c);
   const context: Record<string, string> = {};
   for (const t of i.tags) context[`aws:ResourceTag/${t.key}`] = t.value;
   return { resource: c.instances.arn(i), context };
@@ -75,7 +78,12 @@ function dbUserXml(a: DbAccount) {
 const change = (action: "create" | "enable" | "rotate"): ActionSpec => ({
   authorize: instanceTarget,
   run: async (c) => {
-    const a = await dbUsers(c).run(c.params.required("DBInstanceIdentifier"), action, username(c));
+    const a = await dbUsers(c).run(
+      instanceOf(c).identifier,
+      action,
+      username(c),
+      action === "enable" ? { allowSuperuser: c.params.bool("AllowSuperuser") ?? false } : {},
+    );
     return { DBUser: dbUserXml(a as DbAccount) };
   },
 });
@@ -87,7 +95,7 @@ export const IAMDB_ACTIONS: Readonly<Record<string, ActionSpec>> = {
   DeleteDBUser: {
     authorize: instanceTarget,
     run: async (c) => {
-      await dbUsers(c).run(c.params.required("DBInstanceIdentifier"), "delete", username(c), {
+      await dbUsers(c).run(instanceOf(c).identifier, "delete", username(c), {
         keepRole: c.params.bool("KeepRole") ?? false,
       });
       return undefined;
@@ -96,7 +104,7 @@ export const IAMDB_ACTIONS: Readonly<Record<string, ActionSpec>> = {
   ListDBUsers: {
     authorize: instanceTarget,
     run: async (c) => ({
-      DBUsers: xmlList((await dbUsers(c).list(c.params.required("DBInstanceIdentifier"))).map(dbUserXml)),
+      DBUsers: xmlList((await dbUsers(c).list(instanceOf(c).identifier)).map(dbUserXml)),
     }),
   },
   DescribeGatewayFleet: {

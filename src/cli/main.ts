@@ -92,6 +92,12 @@ export function program(io: CliIO, setExit: (code: number) => void): Command {
       .option("--region <region>", "the region to sign for");
     if (action !== "list") c.requiredOption("--username <name>", "the DB user (case-sensitive)");
     if (action === "delete") c.option("--keep-role", "keep the role on the backend");
+    if (action === "enable") {
+      c.option(
+        "--allow-superuser",
+        "also hand over a superuser (PostgreSQL SUPERUSER; MySQL SUPER or ALL PRIVILEGES ON *.*)",
+      );
+    }
     c.action(async (opts) => setExit(await dbUserCommand(action, opts, io)));
   }
   registerAdminCommands(p, io, setExit);

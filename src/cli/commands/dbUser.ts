@@ -8,6 +8,7 @@ export interface DbUserOptions extends DeploymentOptions {
   dbInstanceIdentifier?: string;
   username?: string;
   keepRole?: boolean;
+  allowSuperuser?: boolean;
   endpointUrl?: string;
   profile?: string;
   region?: string;
@@ -69,6 +70,7 @@ export async function dbUserCommand(action: string, opts: DbUserOptions, io: Cli
     DBInstanceIdentifier: identifier,
     Username: user,
     ...(action === "delete" && opts.keepRole ? { KeepRole: "true" } : {}),
+    ...(action === "enable" && opts.allowSuperuser ? { AllowSuperuser: "true" } : {}),
   });
   io.out(
     JSON.stringify(
