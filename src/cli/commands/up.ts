@@ -80,6 +80,7 @@ export function quickstart(s: IamdbStatus, accountId: string, o: QuickstartOptio
       "  export AWS_ACCESS_KEY_ID=<jane's key id> AWS_SECRET_ACCESS_KEY=<jane's secret>",
       `  TOKEN=$(aws rds generate-db-auth-token --hostname ${host} --port ${pg.port} --username jane --region ${pg.region})   # or: ./bin/iamdb.js token ...`,
       `  psql "${conninfo} password=$TOKEN"`,
+      `Refused? ./bin/iamdb.js doctor --db-instance-identifier ${pg.identifier} --username jane ${dataDirFlag}   # with jane's credentials: says which check fails and how to fix it`,
     );
   }
   return lines.join("\n");
