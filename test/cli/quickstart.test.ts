@@ -29,7 +29,7 @@ const status = (database: string, endpoints: string[]): IamdbStatus => ({
       dbiResourceId: "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ",
       iamAuthEnabled: true,
       caFile: "/srv/iamdb/state/tls/ca.pem",
-      backend: { host: "10.0.0.5", port: 5432, database: "appdb", embedded: false },
+      backend: { host: "10.0.0.5", port: 5432, database, embedded: false },
     },
   ],
 });
