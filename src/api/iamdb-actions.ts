@@ -1,8 +1,11 @@
+import type { LoginRequest } from "../gateway/authenticate.js";
+import type { LoginExplanation } from "../gateway/explainLogin.js";
 import type { DbAccount } from "../instances/accounts.js";
 import type { FleetMemberRecord } from "../instances/repository.js";
-import { InstanceNotFoundError } from "../instances/types.js";
+import { parseAuthToken } from "../token/parse.js";
 import type { ActionCall, ActionSpec, Target } from "./action.js";
 import { ApiError } from "./errors.js";
+import { requireInstance } from "./rds-actions.js";
 import { xmlList } from "./xml.js";
 
 /**
@@ -22,17 +25,22 @@ export interface IamdbServices {
       identifier: string,
       action: "create" | "enable" | "rotate" | "delete",
       username: string,
-      options?: { keepRole?: boolean },
+      options?: { keepRole?: boolean; allowSuperuser?: boolean },
     ): Promise<DbAccount | undefined>;
   };
+  /** What a login would meet at this gateway, without logging in (iamdb:ExplainDBLogin). */
+  readonly explainLogin?: (req: LoginRequest) => Promise<LoginExplanation>;
   /** The live gateways sharing the store. */
   readonly fleet?: () => readonly FleetMemberRecord[];
 }
 
+/** The instance named by DBInstanceIdentifier, in the region the request is signed for (as the RDS actions find it). */
+function instanceOf(c: ActionCall) {
+  return requireInstance(c, c.params.required("DBInstanceIdentifier"));
+}
+
 function instanceTarget(c: ActionCall): Target {
-  const id = c.params.required("DBInstanceIdentifier");
-  const i = c.instances.get(id);
-  if (i === undefined) throw new InstanceNotFoundError(id);
+  const i = instanceOf(c);
   const context: Record<string, string> = {};
   for (const t of i.tags) context[`aws:ResourceTag/${t.key}`] = t.value;
   return { resource: c.instances.arn(i), context };
@@ -75,19 +83,115 @@ function dbUserXml(a: DbAccount) {
 const change = (action: "create" | "enable" | "rotate"): ActionSpec => ({
   authorize: instanceTarget,
   run: async (c) => {
-    const a = await dbUsers(c).run(c.params.required("DBInstanceIdentifier"), action, username(c));
+    const a = await dbUsers(c).run(
+      instanceOf(c).identifier,
+      action,
+      username(c),
+      action === "enable" ? { allowSuperuser: c.params.bool("AllowSuperuser") ?? false } : {},
+    );
     return { DBUser: dbUserXml(a as DbAccount) };
   },
 });
 
+/** A LoginExplanation as the Query protocol writes it (`iamdb doctor --json` prints it back as JSON). */
+function explanationXml(x: LoginExplanation) {
+  const t = x.token;
+  return {
+    WouldSucceed: x.ok,
+    Cause: x.cause,
+    StatusCode: x.statusCode,
+    ErrorCode: x.errorCode,
+    Detail: x.detail,
+    Fix: x.fix,
+    DBUser: x.dbUser,
+    SourceIp: x.sourceIp,
+    AccessKeyId: x.accessKeyId,
+    PrincipalArn: x.principalArn,
+    Resource: x.resource,
+    Token: {
+      Valid: t.valid,
+      Host: t.host,
+      Port: t.port,
+      DBUser: t.dbUser,
+      AccessKeyId: t.accessKeyId,
+      KeyType: t.keyType,
+      Region: t.region,
+      Service: t.service,
+      SignedAt: t.signedAt,
+      ExpiresAt: t.expiresAt,
+      ExpiresInSeconds: t.expiresInSeconds,
+      SecondsLeft: t.secondsLeft,
+      SessionToken: t.sessionToken,
+      Problems: xmlList(t.problems),
+    },
+    Steps: xmlList(
+      x.steps.map((s) => ({ Name: s.name, Outcome: s.outcome, Cause: s.cause, Detail: s.detail })),
+    ),
+    PolicyDecision:
+      x.decision === undefined
+        ? undefined
+        : {
+            Decision: x.decision.decision,
+            MatchedStatements: xmlList(
+              x.decision.matchedStatements.map((m) => ({
+                PolicyType: m.policyType,
+                PolicyName: m.policyName ?? m.policyId,
+                Sid: m.sid,
+                StatementIndex: m.statementIndex,
+                Effect: m.effect,
+              })),
+            ),
+            MissingContextValues: xmlList(x.decision.missingContextValues ?? []),
+            MissingAllowFrom: xmlList(x.decision.missingAllowFrom ?? []),
+          },
+  };
+}
+
 export const IAMDB_ACTIONS: Readonly<Record<string, ActionSpec>> = {
+  /**
+   * What would happen to a login with this token, without logging in: the token decoded (never
+   * its signature or session token), each check, the DB account, the IAM switch, and the policy
+   * decision for the principal that signed the token (not the caller).
+   */
+  ExplainDBLogin: {
+    authorize: instanceTarget,
+    run: async (c) => {
+      const instance = instanceOf(c);
+      if (c.services.explainLogin === undefined) {
+        throw new ApiError(
+          "ServiceUnavailable",
+          503,
+          "This endpoint does not run a gateway; call the admin API of a gateway serving the instance.",
+        );
+      }
+      const token = c.params.required("Token");
+      const parsed = parseAuthToken(token.trim());
+      const dbUser = c.params.str("Username") ?? (parsed.ok ? parsed.token.dbUser : undefined);
+      if (dbUser === undefined) {
+        throw new ApiError(
+          "InvalidParameterValue",
+          400,
+          "The token names no DB user that can be read; pass Username (the user the client logs in as).",
+        );
+      }
+      const sourceIp = c.params.str("SourceIp") ?? String(c.context["aws:SourceIp"] ?? "127.0.0.1");
+      const x = await c.services.explainLogin({
+        instance,
+        dbUser,
+        password: token,
+        sourceIp,
+        secureTransport: true,
+      });
+      return { Explanation: explanationXml(x) };
+    },
+  },
   CreateDBUser: change("create"),
   EnableDBUser: change("enable"),
   RotateDBUserPassword: change("rotate"),
   DeleteDBUser: {
     authorize: instanceTarget,
     run: async (c) => {
-      await dbUsers(c).run(c.params.required("DBInstanceIdentifier"), "delete", username(c), {
+      await dbUsers(c).run(instanceOf(c).identifier, "delete", username(c), {
         keepRole: c.params.bool("KeepRole") ?? false,
       });
       return undefined;
@@ -96,7 +200,7 @@ export const IAMDB_ACTIONS: Readonly<Record<string, ActionSpec>> = {
   ListDBUsers: {
     authorize: instanceTarget,
     run: async (c) => ({
-      DBUsers: xmlList((await dbUsers(c).list(c.params.required("DBInstanceIdentifier"))).map(dbUserXml)),
+      DBUsers: xmlList((await dbUsers(c).list(instanceOf(c).identifier)).map(dbUserXml)),
     }),
   },
   DescribeGatewayFleet: {

@@ -28,7 +28,7 @@ function instanceTarget(registry: InstanceRegistry, i: DbInstance): Target {
  * instance of another region is not found, as RDS answers, so aws:RequestedRegion always names
  * the region of the instance acted on.
  */
-function requireInstance(c: Pick<ActionCall, "instances" | "region">, identifier: string): DbInstance {
+export function requireInstance(c: Pick<ActionCall, "instances" | "region">, identifier: string): DbInstance {
   const i = c.instances.get(identifier);
   if (i === undefined || i.region !== c.region) throw new InstanceNotFoundError(identifier);
   return i;

@@ -84,7 +84,13 @@ function advertisedHost(config: Config, listenHost: string): string {
  * listeners, the ops endpoints, and an embedded PostgreSQL for instances without a backend.
  * Stopping reverses the order.
  */
-export async function startIamdb(config: Config): Promise<RunningIamdb> {
+export async function startIamdb(
+  config: Config,
+  options: {
+    /** How iamdb commands reach this deployment (`--config FILE`), for the fix hints of the auth log. */
+    commandFlags?: string;
+  } = {},
+): Promise<RunningIamdb> {
   for (const warning of plaintextBackendWarnings(config)) console.warn(warning);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -174,6 +180,7 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
       accounts,
       instances: registry,
       clockSkewSeconds: config.gateway.clockSkewSeconds,
+      ...(options.commandFlags === undefined ? {} : { commandFlags: options.commandFlags }),
     });
     const cancelRouter = new FleetCancelRouter(peerKey(masterKey), config.gateway.backendConnectTimeoutMs);
     const gateway = await startGateway({
@@ -209,7 +216,11 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
     const api = await startAdminApi({
       iam,
       instances: registry,
-      services: { dbUsers, fleet: () => fleet?.members() ?? [] },
+      services: {
+        dbUsers,
+        fleet: () => fleet?.members() ?? [],
+        explainLogin: (req) => authenticator.explain(req),
+      },
       host: config.api.host,
       port: config.api.port,
       regions: [config.region],
@@ -288,7 +299,12 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
           dbiResourceId: i.dbiResourceId,
           iamAuthEnabled: i.iamAuthEnabled,
           caFile: tls.caFile,
-          backend: { host: backend.host, port: backend.port, embedded: embedded.has(i.identifier) },
+          backend: {
+            host: backend.host,
+            port: backend.port,
+            database: backend.database,
+            embedded: embedded.has(i.identifier),
+          },
         };
       }),
     };

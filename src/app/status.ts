@@ -25,7 +25,13 @@ export interface IamdbStatus {
     readonly dbiResourceId: string;
     readonly iamAuthEnabled: boolean;
     readonly caFile: string | undefined;
-    readonly backend: { readonly host: string; readonly port: number; readonly embedded: boolean };
+    readonly backend: {
+      readonly host: string;
+      readonly port: number;
+      /** The database clients use when they name none (the embedded server's, or backend.database). */
+      readonly database: string;
+      readonly embedded: boolean;
+    };
   }>;
 }
 

@@ -7,6 +7,7 @@ import { StoreError } from "../store/errors.js";
 import { TlsConfigError } from "../tls/errors.js";
 import { registerAdminCommands } from "./admin/register.js";
 import { dbUserCommand } from "./commands/dbUser.js";
+import { doctorCommand } from "./commands/doctor.js";
 import { inspectTokenCommand } from "./commands/inspectToken.js";
 import { statusCommand } from "./commands/status.js";
 import { tokenCommand } from "./commands/token.js";
@@ -92,8 +93,27 @@ export function program(io: CliIO, setExit: (code: number) => void): Command {
       .option("--region <region>", "the region to sign for");
     if (action !== "list") c.requiredOption("--username <name>", "the DB user (case-sensitive)");
     if (action === "delete") c.option("--keep-role", "keep the role on the backend");
+    if (action === "enable") {
+      c.option(
+        "--allow-superuser",
+        "also hand over a superuser (PostgreSQL SUPERUSER; MySQL SUPER or ALL PRIVILEGES ON *.*)",
+      );
+    }
     c.action(async (opts) => setExit(await dbUserCommand(action, opts, io)));
   }
+  p.command("doctor")
+    .description("why can't I connect? what the gateway would do with a login, without logging in")
+    .requiredOption("--db-instance-identifier <id>", "the instance")
+    .option("--token <token>", "the token the client sends (- reads it from stdin)")
+    .option("--username <user>", "the DB user; without --token, doctor signs a token for it itself")
+    .option("--profile <name>", "the AWS profile whose credentials sign the token (with --username)")
+    .option("--region <region>", "the region to sign the token for (default: the instance's)")
+    .option("--source-ip <ip>", "the client address policies see as aws:SourceIp (default: this host's)")
+    .option("--data-dir <dir>", "the data directory whose administrator profile asks (default .iamdb)")
+    .option("--config <file>", "the configuration file iamdb up runs with (its dataDir)")
+    .option("--endpoint-url <url>", "the admin API of the gateway to ask (default: the data directory's)")
+    .option("--json", "print JSON")
+    .action(async (opts) => setExit(await doctorCommand(opts, io)));
   registerAdminCommands(p, io, setExit);
 
   p.command("completion")

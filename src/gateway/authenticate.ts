@@ -4,6 +4,7 @@ import type { DbInstance, InstanceRegistry } from "../instances/types.js";
 import { describeDecision, evaluate, type RequestContext } from "../policy/index.js";
 import type { RdsErrorCode } from "../token/causes.js";
 import { verifyAuthToken } from "../token/verify.js";
+import { explainLogin, type LoginExplanation } from "./explainLogin.js";
 import type { LoginFailureCause } from "./outcome.js";
 
 export interface LoginRequest {
@@ -42,6 +43,11 @@ export interface AuthenticatorOptions {
   readonly instances?: Pick<InstanceRegistry, "current">;
   readonly clockSkewSeconds: number;
   readonly now?: () => Date;
+  /**
+   * The flags that point iamdb commands at this deployment (`--config FILE`, `--data-dir DIR`),
+   * put into the fix hints so that a command copied from the auth log works as written.
+   */
+  readonly commandFlags?: string;
 }
 
 /** The `arn:aws:rds-db:REGION:ACCOUNT:dbuser:DbiResourceId/USER` a login is authorized against. */
@@ -54,9 +60,39 @@ export function dbUserArn(
   return `arn:${partition}:rds-db:${instance.region}:${accountId}:dbuser:${instance.dbiResourceId}/${dbUser}`;
 }
 
+/** The auth log's sentences for the refusals the authenticator adds to the token's own. */
+export const refusalDetail = {
+  iamDisabled: (instance: string, flags: string) =>
+    `IAM database authentication is disabled on ${instance}; enable it with: iamdb rds modify-db-instance --db-instance-identifier ${instance} --enable-iam-database-authentication${flags}`,
+  notIamEnabled: (instance: string, dbUser: string, flags: string) =>
+    `DB user "${dbUser}" is not an IAM-enabled account on ${instance}; create it with: iamdb db-user create --db-instance-identifier ${instance} --username ${shellWord(dbUser)}${flags} (or take over an existing role with db-user enable)`,
+  principalGone: (arn: string) => `${arn} no longer exists`,
+  notAuthorized: (arn: string, explained: string) =>
+    `'${arn}' is not authorized to perform rds-db:connect: ${explained}`,
+};
+
+/** `word` as a POSIX shell reads it back (a DB user name in a printed command). */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+
 /** IPv4 clients of a dual-stack listener arrive as ::ffff:a.b.c.d; policies name them as a.b.c.d. */
 function normalizeIp(address: string): string {
   return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+}
+
+/** The condition keys of a login's rds-db:connect request. */
+export function loginContext(
+  req: Pick<LoginRequest, "sourceIp" | "secureTransport">,
+  instance: DbInstance,
+): RequestContext {
+  const context: Record<string, RequestContext[string]> = {
+    "aws:SourceIp": normalizeIp(req.sourceIp),
+    "aws:SecureTransport": req.secureTransport,
+    "aws:RequestedRegion": instance.region,
+  };
+  for (const tag of instance.tags) context[`aws:ResourceTag/${tag.key}`] = tag.value;
+  return context;
 }
 
 /**
@@ -66,7 +102,19 @@ function normalizeIp(address: string): string {
  * `rds-db:connect` under the principal's policies.
  */
 export class Authenticator {
-  constructor(private readonly options: AuthenticatorOptions) {}
+  readonly #flags: string;
+
+  constructor(private readonly options: AuthenticatorOptions) {
+    this.#flags = options.commandFlags ? ` ${options.commandFlags}` : "";
+  }
+
+  /**
+   * What {@link authenticate} would decide for `req`, check by check, without logging in or
+   * recording the key's use (`iamdb doctor`, the admin API's iamdb:ExplainDBLogin).
+   */
+  explain(req: LoginRequest): Promise<LoginExplanation> {
+    return explainLogin(this.options, this.#flags, req);
+  }
 
   async authenticate(req: LoginRequest): Promise<LoginResult> {
     const { iam, accounts } = this.options;
@@ -77,7 +125,7 @@ export class Authenticator {
       return {
         ok: false,
         cause: "iam-disabled",
-        detail: `IAM database authentication is disabled on ${instance.identifier}; enable it with: iamdb rds modify-db-instance --db-instance-identifier ${instance.identifier} --enable-iam-database-authentication`,
+        detail: refusalDetail.iamDisabled(instance.identifier, this.#flags),
       };
     }
     const verified = await verifyAuthToken(req.password, {
@@ -105,7 +153,7 @@ export class Authenticator {
       return {
         ok: false,
         cause: "db-user-not-iam-enabled",
-        detail: `DB user "${dbUser}" is not an IAM-enabled account on ${instance.identifier}; create it with: iamdb db-user create --db-instance-identifier ${instance.identifier} --username ${dbUser} (or take over an existing role with db-user enable)`,
+        detail: refusalDetail.notIamEnabled(instance.identifier, dbUser, this.#flags),
         accessKeyId,
         principalArn: principal.arn,
       };
@@ -115,7 +163,7 @@ export class Authenticator {
       return {
         ok: false,
         cause: "not-authorized",
-        detail: `${principal.arn} no longer exists`,
+        detail: refusalDetail.principalGone(principal.arn),
         accessKeyId,
         principalArn: principal.arn,
       };
@@ -123,14 +171,14 @@ export class Authenticator {
     const { accountId, partition } = iam.account;
     const resource = dbUserArn(partition, accountId, instance, dbUser);
     const at = now();
-    const context: Record<string, RequestContext[string]> = {
-      "aws:SourceIp": normalizeIp(req.sourceIp),
-      "aws:SecureTransport": req.secureTransport,
-      "aws:RequestedRegion": instance.region,
-    };
-    for (const tag of instance.tags) context[`aws:ResourceTag/${tag.key}`] = tag.value;
     const decision = evaluate(
-      { action: "rds-db:connect", resource, principal: set.principal, context, now: at },
+      {
+        action: "rds-db:connect",
+        resource,
+        principal: set.principal,
+        context: loginContext(req, instance),
+        now: at,
+      },
       set.policies,
     );
     const explained = describeDecision(decision, { action: "rds-db:connect", resource });
@@ -138,7 +186,7 @@ export class Authenticator {
       return {
         ok: false,
         cause: "not-authorized",
-        detail: `'${principal.arn}' is not authorized to perform rds-db:connect: ${explained}`,
+        detail: refusalDetail.notAuthorized(principal.arn, explained),
         accessKeyId,
         principalArn: principal.arn,
       };

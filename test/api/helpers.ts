@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { RDSClient } from "@aws-sdk/client-rds";
 import { STSClient } from "@aws-sdk/client-sts";
+import type { IamdbServices } from "../../src/api/iamdb-actions.js";
 import { type AdminApi, startAdminApi } from "../../src/api/server.js";
 import { quietSdkNodeVersionWarning } from "../../src/cli/sdk.js";
 import { createIamService, type IamService } from "../../src/iam/service.js";
@@ -56,7 +57,12 @@ export interface Harness {
 
 /** A control plane over a fresh SQLite store, an admin API on port 0, and an administrator key. */
 export async function startHarness(
-  options: { maxBodyBytes?: number; instances?: DbInstance[]; regions?: readonly string[] } = {},
+  options: {
+    maxBodyBytes?: number;
+    instances?: DbInstance[];
+    regions?: readonly string[];
+    services?: IamdbServices;
+  } = {},
 ): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), "iamdb-api-"));
   const iam = createIamService({
@@ -79,6 +85,7 @@ export async function startHarness(
     log: (l) => logs.push(l),
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
     ...(options.regions === undefined ? {} : { regions: options.regions }),
+    ...(options.services === undefined ? {} : { services: options.services }),
   });
   await iam.createUser({ userName: "root-admin" });
   await iam.putUserPolicy({

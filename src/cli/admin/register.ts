@@ -2,6 +2,7 @@ import * as iamSdk from "@aws-sdk/client-iam";
 import * as rdsSdk from "@aws-sdk/client-rds";
 import * as stsSdk from "@aws-sdk/client-sts";
 import { type Command, Option } from "commander";
+import { deploymentConfig } from "../commands/context.js";
 import { EXIT_FAILURE, EXIT_OK, UsageError, UserError } from "../errors.js";
 import type { CliIO } from "../io.js";
 import { quietSdkNodeVersionWarning } from "../sdk.js";
@@ -203,6 +204,7 @@ export function registerAdminCommands(program: Command, io: CliIO, setExit: (cod
         .option("--profile <name>", "AWS profile (default: the data directory's iamdb-admin)")
         .option("--region <region>", "region to sign for")
         .option("--data-dir <dir>", `iamdb data directory (default: ${DEFAULT_DATA_DIR})`)
+        .option("--config <file>", "the configuration file iamdb up runs with (its dataDir)")
         .addOption(new Option("--output <format>", "output format").choices(["json"]));
       if (spec.paginate !== undefined) {
         cmd
@@ -210,11 +212,14 @@ export function registerAdminCommands(program: Command, io: CliIO, setExit: (cod
           .option("--starting-token <token>", "the NextToken of a previous call")
           .option("--page-size <n>", "items per request");
       }
-      cmd.action(async (opts: RunFlags & Record<string, unknown>) => {
+      cmd.action(async (opts: RunFlags & { config?: string } & Record<string, unknown>) => {
         let endpoint: string | undefined;
         try {
           const input = buildInput(spec, opts);
-          const connection = await resolveConnection(opts, io.env);
+          const connection = await resolveConnection(
+            opts.config === undefined ? opts : { ...opts, dataDir: deploymentConfig(opts).dataDir },
+            io.env,
+          );
           endpoint = connection.endpoint;
           const client = makeClient(service, connection);
           try {

@@ -1,3 +1,4 @@
+import { isAbsolute, relative, resolve } from "node:path";
 import { ConfigError, loadConfig } from "../../config/load.js";
 import type { Config } from "../../config/types.js";
 import { UserError } from "../errors.js";
@@ -16,4 +17,34 @@ export function deploymentConfig(opts: DeploymentOptions): Config {
       throw new UserError(`${err.message} (fix the configuration file and run the command again)`);
     throw err;
   }
+}
+
+/** `word` as a POSIX shell reads it back: as is when it needs no quoting, else in single quotes. */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * The flags that point an iamdb command at the deployment `iamdb up` was started for, so a
+ * printed command works as printed: `--config FILE` when it ran with one (plus `--data-dir`
+ * when that overrode the file's), else `--data-dir DIR`. Paths are relative to `cwd` when `paths` is "relative" and the result stays inside it.
+ */
+export function deploymentFlags(
+  opts: DeploymentOptions,
+  config: Pick<Config, "dataDir">,
+  paths: "relative" | "absolute",
+  cwd = process.cwd(),
+): string {
+  const show = (p: string) => {
+    const abs = resolve(cwd, p);
+    if (paths === "absolute") return shellWord(abs);
+    const r = relative(cwd, abs);
+    return shellWord(r === "" ? "." : r.startsWith("..") || isAbsolute(r) ? abs : r);
+  };
+  const flags: string[] = [];
+  if (opts.config !== undefined) flags.push(`--config ${show(opts.config)}`);
+  if (opts.config === undefined || opts.dataDir !== undefined) {
+    flags.push(`--data-dir ${show(config.dataDir)}`);
+  }
+  return flags.join(" ");
 }

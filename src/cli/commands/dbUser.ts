@@ -1,6 +1,7 @@
+import type { Connection } from "../admin/connection.js";
 import { resolveConnection } from "../admin/connection.js";
-import { callIamdb, child } from "../admin/iamdbClient.js";
-import { UsageError } from "../errors.js";
+import { callIamdb, child, IamdbApiError } from "../admin/iamdbClient.js";
+import { UsageError, UserError } from "../errors.js";
 import type { CliIO } from "../io.js";
 import { type DeploymentOptions, deploymentConfig } from "./context.js";
 
@@ -8,6 +9,7 @@ export interface DbUserOptions extends DeploymentOptions {
   dbInstanceIdentifier?: string;
   username?: string;
   keepRole?: boolean;
+  allowSuperuser?: boolean;
   endpointUrl?: string;
   profile?: string;
   region?: string;
@@ -20,6 +22,39 @@ const ACTIONS = {
   delete: "DeleteDBUser",
   list: "ListDBUsers",
 } as const;
+
+/**
+ * A DBInstanceNotFound from the admin API, with what to try: the instances that API serves, and
+ * `--config` when the command ran without one (an instance declared in a configuration file is
+ * served by the iamdb started with it, whose data directory the default one is not).
+ */
+export async function explainNotFound(
+  err: unknown,
+  opts: DeploymentOptions,
+  connection: Connection,
+): Promise<never> {
+  if (!(err instanceof IamdbApiError) || err.code !== "DBInstanceNotFound") throw err;
+  let served = "";
+  try {
+    const rds = await callIamdb(
+      connection,
+      "DescribeDBInstances",
+      {},
+      { name: "rds", version: "2014-10-31" },
+    );
+    const ids = (child(rds, "DBInstances")?.children ?? []).map(
+      (i) => child(i, "DBInstanceIdentifier")?.text,
+    );
+    served = ` The admin API at ${connection.endpoint} serves ${ids.length === 0 ? "no instances" : ids.join(", ")} in ${connection.region}.`;
+  } catch {
+    // The hint is best effort; the error itself stands.
+  }
+  const hint =
+    opts.config === undefined
+      ? " If the instance is declared in a configuration file, pass the --config FILE that iamdb up runs with (or its --data-dir)."
+      : " Check --db-instance-identifier against the instances in the configuration file, and --region.";
+  throw new UserError(`${err.message}${served}${hint}`);
+}
 
 /**
  * `iamdb db-user create|enable|rotate|delete|list`: IAM-only DB accounts, the rds_iam way,
@@ -45,7 +80,9 @@ export async function dbUserCommand(action: string, opts: DbUserOptions, io: Cli
     process.env,
   );
   if (action === "list") {
-    const result = await callIamdb(connection, apiAction, { DBInstanceIdentifier: identifier });
+    const result = await callIamdb(connection, apiAction, { DBInstanceIdentifier: identifier }).catch((err) =>
+      explainNotFound(err, opts, connection),
+    );
     const users = child(result, "DBUsers")?.children ?? [];
     io.out(
       JSON.stringify(
@@ -69,7 +106,8 @@ export async function dbUserCommand(action: string, opts: DbUserOptions, io: Cli
     DBInstanceIdentifier: identifier,
     Username: user,
     ...(action === "delete" && opts.keepRole ? { KeepRole: "true" } : {}),
-  });
+    ...(action === "enable" && opts.allowSuperuser ? { AllowSuperuser: "true" } : {}),
+  }).catch((err) => explainNotFound(err, opts, connection));
   io.out(
     JSON.stringify(
       {

@@ -1,11 +1,48 @@
+import { lookup } from "node:dns/promises";
 import { relative } from "node:path";
 import { startIamdb } from "../../app/start.js";
 import type { IamdbStatus } from "../../app/status.js";
 import type { CliIO } from "../io.js";
-import { type DeploymentOptions, deploymentConfig } from "./context.js";
+import { type DeploymentOptions, deploymentConfig, deploymentFlags } from "./context.js";
 import { checkPorts, listenFailure } from "./listenError.js";
 
-function quickstart(s: IamdbStatus, accountId: string): string {
+/**
+ * The first of `names` that resolves on this host (the quickstart's token must be signed for a
+ * name psql can reach), or the first name with a note saying none does.
+ */
+export async function reachableEndpoint(
+  names: readonly string[],
+  resolve: (name: string) => Promise<unknown> = (name) => lookup(name),
+): Promise<{ host: string; note?: string }> {
+  for (const name of names) {
+    try {
+      await resolve(name);
+      return name === names[0]
+        ? { host: name }
+        : {
+            host: name,
+            note: `the first endpoint, ${names[0]}, does not resolve on this host; signing for ${name}`,
+          };
+    } catch {
+      // Not resolvable here: try the next name.
+    }
+  }
+  const host = names[0] ?? "localhost";
+  return {
+    host,
+    note: `none of the endpoint names (${names.join(", ")}) resolves on this host; the lines below use ${host}: use a name clients can resolve`,
+  };
+}
+
+export interface QuickstartOptions {
+  /** How the printed commands reach this deployment (`--config FILE` or `--data-dir DIR`). */
+  readonly flags: string;
+  /** The endpoint name to sign for and connect to, and why it was chosen when not the first. */
+  readonly endpoint: { host: string; note?: string };
+}
+
+/** What `iamdb up` prints: what runs, and a quickstart whose every command works as printed. */
+export function quickstart(s: IamdbStatus, accountId: string, o: QuickstartOptions): string {
   const rel = (p: string) => {
     const r = relative(process.cwd(), p);
     return r.startsWith("..") ? p : r;
@@ -26,11 +63,13 @@ function quickstart(s: IamdbStatus, accountId: string): string {
     `  CA file     ${pg?.caFile ? rel(pg.caFile) : "(operator-provided)"}`,
   );
   if (pg) {
-    const host = pg.endpoints[0] ?? "localhost";
+    const host = o.endpoint.host;
     const arn = `arn:aws:rds-db:${pg.region}:${accountId}:dbuser:${pg.dbiResourceId}/jane`;
-    const dataDirFlag = `--data-dir ${rel(s.dataDir)}`;
+    const dataDirFlag = o.flags;
+    const conninfo = `host=${host} port=${pg.port} sslmode=verify-full sslrootcert=${pg.caFile ? rel(pg.caFile) : "CA.pem"} dbname=${pg.backend.database} user=jane`;
     lines.push(
       "",
+      ...(o.endpoint.note === undefined ? [] : [`(${o.endpoint.note})`]),
       "Quickstart, in another terminal (from this directory; `iamdb iam|sts|rds` use the admin profile above,",
       "or run the same commands with `aws --endpoint-url ... --profile ...` after exporting AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE):",
       `  ./bin/iamdb.js iam create-user --user-name jane ${dataDirFlag}`,
@@ -40,7 +79,8 @@ function quickstart(s: IamdbStatus, accountId: string): string {
       `  ./bin/iamdb.js db-user create --db-instance-identifier ${pg.identifier} --username jane ${dataDirFlag}`,
       "  export AWS_ACCESS_KEY_ID=<jane's key id> AWS_SECRET_ACCESS_KEY=<jane's secret>",
       `  TOKEN=$(aws rds generate-db-auth-token --hostname ${host} --port ${pg.port} --username jane --region ${pg.region})   # or: ./bin/iamdb.js token ...`,
-      `  psql "host=${host} port=${pg.port} sslmode=verify-full sslrootcert=${pg.caFile ? rel(pg.caFile) : "CA.pem"} dbname=postgres user=jane password=$TOKEN"`,
+      `  psql "${conninfo} password=$TOKEN"`,
+      `Refused? ./bin/iamdb.js doctor --db-instance-identifier ${pg.identifier} --username jane ${dataDirFlag}   # with jane's credentials: says which check fails and how to fix it`,
     );
   }
   return lines.join("\n");
@@ -54,10 +94,18 @@ function quickstart(s: IamdbStatus, accountId: string): string {
 export async function upCommand(opts: DeploymentOptions, io: CliIO): Promise<number> {
   const config = deploymentConfig(opts);
   await checkPorts(config, opts.config);
-  const running = await startIamdb(config).catch((err: unknown) => {
-    throw listenFailure(err, config, opts.config) ?? err;
-  });
-  io.out(quickstart(running.status, config.accountId));
+  const running = await startIamdb(config, { commandFlags: deploymentFlags(opts, config, "absolute") }).catch(
+    (err: unknown) => {
+      throw listenFailure(err, config, opts.config) ?? err;
+    },
+  );
+  const pg = running.status.instances.find((i) => i.engine === "postgres");
+  io.out(
+    quickstart(running.status, config.accountId, {
+      flags: deploymentFlags(opts, config, "relative"),
+      endpoint: await reachableEndpoint(pg?.endpoints ?? []),
+    }),
+  );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       io.err(

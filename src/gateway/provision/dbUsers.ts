@@ -18,6 +18,20 @@ export class DbUserNotFoundError extends Error {
 }
 
 /**
+ * The instance's backend administrator named as a DB user: iamdb provisions every IAM account
+ * through it, so giving it a gateway-held password (or dropping it) would lock iamdb out of the
+ * backend, and IAM would hand full control of the backend to whoever may connect as it.
+ */
+export class AdminUserRefused extends ProvisionError {
+  constructor(instance: string, username: string, action: DbUserAction) {
+    super(
+      `"${username}" is the backend administrator of ${instance} (its backend.adminUser), through which iamdb provisions every IAM DB user; db-user ${action} would ${action === "delete" ? "drop it" : "replace its password"} and lock iamdb out of the backend: use another DB user (create one with db-user create)`,
+    );
+    this.name = "AdminUserRefused";
+  }
+}
+
+/**
  * IAM-only DB accounts, the rds_iam way, for every gateway of the fleet: the gateway-held
  * password is generated here, set on the backend with the instance's administrator (which every
  * gateway's configuration names), and sealed in the shared store; nobody ever sees it.
@@ -60,8 +74,16 @@ export class DbUserService {
   }
 
   /** create / enable / rotate: a new password on the backend, then in the store. */
-  run(identifier: string, action: DbUserAction, username: string, options: { keepRole?: boolean } = {}) {
+  run(
+    identifier: string,
+    action: DbUserAction,
+    username: string,
+    options: { keepRole?: boolean; allowSuperuser?: boolean } = {},
+  ) {
     const { provisioner, backend } = this.#instance(identifier);
+    if (username === backend.adminUser && !(action === "delete" && options.keepRole)) {
+      throw new AdminUserRefused(identifier, username, action);
+    }
     return this.#serial(`${identifier}\0${username}`, async (): Promise<DbAccount | undefined> => {
       if (action === "delete") {
         if (!options.keepRole) await provisioner.drop(backend, username);
@@ -70,7 +92,13 @@ export class DbUserService {
         return undefined;
       }
       const password = newDbPassword();
-      await provisioner[action](backend, username, password);
+      if (action === "enable") {
+        await provisioner.enable(backend, username, password, {
+          allowSuperuser: options.allowSuperuser ?? false,
+        });
+      } else {
+        await provisioner[action](backend, username, password);
+      }
       return this.accounts.put(identifier, username, password);
     });
   }

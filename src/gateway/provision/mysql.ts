@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import mysql from "mysql2/promise";
 import type { BackendSpec } from "../../instances/types.js";
 import { asAdmin, ProvisionError } from "./admin.js";
+import { type EnableOptions, superuserRefusal } from "./postgres.js";
 
 /**
  * MySQL / MariaDB IAM-only accounts. RDS marks them `IDENTIFIED WITH AWSAuthenticationPlugin
@@ -56,6 +57,33 @@ async function wantedHosts(c: mysql.Connection): Promise<string[]> {
 }
 
 /**
+ * Why the account counts as a superuser, or undefined: SUPER (`Super_priv`) at any host, or
+ * `GRANT ALL PRIVILEGES ON *.*` (which carries every administrative privilege, SUPER or not).
+ * @see https://mariadb.com/kb/en/grant/#global-privileges
+ */
+async function superuserReason(
+  c: mysql.Connection,
+  user: string,
+  hosts: readonly string[],
+): Promise<string | undefined> {
+  // Compared here, not in SQL: MariaDB's mysql.user view mixes collations with a 'Y' literal.
+  const [rows] = await c.query("SELECT Host, Super_priv FROM mysql.user WHERE User = ?", [user]);
+  const superHost = (rows as Array<{ Host: string; Super_priv: string }>).find(
+    (r) => String(r.Super_priv).toUpperCase() === "Y",
+  )?.Host;
+  if (superHost !== undefined) return `a superuser (SUPER privilege at '${user}'@'${superHost}')`;
+  for (const host of hosts) {
+    const [grants] = await c.query("SHOW GRANTS FOR ?@?", [user, host]);
+    for (const g of grants as Array<Record<string, string>>) {
+      const line = Object.values(g)[0] ?? "";
+      if (/^GRANT ALL PRIVILEGES ON \*\.\* /i.test(line))
+        return `a superuser (ALL PRIVILEGES ON *.* at '${user}'@'${host}')`;
+    }
+  }
+  return undefined;
+}
+
+/**
  * The mysql_native_password hash of `password`: `*` + hex(SHA1(SHA1(password))).
  * @see https://mariadb.com/kb/en/authentication-plugin-mysql_native_password/
  */
@@ -90,8 +118,9 @@ export const mysqlAccounts = {
     await withMysqlAdmin(spec, async (c) => {
       const existing = await hostsOf(c, user);
       if (existing.length > 0) {
+        const su = await superuserReason(c, user, existing);
         throw new ProvisionError(
-          `account '${user}'@'${existing[0]}' already exists on the backend; to hand it to IAM (new gateway-held password), run db-user enable instead`,
+          `account '${user}'@'${existing[0]}' already exists on the backend; to hand it to IAM (new gateway-held password), run db-user enable instead${su === undefined ? "" : ` (it is ${su}: enable refuses it without --allow-superuser)`}`,
         );
       }
       await setPassword(c, user, password, []);
@@ -99,13 +128,22 @@ export const mysqlAccounts = {
   },
 
   /** Takes over existing accounts: IAM replaces their password, as on RDS. */
-  async enable(spec: BackendSpec, user: string, password: string): Promise<void> {
+  async enable(
+    spec: BackendSpec,
+    user: string,
+    password: string,
+    options: EnableOptions = {},
+  ): Promise<void> {
     await withMysqlAdmin(spec, async (c) => {
       const existing = await hostsOf(c, user);
       if (existing.length === 0) {
         throw new ProvisionError(
           `account '${user}' does not exist on the backend; create it with db-user create`,
         );
+      }
+      if (!options.allowSuperuser) {
+        const su = await superuserReason(c, user, existing);
+        if (su !== undefined) throw new ProvisionError(superuserRefusal(`account '${user}'`, su));
       }
       await setPassword(c, user, password, existing);
     });

@@ -83,17 +83,36 @@ async function ensureRdsIam(client: pg.Client): Promise<void> {
   }
 }
 
-const roleExists = async (client: pg.Client, user: string) =>
-  (await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [user])).rowCount === 1;
+/** The role's row, or undefined when there is none. */
+async function roleOf(client: pg.Client, user: string): Promise<{ rolsuper: boolean } | undefined> {
+  const r = await client.query<{ rolsuper: boolean }>("SELECT rolsuper FROM pg_roles WHERE rolname = $1", [
+    user,
+  ]);
+  return r.rows[0];
+}
+
+const roleExists = async (client: pg.Client, user: string) => (await roleOf(client, user)) !== undefined;
+
+/** What enabling a superuser takes: IAM would then hand full control of the backend to whoever holds rds-db:connect. */
+export function superuserRefusal(account: string, what: string): string {
+  return `${account} is ${what}: handing it to IAM gives every principal allowed rds-db:connect on it full control of the backend; use a role without it, or pass --allow-superuser (API: AllowSuperuser=true) if that is what you mean`;
+}
+
+/** Options of db-user enable. */
+export interface EnableOptions {
+  /** Hand a superuser (SUPERUSER; MySQL SUPER or ALL PRIVILEGES ON *.*) to IAM too. */
+  readonly allowSuperuser?: boolean;
+}
 
 /** PostgreSQL IAM-only accounts: roles that log in with a password only the gateway holds. */
 export const postgresAccounts = {
   async create(spec: BackendSpec, user: string, password: string): Promise<void> {
     checkName(user);
     await withAdmin(spec, async (client) => {
-      if (await roleExists(client, user)) {
+      const existing = await roleOf(client, user);
+      if (existing !== undefined) {
         throw new ProvisionError(
-          `role "${user}" already exists on the backend; to hand it to IAM (new gateway-held password + rds_iam), run db-user enable instead`,
+          `role "${user}" already exists on the backend; to hand it to IAM (new gateway-held password + rds_iam), run db-user enable instead${existing.rolsuper ? " (it is a SUPERUSER: enable refuses it without --allow-superuser)" : ""}`,
         );
       }
       await ensureRdsIam(client);
@@ -106,13 +125,22 @@ export const postgresAccounts = {
   },
 
   /** Takes over an existing role: IAM takes precedence over its old password, as on RDS. */
-  async enable(spec: BackendSpec, user: string, password: string): Promise<void> {
+  async enable(
+    spec: BackendSpec,
+    user: string,
+    password: string,
+    options: EnableOptions = {},
+  ): Promise<void> {
     checkName(user);
     await withAdmin(spec, async (client) => {
-      if (!(await roleExists(client, user))) {
+      const existing = await roleOf(client, user);
+      if (existing === undefined) {
         throw new ProvisionError(
           `role "${user}" does not exist on the backend; create it with db-user create`,
         );
+      }
+      if (existing.rolsuper && !options.allowSuperuser) {
+        throw new ProvisionError(superuserRefusal(`role "${user}"`, "a SUPERUSER"));
       }
       await ensureRdsIam(client);
       const role = client.escapeIdentifier(user);
