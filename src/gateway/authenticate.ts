@@ -108,6 +108,11 @@ export class Authenticator {
     this.#flags = options.commandFlags ? ` ${options.commandFlags}` : "";
   }
 
+  /** ` --config FILE` (and/or ` --data-dir DIR`) for the iamdb commands hints print, or "". */
+  get commandFlags(): string {
+    return this.#flags;
+  }
+
   /**
    * What {@link authenticate} would decide for `req`, check by check, without logging in or
    * recording the key's use (`iamdb doctor`, the admin API's iamdb:ExplainDBLogin).

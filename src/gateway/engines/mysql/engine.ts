@@ -314,7 +314,7 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
       ctx.authLog.failure(
         this.attempt,
         "backend-login-failed",
-        `the backend refused the gateway-held password for '${user}' (${e.message}); reset it with: iamdb db-user rotate --db-instance-identifier ${id} --username ${user} (an anonymous account such as ''@'localhost' created since shadows it until then)`,
+        `the backend refused the gateway-held password for '${user}' (${e.message}); reset it with: iamdb db-user rotate --db-instance-identifier ${id} --username ${user}${ctx.authenticator.commandFlags} (an anonymous account such as ''@'localhost' created since shadows it until then)`,
       );
       this.closeWith(this.authFailed(), e.message);
       return;

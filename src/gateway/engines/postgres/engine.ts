@@ -58,15 +58,16 @@ export function backendRefusalAdvice(
   message: string,
   instance: string,
   user: string,
+  flags = "",
 ): string {
   const said = `the backend refused the gateway's login as "${user}" (${code ?? "?"} ${message})`;
   if (/pg_hba\.conf/.test(message)) {
     return `${said}; the backend's pg_hba.conf does not let the gateway in: add a line for the gateway's address (the host named above) and user "${user}" with scram-sha-256 (hostssl when the instance's backend.tls is on), then reload PostgreSQL (SELECT pg_reload_conf())`;
   }
   if (code === "28P01") {
-    return `${said}; the gateway-held password no longer matches: reset it with: iamdb db-user rotate --db-instance-identifier ${instance} --username ${user}`;
+    return `${said}; the gateway-held password no longer matches: reset it with: iamdb db-user rotate --db-instance-identifier ${instance} --username ${user}${flags}`;
   }
-  return `${said}; check the role on the backend (it must exist and have LOGIN): iamdb db-user enable --db-instance-identifier ${instance} --username ${user} takes it over, db-user create makes it`;
+  return `${said}; check the role on the backend (it must exist and have LOGIN): iamdb db-user enable --db-instance-identifier ${instance} --username ${user}${flags} takes it over, db-user create makes it`;
 }
 
 /**
@@ -368,7 +369,15 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
         return this.#fatal(code ?? "08006", e.message, e.fields?.D ? { detail: e.fields.D } : {});
       }
       const detail =
-        e.kind === "refused" ? backendRefusalAdvice(code, e.message, instance.identifier, user) : e.message;
+        e.kind === "refused"
+          ? backendRefusalAdvice(
+              code,
+              e.message,
+              instance.identifier,
+              user,
+              this.ctx.authenticator.commandFlags,
+            )
+          : e.message;
       ctx.authLog.failure(
         this.attempt,
         e.kind === "refused" ? "backend-login-failed" : "backend-unavailable",
