@@ -22,6 +22,7 @@ import type { DbAccountStore } from "../instances/accounts.js";
 import { openDeployment } from "../instances/deployment.js";
 import type { StoreInstanceRegistry } from "../instances/registry.js";
 import type { BackendSpec, DbInstance } from "../instances/types.js";
+import { log } from "../log/logger.js";
 import { StoreError } from "../store/errors.js";
 import { loadMasterKey } from "../store/master-key.js";
 import { openPostgresStore } from "../store/postgres/open.js";
@@ -85,7 +86,7 @@ function advertisedHost(config: Config, listenHost: string): string {
  * Stopping reverses the order.
  */
 export async function startIamdb(config: Config): Promise<RunningIamdb> {
-  for (const warning of plaintextBackendWarnings(config)) console.warn(warning);
+  for (const warning of plaintextBackendWarnings(config)) log().warn({ component: "backend-tls" }, warning);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const cleanups: Array<() => Promise<void> | void> = [];
   const stopAll = async () => {
@@ -164,7 +165,7 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
       authority: deployment.listenerCa,
     });
 
-    const metrics = new GatewayMetrics(config.instances.map((i) => i.identifier));
+    const metrics = new GatewayMetrics(config.instances);
     const sink = authLogSink(config.authLog, { onWriteError: () => metrics.authLogWriteFailed() });
     cleanups.push(() => sink.close(), reopenOnSighup(sink));
     const authLog = new AuthLog(sink, { onSuppressed: (n) => metrics.authLogSuppressed(n) });
