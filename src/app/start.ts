@@ -216,6 +216,8 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
       regions: [config.region],
       limits: config.api,
       admitConnection: () => gateway.descriptors.admitsAuxiliary("admin API"),
+      // One line per request (action, status, caller's key id and ARN, ms; never a signature or body).
+      log: (line) => log().debug({ component: "admin-api", ...line }, "admin API request"),
     });
     cleanups.push(() => api.close());
     const admin = await ensureAdministrator({
@@ -247,6 +249,11 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
       repo: repository,
       changes: repository.changes,
       heartbeatMs: config.fleet.heartbeatMs,
+      onError: (err) =>
+        log().warn(
+          { component: "fleet", err },
+          "fleet heartbeat could not reach the store (retrying every heartbeat); other gateways count this one gone after 3 missed beats: check the store",
+        ),
       info: {
         version: IAMDB_VERSION,
         pid: process.pid,
@@ -295,6 +302,17 @@ export async function startIamdb(config: Config): Promise<RunningIamdb> {
     };
     writeStatus(config.dataDir, status);
     cleanups.push(() => removeStatus(config.dataDir));
+    log().info(
+      {
+        version: IAMDB_VERSION,
+        apiUrl: api.url,
+        opsUrl: ops.url,
+        listeners: Object.fromEntries([...gateway.listeners].map(([id, l]) => [id, `${l.host}:${l.port}`])),
+        store: config.store.type,
+        authLog: config.authLog,
+      },
+      "iamdb is running",
+    );
     return {
       status,
       iam,

@@ -1,6 +1,7 @@
 import { relative } from "node:path";
 import { startIamdb } from "../../app/start.js";
 import type { IamdbStatus } from "../../app/status.js";
+import { log } from "../../log/logger.js";
 import type { CliIO } from "../io.js";
 import { type DeploymentOptions, deploymentConfig } from "./context.js";
 import { checkPorts, listenFailure } from "./listenError.js";
@@ -60,8 +61,8 @@ export async function upCommand(opts: DeploymentOptions, io: CliIO): Promise<num
   io.out(quickstart(running.status, config.accountId));
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
-      io.err(
-        `iamdb: ${signal}: no new connections; draining ${running.gateway.sessions.size} session(s) for up to ${config.gateway.drainTimeoutMs} ms`,
+      log().info(
+        `${signal}: no new connections; draining ${running.gateway.sessions.size} session(s) for up to ${config.gateway.drainTimeoutMs} ms`,
       );
       process.off("SIGTERM", onTerm);
       process.off("SIGINT", onInt);
@@ -72,6 +73,6 @@ export async function upCommand(opts: DeploymentOptions, io: CliIO): Promise<num
     process.on("SIGTERM", onTerm);
     process.on("SIGINT", onInt);
   });
-  io.err("iamdb: stopped");
+  log().info("iamdb stopped");
   return 0;
 }
