@@ -104,7 +104,9 @@ const gateway = await startGateway({
     clockSkewSeconds: limits.clockSkewSeconds,
   }),
   authLog: new AuthLog(authLogSink(join(config.dir, "auth.log"))),
-  metrics: new GatewayMetrics(config.instances.map((i) => i.identifier)),
+  metrics: new GatewayMetrics(
+    config.instances.map((i) => ({ identifier: i.identifier, engine: "postgres" })),
+  ),
 });
 const ports: Record<string, number> = {};
 for (const i of config.instances) {

@@ -22,6 +22,7 @@ import type { DbAccountStore } from "../instances/accounts.js";
 import { openDeployment } from "../instances/deployment.js";
 import type { StoreInstanceRegistry } from "../instances/registry.js";
 import type { BackendSpec, DbInstance } from "../instances/types.js";
+import { log } from "../log/logger.js";
 import { StoreError } from "../store/errors.js";
 import { loadMasterKey } from "../store/master-key.js";
 import { openPostgresStore } from "../store/postgres/open.js";
@@ -91,7 +92,7 @@ export async function startIamdb(
     commandFlags?: string;
   } = {},
 ): Promise<RunningIamdb> {
-  for (const warning of plaintextBackendWarnings(config)) console.warn(warning);
+  for (const warning of plaintextBackendWarnings(config)) log().warn({ component: "backend-tls" }, warning);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const cleanups: Array<() => Promise<void> | void> = [];
   const stopAll = async () => {
@@ -170,7 +171,7 @@ export async function startIamdb(
       authority: deployment.listenerCa,
     });
 
-    const metrics = new GatewayMetrics(config.instances.map((i) => i.identifier));
+    const metrics = new GatewayMetrics(config.instances);
     const sink = authLogSink(config.authLog, { onWriteError: () => metrics.authLogWriteFailed() });
     cleanups.push(() => sink.close(), reopenOnSighup(sink));
     const authLog = new AuthLog(sink, { onSuppressed: (n) => metrics.authLogSuppressed(n) });
@@ -226,6 +227,8 @@ export async function startIamdb(
       regions: [config.region],
       limits: config.api,
       admitConnection: () => gateway.descriptors.admitsAuxiliary("admin API"),
+      // One line per request (action, status, caller's key id and ARN, ms; never a signature or body).
+      log: (line) => log().debug({ component: "admin-api", ...line }, "admin API request"),
     });
     cleanups.push(() => api.close());
     const admin = await ensureAdministrator({
@@ -257,6 +260,11 @@ export async function startIamdb(
       repo: repository,
       changes: repository.changes,
       heartbeatMs: config.fleet.heartbeatMs,
+      onError: (err) =>
+        log().warn(
+          { component: "fleet", err },
+          "fleet heartbeat could not reach the store (retrying every heartbeat); other gateways count this one gone after 3 missed beats: check the store",
+        ),
       info: {
         version: IAMDB_VERSION,
         pid: process.pid,
@@ -310,6 +318,17 @@ export async function startIamdb(
     };
     writeStatus(config.dataDir, status);
     cleanups.push(() => removeStatus(config.dataDir));
+    log().info(
+      {
+        version: IAMDB_VERSION,
+        apiUrl: api.url,
+        opsUrl: ops.url,
+        listeners: Object.fromEntries([...gateway.listeners].map(([id, l]) => [id, `${l.host}:${l.port}`])),
+        store: config.store.type,
+        authLog: config.authLog,
+      },
+      "iamdb is running",
+    );
     return {
       status,
       iam,

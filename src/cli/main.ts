@@ -3,6 +3,14 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Argument, Command, CommanderError } from "commander";
 import { FileModeError } from "../files/permissions.js";
+import {
+  configureLogger,
+  LOG_LEVEL_ENV,
+  LOG_LEVELS,
+  type LogLevel,
+  LogLevelError,
+  resolveLogLevel,
+} from "../log/logger.js";
 import { StoreError } from "../store/errors.js";
 import { TlsConfigError } from "../tls/errors.js";
 import { registerAdminCommands } from "./admin/register.js";
@@ -13,7 +21,7 @@ import { statusCommand } from "./commands/status.js";
 import { tokenCommand } from "./commands/token.js";
 import { upCommand } from "./commands/up.js";
 import { bashCompletion, zshCompletion } from "./completion.js";
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UserError } from "./errors.js";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, UserError } from "./errors.js";
 import { type CliIO, processIO } from "./io.js";
 
 /** This package's version, from its package.json (found above this file in src/ and in dist/). */
@@ -28,6 +36,16 @@ function packageVersion(): string {
     const up = dirname(dir);
     if (up === dir) return "unknown";
     dir = up;
+  }
+}
+
+/** `--log-level`, else IAMDB_LOG_LEVEL, else info; a bad value is a usage error (exit 2). */
+function logLevelOption(flag: string | undefined): LogLevel {
+  try {
+    return resolveLogLevel(flag);
+  } catch (err) {
+    if (err instanceof LogLevelError) throw new UsageError(err.message);
+    throw err;
   }
 }
 
@@ -65,7 +83,14 @@ export function program(io: CliIO, setExit: (code: number) => void): Command {
     .description("run iamdb with embedded defaults and print how to connect")
     .option("--data-dir <dir>", "where iamdb keeps its state (default .iamdb)")
     .option("--config <file>", "JSON configuration file (see docs/CONFIGURATION.md)")
-    .action(async (opts) => setExit(await upCommand(opts, io)));
+    .option(
+      "--log-level <level>",
+      `operational log on stderr: ${LOG_LEVELS.join(", ")} (default: ${LOG_LEVEL_ENV}, else info)`,
+    )
+    .action(async (opts) => {
+      configureLogger({ level: logLevelOption(opts.logLevel) });
+      setExit(await upCommand(opts, io));
+    });
 
   p.command("status")
     .description("print what the iamdb of this data directory is running")

@@ -1,5 +1,6 @@
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import { dirname } from "node:path";
+import { log } from "../log/logger.js";
 import { classify, type LoginFailureCause } from "./outcome.js";
 
 /** One auth attempt, as the auth log records it. Never a token, secret or password. */
@@ -26,7 +27,7 @@ export interface AuthLogFileSink extends AuthLogSink {
 export interface AuthLogSinkOptions {
   /** Called for every failed write (the lines in it are lost) and every line dropped while the file is being retried. */
   readonly onWriteError?: (err: Error) => void;
-  /** Where the operator hears of write failures; process.stderr by default. */
+  /** Where the operator hears of write failures; the operational log (error) by default. */
   readonly stderr?: (line: string) => void;
   /** After a failure, lines are dropped for this long before the file is opened again. Default 1 s. */
   readonly retryMs?: number;
@@ -56,7 +57,9 @@ export function authLogSink(target: string, options: AuthLogSinkOptions = {}): A
   }
   const retryMs = options.retryMs ?? 1000;
   const complainEveryMs = options.complainEveryMs ?? 60_000;
-  const stderr = options.stderr ?? ((line: string) => process.stderr.write(line));
+  const stderr =
+    options.stderr ??
+    ((line: string) => log().error({ component: "auth-log" }, line.replace(/^iamdb: /, "").trimEnd()));
   let stream: WriteStream | undefined;
   let failedAt = Number.NEGATIVE_INFINITY;
   let failures = 0;

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
 import type { DbInstance } from "../instances/types.js";
+import { log } from "../log/logger.js";
 import type { LoginResult } from "./authenticate.js";
 import type { AuthAttempt } from "./authLog.js";
 import type { ListenerContext, RefusalReason } from "./engine.js";
@@ -72,6 +73,8 @@ export abstract class LoginConnection<Event> {
   protected readonly attempt: AuthAttempt;
   protected readonly instance: DbInstance;
   protected readonly started = performance.now();
+  /** When the client's token arrived (iamdb_login_duration_seconds starts here). */
+  #authStarted: number | undefined;
   protected stage: LoginStage = "startup";
   /** Why the attempt ended while the gateway was busy (authenticating or logging in to the backend). */
   protected ended: string | undefined;
@@ -144,6 +147,11 @@ export abstract class LoginConnection<Event> {
           this.ctx.authLog.failure(this.attempt, err.cause, err.reason);
       } else {
         this.ctx.authLog.failure(this.attempt, "internal-error", `internal error: ${(err as Error).message}`);
+        // A bug of ours: the stack goes to the operational log (the auth log keeps its one line).
+        log().error(
+          { err, correlationId: this.attempt.correlationId, instance: this.instance.identifier },
+          "a login ended with an internal error",
+        );
       }
       this.destroy();
     } finally {
@@ -237,6 +245,7 @@ export abstract class LoginConnection<Event> {
     this.socket.pause();
     this.socket.once("close", this.#onHangUp);
     this.stage = "authenticating";
+    this.#authStarted = performance.now();
     let auth: LoginResult;
     try {
       auth = await ctx.authenticator.authenticate({
@@ -276,6 +285,10 @@ export abstract class LoginConnection<Event> {
   ): void {
     this.ctx.authLog.failure(this.attempt, cause, detail, tokenErrorCode);
     this.ctx.metrics.failure(this.instance.identifier, classify(cause, tokenErrorCode).kind);
+    log().debug(
+      { correlationId: this.attempt.correlationId, instance: this.instance.identifier, cause },
+      "login refused",
+    );
     this.closeWith(this.authFailed(), detail);
   }
 
@@ -285,8 +298,27 @@ export abstract class LoginConnection<Event> {
     this.socket.off("close", this.#onHangUp);
     clearTimeout(this.#timer);
     this.raw.emit("iamdb:relaying");
-    ctx.metrics.sessionOpened(this.instance.identifier);
-    ctx.metrics.success(this.instance.identifier, (performance.now() - this.started) / 1000);
+    const { identifier, engine } = this.instance;
+    const now = performance.now();
+    ctx.metrics.sessionOpened(identifier);
+    ctx.metrics.success(
+      identifier,
+      (now - this.started) / 1000,
+      this.#authStarted === undefined ? undefined : (now - this.#authStarted) / 1000,
+      engine,
+    );
+    log().debug(
+      {
+        correlationId: this.attempt.correlationId,
+        instance: identifier,
+        engine,
+        client: this.attempt.client,
+        dbUser: this.attempt.dbUser,
+        principal: this.attempt.principalArn,
+        ms: Math.round((now - this.started) * 10) / 10,
+      },
+      "session started",
+    );
     ctx.authLog.success(this.attempt, detail);
   }
 }

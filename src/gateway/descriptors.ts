@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { log } from "../log/logger.js";
 
 /** The soft RLIMIT_NOFILE from /proc/self/limits (Linux); Infinity when unlimited or unknown. */
 export function openFileLimit(): number {
@@ -26,8 +27,8 @@ export function openFileCount(): number | undefined {
 export interface DescriptorWatchOptions {
   /** Descriptors the admin API and ops endpoint leave to the gateway listeners. */
   readonly reserve: number;
-  /** Where the operator hears of exhaustion; process.stderr by default. */
-  readonly log?: (line: string) => void;
+  /** Where the operator hears of exhaustion (the message, no newline); the operational log (warn) by default. */
+  readonly log?: (message: string) => void;
   /** Counts connections a listener could not take. */
   readonly onAcceptFailed?: () => void;
   readonly limit?: number;
@@ -65,7 +66,7 @@ export class DescriptorWatch {
     this.limit = options.limit ?? openFileLimit();
     this.#count = options.count ?? openFileCount;
     this.#sampleMs = options.sampleMs ?? 100;
-    this.#log = options.log ?? ((line) => process.stderr.write(line));
+    this.#log = options.log ?? ((message) => log().warn({ component: "descriptors" }, message));
   }
 
   /**
@@ -126,7 +127,7 @@ export class DescriptorWatch {
     this.#complainedAt = now;
     const open = Number.isFinite(left) ? `${this.limit - left} of ${this.limit} descriptors open` : "";
     this.#log(
-      `iamdb: ${where} refused a connection: ${why} (${open}; ${this.#failed} refused since the last report). Raise the open-file limit (ulimit -n, systemd LimitNOFILE=) or lower api.maxConnections / ops.maxConnections / gateway.maxPendingLogins.\n`,
+      `${where} refused a connection: ${why} (${open}; ${this.#failed} refused since the last report). Raise the open-file limit (ulimit -n, systemd LimitNOFILE=) or lower api.maxConnections / ops.maxConnections / gateway.maxPendingLogins.`,
     );
     this.#failed = 0;
   }

@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from "node:net";
+import { log } from "../log/logger.js";
 import type { DescriptorWatch } from "./descriptors.js";
 import type { Engine, ListenerContext } from "./engine.js";
 
@@ -38,6 +39,7 @@ export function startListener(
     }
     pending++;
     perSource.set(source, fromSource + 1);
+    log().trace({ listener: label, client: source, clientPort: socket.remotePort }, "connection accepted");
     let counted = true;
     const release = () => {
       if (!counted) return;
@@ -60,7 +62,7 @@ export function startListener(
       // An accept that fails (EMFILE / ENFILE) is an 'error' of the server: said and counted, never a crash.
       server.on("error", (err: NodeJS.ErrnoException) => {
         if (descriptors) descriptors.acceptFailed(label, err);
-        else process.stderr.write(`iamdb: ${label}: ${err.message}\n`);
+        else log().warn({ component: "listener", err }, `${label}: ${err.message}`);
       });
       const address = server.address();
       const actual = typeof address === "object" && address ? address.port : port;

@@ -1,3 +1,5 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { RDS_ERROR_CODE } from "../token/causes.js";
 import type { FailureKind, LoginFailureCause } from "./outcome.js";
 
 /**
@@ -9,202 +11,336 @@ type EndedCause = (typeof ENDED_CAUSES)[number];
 const isEndedCause = (c: LoginFailureCause): c is EndedCause =>
   (ENDED_CAUSES as readonly string[]).includes(c);
 
-const FAILURE_COUNTERS: Record<FailureKind, string> = {
-  InvalidToken: "iam_db_auth_connection_failure_invalid_token_total",
-  InsufficientPermissions: "iam_db_auth_connection_failure_insufficient_permissions_total",
-  Throttling: "iam_db_auth_connection_failure_throttling_total",
-  ServerError: "iam_db_auth_connection_failure_server_error_total",
+/** The gateway's own causes (beyond the token's); a Record so that a new cause cannot be left out. */
+const GATEWAY_CAUSES: Record<Exclude<LoginFailureCause, keyof typeof RDS_ERROR_CODE>, true> = {
+  "iam-disabled": true,
+  "db-user-not-iam-enabled": true,
+  "db-user-name-too-long": true,
+  "not-authorized": true,
+  throttled: true,
+  "backend-unavailable": true,
+  "backend-login-failed": true,
+  "internal-error": true,
+  "tls-required": true,
+  "protocol-violation": true,
+  "login-timeout": true,
+  "client-closed": true,
 };
+/** Every cause the auth log can write, each a zero-filled label value of iamdb_login_failures_total. */
+export const LOGIN_FAILURE_CAUSES = [
+  ...Object.keys(RDS_ERROR_CODE),
+  ...Object.keys(GATEWAY_CAUSES),
+] as readonly LoginFailureCause[];
 
-const HELP: Record<string, string> = {
-  iam_db_auth_connection_requests_total: "IAM authentication attempts (RDS IamDbAuthConnectionRequests).",
-  iam_db_auth_connection_success_total: "Successful IAM authentications (IamDbAuthConnectionSuccess).",
-  iam_db_auth_connection_failure_total: "Failed IAM authentications (IamDbAuthConnectionFailure).",
-  iam_db_auth_connection_failure_invalid_token_total:
+/** RDS's IamDbAuthConnection* metrics, by the names /metrics has always used. */
+const RDS_COUNTERS = {
+  requests: [
+    "iam_db_auth_connection_requests_total",
+    "IAM authentication attempts (RDS IamDbAuthConnectionRequests).",
+  ],
+  success: [
+    "iam_db_auth_connection_success_total",
+    "Successful IAM authentications (IamDbAuthConnectionSuccess).",
+  ],
+  failure: [
+    "iam_db_auth_connection_failure_total",
+    "Failed IAM authentications (IamDbAuthConnectionFailure).",
+  ],
+  InvalidToken: [
+    "iam_db_auth_connection_failure_invalid_token_total",
     "Failures for an invalid token (IamDbAuthConnectionFailureInvalidToken).",
-  iam_db_auth_connection_failure_insufficient_permissions_total:
+  ],
+  InsufficientPermissions: [
+    "iam_db_auth_connection_failure_insufficient_permissions_total",
     "Failures for missing rds-db:connect permission (IamDbAuthConnectionFailureInsufficientPermissions).",
-  iam_db_auth_connection_failure_throttling_total:
+  ],
+  Throttling: [
+    "iam_db_auth_connection_failure_throttling_total",
     "Failures from throttling (IamDbAuthConnectionFailureThrottling).",
-  iam_db_auth_connection_failure_server_error_total:
+  ],
+  ServerError: [
+    "iam_db_auth_connection_failure_server_error_total",
     "Failures from an internal error (IamDbAuthConnectionFailureServerError).",
-  iamdb_backend_logins_total: "Sessions that started with a new backend connection and login.",
-  iamdb_backend_reused_total:
+  ],
+  backendLogins: [
+    "iamdb_backend_logins_total",
+    "Sessions that started with a new backend connection and login.",
+  ],
+  backendReused: [
+    "iamdb_backend_reused_total",
     "Sessions that started on a pooled backend connection (reset with DISCARD ALL).",
-};
+  ],
+} as const satisfies Record<string, readonly [string, string]>;
+type CounterKey = keyof typeof RDS_COUNTERS;
 
-/** Handshake latency buckets, in seconds. */
-const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Process-wide counters (no instance label), by name: their HELP text. */
+const PROCESS_COUNTERS = {
+  iamdb_auth_log_write_failures_total:
+    "Auth log writes that failed (disk full, file gone) and lines dropped until the file was opened again.",
+  iamdb_auth_log_suppressed_total:
+    "Pre-authentication failures counted in a summary line instead of logged one by one (junk-traffic bound).",
+  iamdb_accept_errors_total:
+    "Connections a listener could not accept (EMFILE/ENFILE: out of file descriptors).",
+} as const;
+type ProcessCounter = keyof typeof PROCESS_COUNTERS;
 
-/** Prometheus text-format metrics, labelled by instance: RDS's IAM auth metrics plus sessions and latency. */
+/** Handshake latency buckets, in seconds (unchanged since the hand-written exposition). */
+const HANDSHAKE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Login latency buckets, 1 ms to 10 s in 1-2-5 steps. */
+export const LOGIN_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10];
+
+/** An instance, named for labels: a bare identifier leaves the engine unknown until a login says it. */
+export type MetricsInstance = string | { readonly identifier: string; readonly engine: string };
+
+/** One instance's child handles, resolved once so that a login touches no label maps of ours. */
+interface InstanceMetrics {
+  readonly counters: Record<CounterKey, Counter.Internal>;
+  readonly failures: ReadonlyMap<LoginFailureCause, Counter.Internal>;
+  readonly ended: ReadonlyMap<EndedCause, Counter.Internal>;
+  readonly handshake: Histogram.Internal<"instance">;
+  /** By engine (one per instance in practice). */
+  readonly login: Map<string, Histogram.Internal<"instance" | "engine">>;
+  sessions: number;
+}
+
+export interface GatewayMetricsOptions {
+  /**
+   * Process and event-loop metrics (prom-client's default set: CPU, memory, descriptors, GC,
+   * `nodejs_eventloop_lag_*`). Default true; tests that make many registries may leave them out.
+   */
+  readonly defaultMetrics?: boolean;
+}
+
+/**
+ * /metrics, on a prom-client registry of its own (never the global one, so several gateways
+ * or tests in one process do not collide): RDS's IAM auth metrics by instance, failures by
+ * cause, sessions, handshake and login latency by instance (and engine), the auth log's and
+ * listeners' process-wide counters, and prom-client's process and event-loop metrics.
+ *
+ * Every label value is known at start and zero-filled, and each instance's child handles are
+ * resolved once (`labels(...)` at construction), so a login does no label work of ours.
+ * @see https://prometheus.io/docs/instrumenting/exposition_formats/
+ */
 export class GatewayMetrics {
-  readonly #counters = new Map<string, Map<string, number>>();
-  readonly #sessions = new Map<string, number>();
-  readonly #histograms = new Map<string, { buckets: number[]; sum: number; count: number }>();
-  /** Process-wide counters (no instance label), by name: HELP text and value. */
-  readonly #process = new Map<string, { help: string; value: number }>([
-    [
-      "iamdb_auth_log_write_failures_total",
-      {
-        help: "Auth log writes that failed (disk full, file gone) and lines dropped until the file was opened again.",
-        value: 0,
-      },
-    ],
-    [
-      "iamdb_auth_log_suppressed_total",
-      {
-        help: "Pre-authentication failures counted in a summary line instead of logged one by one (junk-traffic bound).",
-        value: 0,
-      },
-    ],
-    [
-      "iamdb_accept_errors_total",
-      {
-        help: "Connections a listener could not accept (EMFILE/ENFILE: out of file descriptors).",
-        value: 0,
-      },
-    ],
-  ]);
-  /** iamdb_login_ended_total by instance, then by cause. */
-  readonly #ended = new Map<string, Map<EndedCause, number>>();
+  readonly registry = new Registry();
+  readonly #byInstance = new Map<string, InstanceMetrics>();
+  readonly #counters: Record<CounterKey, Counter<"instance">>;
+  readonly #failures: Counter<"instance" | "cause">;
+  readonly #ended: Counter<"instance" | "cause">;
+  readonly #handshake: Histogram<"instance">;
+  readonly #login: Histogram<"instance" | "engine">;
+  readonly #process: Record<ProcessCounter, Counter>;
 
-  constructor(instances: readonly string[]) {
-    for (const name of [...Object.keys(HELP)]) {
-      this.#counters.set(name, new Map(instances.map((i) => [i, 0])));
-    }
+  constructor(instances: readonly MetricsInstance[], options: GatewayMetricsOptions = {}) {
+    const registers = [this.registry];
+    this.#counters = Object.fromEntries(
+      Object.entries(RDS_COUNTERS).map(([key, [name, help]]) => [
+        key,
+        new Counter({ name, help, labelNames: ["instance"], registers }),
+      ]),
+    ) as Record<CounterKey, Counter<"instance">>;
+    this.#failures = new Counter({
+      name: "iamdb_login_failures_total",
+      help: "Every failure the auth log records, by instance and cause (the auth log's cause field, before any noise bound); iamdb_login_ended_total and the iam_db_auth_* counters split the same attempts their own way.",
+      labelNames: ["instance", "cause"],
+      registers,
+    });
+    this.#ended = new Counter({
+      name: "iamdb_login_ended_total",
+      help: "Connections the auth log records that ended without an IAM authentication decision, by cause (tls-required, client-closed, protocol-violation, login-timeout); the iam_db_auth_* counters leave them out.",
+      labelNames: ["instance", "cause"],
+      registers,
+    });
+    new Gauge({
+      name: "iamdb_active_sessions",
+      help: "Relayed sessions open now.",
+      labelNames: ["instance"],
+      registers,
+      collect: (() => {
+        const byInstance = this.#byInstance;
+        return function (this: Gauge<"instance">) {
+          for (const [instance, m] of byInstance) this.set({ instance }, m.sessions);
+        };
+      })(),
+    });
+    this.#handshake = new Histogram({
+      name: "iamdb_handshake_seconds",
+      help: "Time from accept to an authenticated, relayed session.",
+      labelNames: ["instance"],
+      buckets: HANDSHAKE_BUCKETS,
+      registers,
+    });
+    this.#login = new Histogram({
+      name: "iamdb_login_duration_seconds",
+      help: "The gateway's part of a successful login, by instance and engine: from the client's token to a relayed session (token check, authorization, backend login or pooled connection), without the client's TLS handshake and round trips.",
+      labelNames: ["instance", "engine"],
+      buckets: LOGIN_BUCKETS,
+      registers,
+    });
+    this.#process = Object.fromEntries(
+      Object.entries(PROCESS_COUNTERS).map(([name, help]) => [name, new Counter({ name, help, registers })]),
+    ) as Record<ProcessCounter, Counter>;
+    for (const c of Object.values(this.#process)) c.inc(0);
     for (const i of instances) {
-      this.#sessions.set(i, 0);
-      this.#histograms.set(i, { buckets: BUCKETS.map(() => 0), sum: 0, count: 0 });
-      this.#ended.set(i, new Map(ENDED_CAUSES.map((c) => [c, 0])));
+      if (typeof i === "string") this.#instance(i);
+      else this.#loginHistogram(this.#instance(i.identifier), i.identifier, i.engine);
     }
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
-  #inc(name: string, instance: string): void {
-    const m = this.#counters.get(name);
-    if (m) m.set(instance, (m.get(instance) ?? 0) + 1);
+  #instance(instance: string): InstanceMetrics {
+    let m = this.#byInstance.get(instance);
+    if (m) return m;
+    const counters = Object.fromEntries(
+      Object.entries(this.#counters).map(([key, c]) => {
+        const child = c.labels(instance);
+        child.inc(0);
+        return [key, child];
+      }),
+    ) as Record<CounterKey, Counter.Internal>;
+    const failures = new Map(
+      LOGIN_FAILURE_CAUSES.map((cause) => {
+        const child = this.#failures.labels(instance, cause);
+        child.inc(0);
+        return [cause, child];
+      }),
+    );
+    const ended = new Map(
+      ENDED_CAUSES.map((cause) => {
+        const child = this.#ended.labels(instance, cause);
+        child.inc(0);
+        return [cause, child];
+      }),
+    );
+    this.#handshake.zero({ instance });
+    m = {
+      counters,
+      failures,
+      ended,
+      handshake: this.#handshake.labels(instance),
+      login: new Map(),
+      sessions: 0,
+    };
+    this.#byInstance.set(instance, m);
+    return m;
+  }
+
+  #loginHistogram(m: InstanceMetrics, instance: string, engine: string) {
+    let h = m.login.get(engine);
+    if (!h) {
+      this.#login.zero({ instance, engine });
+      h = this.#login.labels(instance, engine);
+      m.login.set(engine, h);
+    }
+    return h;
   }
 
   /** A session started on a new backend login (`reused` false) or a pooled backend connection. */
   backendSession(instance: string, reused: boolean): void {
-    this.#inc(reused ? "iamdb_backend_reused_total" : "iamdb_backend_logins_total", instance);
-  }
-
-  #bump(name: string, n = 1): void {
-    const c = this.#process.get(name);
-    if (c) c.value += n;
+    const c = this.#instance(instance).counters;
+    (reused ? c.backendReused : c.backendLogins).inc();
   }
 
   /** A write to the auth log failed, or a line was dropped while the file is being retried. */
   authLogWriteFailed(): void {
-    this.#bump("iamdb_auth_log_write_failures_total");
+    this.#process.iamdb_auth_log_write_failures_total.inc();
   }
 
   /** Pre-authentication failures left out of the auth log (summarised instead). */
   authLogSuppressed(n: number): void {
-    this.#bump("iamdb_auth_log_suppressed_total", n);
+    this.#process.iamdb_auth_log_suppressed_total.inc(n);
   }
 
   /** A listener failed to accept a connection (out of file descriptors). */
   acceptFailed(): void {
-    this.#bump("iamdb_accept_errors_total");
-  }
-
-  /** A process-wide counter's value. */
-  processCounter(name: string): number {
-    return this.#process.get(name)?.value ?? 0;
+    this.#process.iamdb_accept_errors_total.inc();
   }
 
   request(instance: string): void {
-    this.#inc("iam_db_auth_connection_requests_total", instance);
+    this.#instance(instance).counters.requests.inc();
   }
 
-  success(instance: string, handshakeSeconds: number): void {
-    this.#inc("iam_db_auth_connection_success_total", instance);
-    const h = this.#histograms.get(instance);
-    if (!h) return;
-    h.count++;
-    h.sum += handshakeSeconds;
-    for (const [i, b] of BUCKETS.entries()) {
-      if (handshakeSeconds <= b) h.buckets[i] = (h.buckets[i] ?? 0) + 1;
+  /**
+   * An authenticated session: `handshakeSeconds` from accept, `loginSeconds` from the token
+   * (see iamdb_login_duration_seconds), for an instance of `engine`.
+   */
+  success(instance: string, handshakeSeconds: number, loginSeconds?: number, engine?: string): void {
+    const m = this.#instance(instance);
+    m.counters.success.inc();
+    m.handshake.observe(handshakeSeconds);
+    if (loginSeconds !== undefined && engine !== undefined) {
+      (m.login.get(engine) ?? this.#loginHistogram(m, instance, engine)).observe(loginSeconds);
     }
   }
 
   failure(instance: string, kind: FailureKind): void {
-    this.#inc("iam_db_auth_connection_failure_total", instance);
-    this.#inc(FAILURE_COUNTERS[kind], instance);
+    const c = this.#instance(instance).counters;
+    c.failure.inc();
+    c[kind].inc();
   }
 
   /**
-   * An auth-log failure: counted here when it is not an IAM authentication (no TLS, the
-   * client left, a protocol violation, the login timeout); the RDS-named counters take the rest.
+   * Every auth-log failure, by cause (iamdb_login_failures_total); those that are not an IAM
+   * authentication (no TLS, the client left, a protocol violation, the login timeout) also in
+   * iamdb_login_ended_total. The RDS-named counters are kept by {@link failure}.
    */
   loginEnded(instance: string, cause: LoginFailureCause): void {
-    if (!isEndedCause(cause)) return;
-    const m = this.#ended.get(instance);
-    if (m) m.set(cause, (m.get(cause) ?? 0) + 1);
-  }
-
-  /** iamdb_login_ended_total for one instance and cause. */
-  ended(instance: string, cause: EndedCause): number {
-    return this.#ended.get(instance)?.get(cause) ?? 0;
+    const m = this.#instance(instance);
+    m.failures.get(cause)?.inc();
+    if (isEndedCause(cause)) m.ended.get(cause)?.inc();
   }
 
   sessionOpened(instance: string): void {
-    this.#sessions.set(instance, (this.#sessions.get(instance) ?? 0) + 1);
+    this.#instance(instance).sessions++;
   }
 
   sessionClosed(instance: string): void {
-    this.#sessions.set(instance, Math.max(0, (this.#sessions.get(instance) ?? 0) - 1));
+    const m = this.#instance(instance);
+    m.sessions = Math.max(0, m.sessions - 1);
   }
 
   activeSessions(instance?: string): number {
-    if (instance !== undefined) return this.#sessions.get(instance) ?? 0;
+    if (instance !== undefined) return this.#byInstance.get(instance)?.sessions ?? 0;
     let n = 0;
-    for (const v of this.#sessions.values()) n += v;
+    for (const m of this.#byInstance.values()) n += m.sessions;
     return n;
   }
 
-  counter(name: string, instance: string): number {
-    return this.#counters.get(name)?.get(instance) ?? 0;
+  /** One sample's value: `name` with exactly these labels (0 when absent). */
+  async value(name: string, labels: Readonly<Record<string, string>> = {}): Promise<number> {
+    const metric = this.registry.getSingleMetric(name);
+    if (!metric) return 0;
+    const want = Object.entries(labels);
+    const { values } = await metric.get();
+    const hit = values.find(
+      (v) =>
+        Object.keys(v.labels).length === want.length && want.every(([k, val]) => String(v.labels[k]) === val),
+    );
+    return hit?.value ?? 0;
   }
 
-  /** @see https://prometheus.io/docs/instrumenting/exposition_formats/ */
-  render(): string {
-    const lines: string[] = [];
-    const label = (i: string) => `instance="${i.replace(/["\\\n]/g, "_")}"`;
-    for (const [name, byInstance] of this.#counters) {
-      lines.push(`# HELP ${name} ${HELP[name]}`, `# TYPE ${name} counter`);
-      for (const [i, v] of byInstance) lines.push(`${name}{${label(i)}} ${v}`);
-    }
-    lines.push(
-      "# HELP iamdb_login_ended_total Connections the auth log records that ended without an IAM authentication decision, by cause (tls-required, client-closed, protocol-violation, login-timeout); the iam_db_auth_* counters leave them out.",
-      "# TYPE iamdb_login_ended_total counter",
-    );
-    for (const [i, byCause] of this.#ended) {
-      for (const [c, v] of byCause) lines.push(`iamdb_login_ended_total{${label(i)},cause="${c}"} ${v}`);
-    }
-    lines.push(
-      "# HELP iamdb_active_sessions Relayed sessions open now.",
-      "# TYPE iamdb_active_sessions gauge",
-    );
-    for (const [i, v] of this.#sessions) lines.push(`iamdb_active_sessions{${label(i)}} ${v}`);
-    lines.push(
-      "# HELP iamdb_handshake_seconds Time from accept to an authenticated, relayed session.",
-      "# TYPE iamdb_handshake_seconds histogram",
-    );
-    for (const [i, h] of this.#histograms) {
-      for (const [n, b] of BUCKETS.entries()) {
-        lines.push(`iamdb_handshake_seconds_bucket{${label(i)},le="${b}"} ${h.buckets[n] ?? 0}`);
-      }
-      lines.push(`iamdb_handshake_seconds_bucket{${label(i)},le="+Inf"} ${h.count}`);
-      lines.push(
-        `iamdb_handshake_seconds_sum{${label(i)}} ${h.sum}`,
-        `iamdb_handshake_seconds_count{${label(i)}} ${h.count}`,
-      );
-    }
-    for (const [name, c] of this.#process) {
-      lines.push(`# HELP ${name} ${c.help}`, `# TYPE ${name} counter`, `${name} ${c.value}`);
-    }
-    return `${lines.join("\n")}\n`;
+  /** An instance-labelled counter's value (iam_db_auth_*, iamdb_backend_*). */
+  counter(name: string, instance: string): Promise<number> {
+    return this.value(name, { instance });
+  }
+
+  /** iamdb_login_ended_total for one instance and cause. */
+  ended(instance: string, cause: EndedCause): Promise<number> {
+    return this.value("iamdb_login_ended_total", { instance, cause });
+  }
+
+  /** A process-wide counter's value. */
+  processCounter(name: ProcessCounter): Promise<number> {
+    return this.value(name);
+  }
+
+  /** The Content-Type of {@link render}'s text. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  render(): Promise<string> {
+    return this.registry.metrics();
   }
 }

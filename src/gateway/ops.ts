@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { type HttpLimits, httpServerOptions, limitConnections } from "../api/http-limits.js";
+import { log } from "../log/logger.js";
 import type { GatewayMetrics } from "./metrics.js";
 
 /** What `iamdb up` uses unless configured (config.ops): a scraper needs few connections. */
@@ -15,7 +16,7 @@ export interface OpsServer {
 }
 
 /**
- * /metrics (Prometheus text), /healthz (the process is up) and /readyz (every listener is
+ * /metrics (Prometheus text, from the metrics' prom-client registry), /healthz (the process is up) and /readyz (every listener is
  * accepting and the gateway is not draining) on a port of their own, unauthenticated, so a
  * scraper or orchestrator needs no AWS credentials.
  */
@@ -34,9 +35,14 @@ export function startOpsServer(
       return;
     }
     if (path === "/metrics") {
-      res
-        .writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" })
-        .end(metrics.render());
+      metrics.render().then(
+        (text) => res.writeHead(200, { "content-type": metrics.contentType }).end(text),
+        (err: Error) => {
+          // A collector failed (prom-client's process metrics read /proc): say so to the scraper.
+          log().error({ err }, "/metrics could not be collected");
+          res.writeHead(500, { "content-type": "text/plain" }).end(`metrics unavailable: ${err.message}\n`);
+        },
+      );
     } else if (path === "/healthz") {
       res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
     } else if (path === "/readyz") {

@@ -20,9 +20,9 @@ import { raw, readUntilClose } from "./clients.js";
 import { startTestGateway } from "./fixture.js";
 
 /** Polls `check` every 10 ms for up to 5 s. */
-async function eventually(check: () => boolean, what: string): Promise<void> {
+async function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 500; i++) {
-    if (check()) return;
+    if (await check()) return;
     await new Promise((r) => setTimeout(r, 10));
   }
   assert.fail(`never happened: ${what}`);
@@ -126,18 +126,21 @@ describe("auth log rotation and write failures", () => {
         retryMs: 20,
       });
       sink.write("lost 1\n");
-      await eventually(() => metrics.processCounter("iamdb_auth_log_write_failures_total") >= 1, "counted");
+      await eventually(
+        async () => (await metrics.processCounter("iamdb_auth_log_write_failures_total")) >= 1,
+        "counted",
+      );
       assert.equal(complaints.length, 1);
       assert.match(complaints[0] ?? "", /cannot write the auth log .*auth\.log: .*ENOSPC.*free disk space/);
       // Further failures are counted, not repeated on stderr every time.
       await new Promise((r) => setTimeout(r, 30));
       sink.write("lost 2\n");
       await eventually(
-        () => metrics.processCounter("iamdb_auth_log_write_failures_total") >= 2,
+        async () => (await metrics.processCounter("iamdb_auth_log_write_failures_total")) >= 2,
         "counted again",
       );
       assert.equal(complaints.length, 1);
-      assert.match(metrics.render(), /^iamdb_auth_log_write_failures_total [1-9]/m);
+      assert.match(await metrics.render(), /^iamdb_auth_log_write_failures_total [1-9]/m);
       // Fixed: the path is a regular file again; the next write after the retry interval lands.
       rmSync(file);
       await new Promise((r) => setTimeout(r, 30));

@@ -20,7 +20,7 @@ input.on("line", async (line) => {
   if (line === "report") {
     process.stdout.write(
       `${JSON.stringify({
-        acceptErrors: gw.metrics.processCounter("iamdb_accept_errors_total"),
+        acceptErrors: await gw.metrics.processCounter("iamdb_accept_errors_total"),
         outOfDescriptorLines: gw.log().filter((l) => /out of file descriptors/.test(String(l.detail))).length,
       })}\n`,
     );

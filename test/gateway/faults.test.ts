@@ -271,9 +271,9 @@ describe("faults while the gateway is busy with a login", () => {
       );
       // /metrics counts it too, apart from the RDS-named counters.
       const id = slow.instance().identifier;
-      assert.equal(slow.metrics.ended(id, "client-closed"), 1);
+      assert.equal(await slow.metrics.ended(id, "client-closed"), 1);
       assert.match(
-        slow.metrics.render(),
+        await slow.metrics.render(),
         new RegExp(`iamdb_login_ended_total\\{instance="${id}",cause="client-closed"\\} 1\n`),
       );
       await eventually(async () => closed() === 1, "the backend connection is closed");

@@ -116,7 +116,7 @@ export async function startGatewayFixture(
   });
   const tls = await ensureListenerTls({ dir: join(dir, "tls"), names: ["localhost", "127.0.0.1"] });
   const accounts = new DbAccountStore(store, store.changes, new SecretBox(masterKey));
-  const metrics = new GatewayMetrics([id]);
+  const metrics = new GatewayMetrics([base]);
   const lines: string[] = [];
   const authLog = new AuthLog(
     {

@@ -164,15 +164,15 @@ describe("backend connection reuse", () => {
   });
 
   it("/metrics counts sessions on new backend logins and on reused backends", async () => {
-    const count = (name: string) =>
-      Number(new RegExp(`${name}\\{instance="pg1"\\} (\\d+)`).exec(gw.metrics.render())?.[1]);
-    const logins = count("iamdb_backend_logins_total");
-    const reused = count("iamdb_backend_reused_total");
+    const count = async (name: string) =>
+      Number(new RegExp(`${name}\\{instance="pg1"\\} (\\d+)`).exec(await gw.metrics.render())?.[1]);
+    const logins = await count("iamdb_backend_logins_total");
+    const reused = await count("iamdb_backend_reused_total");
     await nextPid(gw, { application_name: "metrics-a-fresh-key" });
-    assert.equal(count("iamdb_backend_logins_total"), logins + 1);
+    assert.equal(await count("iamdb_backend_logins_total"), logins + 1);
     await nextPid(gw, { application_name: "metrics-a-fresh-key" });
-    assert.equal(count("iamdb_backend_reused_total"), reused + 1);
-    assert.equal(count("iamdb_backend_logins_total"), logins + 1);
+    assert.equal(await count("iamdb_backend_reused_total"), reused + 1);
+    assert.equal(await count("iamdb_backend_logins_total"), logins + 1);
   });
 
   it("other startup parameters get another backend; a client without application_name never shares with one that has it", async () => {

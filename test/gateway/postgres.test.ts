@@ -219,8 +219,8 @@ describe("PostgreSQL gateway: sessions", () => {
     assert.match(stdout, /number of transactions actually processed: 200\/200/);
   });
 
-  it("metrics count requests, successes and failures by instance", () => {
-    const text = gw.metrics.render();
+  it("metrics count requests, successes and failures by instance", async () => {
+    const text = await gw.metrics.render();
     assert.match(text, /iam_db_auth_connection_requests_total\{instance="pg1"\} [1-9]/);
     assert.match(text, /iam_db_auth_connection_success_total\{instance="pg1"\} [1-9]/);
   });
@@ -328,7 +328,7 @@ describe("PostgreSQL gateway: every refusal is PAM failure 28000 with the cause 
 
 describe("PostgreSQL gateway: the wire", () => {
   it("refuses a plaintext login before asking for a password (counted in /metrics as tls-required)", async () => {
-    const ended = gw.metrics.ended("pg1", "tls-required");
+    const ended = await gw.metrics.ended("pg1", "tls-required");
     const r = await refusal(
       new pg.Client({
         host: "127.0.0.1",
@@ -350,9 +350,9 @@ describe("PostgreSQL gateway: the wire", () => {
       "AuthenticationCleartextPassword was sent",
     );
     assert.equal(errorFields(bytes).C, "28000");
-    assert.equal(gw.metrics.ended("pg1", "tls-required"), ended + 2);
+    assert.equal(await gw.metrics.ended("pg1", "tls-required"), ended + 2);
     assert.match(
-      gw.metrics.render(),
+      await gw.metrics.render(),
       new RegExp(`iamdb_login_ended_total\\{instance="pg1",cause="tls-required"\\} ${ended + 2}\n`),
     );
   });
@@ -393,7 +393,7 @@ describe("PostgreSQL gateway: the wire", () => {
 
   it("a client that hangs up at the password prompt (as psql does to prompt) is neither logged nor counted", async () => {
     const logged = gw.log().length;
-    const requests = gw.metrics.counter("iam_db_auth_connection_requests_total", "pg1");
+    const requests = await gw.metrics.counter("iam_db_auth_connection_requests_total", "pg1");
     const s = await raw(gw.port);
     s.write(startupPacket(SSL_REQUEST));
     await new Promise((resolve) => s.once("data", resolve));
@@ -405,7 +405,7 @@ describe("PostgreSQL gateway: the wire", () => {
     secure.destroy();
     await sleep(200);
     assert.equal(gw.log().length, logged);
-    assert.equal(gw.metrics.counter("iam_db_auth_connection_requests_total", "pg1"), requests);
+    assert.equal(await gw.metrics.counter("iam_db_auth_connection_requests_total", "pg1"), requests);
   });
 
   it("closes a silent connection at the login timeout", async () => {
@@ -428,7 +428,7 @@ describe("PostgreSQL gateway: the wire", () => {
       const third = await raw(capped.port);
       assert.equal(errorFields(await readUntilClose(third)).C, "53300");
       assert.match(
-        capped.metrics.render(),
+        await capped.metrics.render(),
         /iam_db_auth_connection_failure_throttling_total\{instance="pg1"\} 1/,
       );
       for (const s of idle) s.destroy();

@@ -2,6 +2,7 @@ import { lookup } from "node:dns/promises";
 import { relative } from "node:path";
 import { startIamdb } from "../../app/start.js";
 import type { IamdbStatus } from "../../app/status.js";
+import { log } from "../../log/logger.js";
 import type { CliIO } from "../io.js";
 import { type DeploymentOptions, deploymentConfig, deploymentFlags } from "./context.js";
 import { checkPorts, listenFailure } from "./listenError.js";
@@ -108,8 +109,8 @@ export async function upCommand(opts: DeploymentOptions, io: CliIO): Promise<num
   );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
-      io.err(
-        `iamdb: ${signal}: no new connections; draining ${running.gateway.sessions.size} session(s) for up to ${config.gateway.drainTimeoutMs} ms`,
+      log().info(
+        `${signal}: no new connections; draining ${running.gateway.sessions.size} session(s) for up to ${config.gateway.drainTimeoutMs} ms`,
       );
       process.off("SIGTERM", onTerm);
       process.off("SIGINT", onInt);
@@ -120,6 +121,6 @@ export async function upCommand(opts: DeploymentOptions, io: CliIO): Promise<num
     process.on("SIGTERM", onTerm);
     process.on("SIGINT", onInt);
   });
-  io.err("iamdb: stopped");
+  log().info("iamdb stopped");
   return 0;
 }

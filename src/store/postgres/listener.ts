@@ -1,5 +1,6 @@
 import pg from "pg";
 import type { Invalidation } from "../../iam/repository.js";
+import { log } from "../../log/logger.js";
 import type { ChangeHub } from "../sql/change-hub.js";
 
 /** What travels in a NOTIFY payload: the sender (to skip our own echo) and the change. */
@@ -22,6 +23,9 @@ export class ChangeListener {
   private closed = false;
   private retryMs = 100;
   private timer: NodeJS.Timeout | undefined;
+  /** Failed reconnection attempts since the connection was lost (the first is a warning, the rest debug). */
+  private failedReconnects = 0;
+  private lostAt: number | undefined;
   live = false;
 
   constructor(
@@ -38,7 +42,7 @@ export class ChangeListener {
 
   private async connect(): Promise<void> {
     const client = new pg.Client(this.config);
-    client.on("error", () => this.lost(client));
+    client.on("error", (err) => this.lost(client, err));
     client.on("end", () => this.lost(client));
     client.on("notification", (msg) => this.onNotification(msg.payload));
     try {
@@ -52,6 +56,14 @@ export class ChangeListener {
     this.retryMs = 100;
     this.live = true;
     this.hub.emit({ scope: "all" });
+    if (this.lostAt !== undefined) {
+      log().info(
+        { component: "store", channel: this.channel, downMs: Math.round(performance.now() - this.lostAt) },
+        "store change listener reconnected; caching is on again",
+      );
+      this.lostAt = undefined;
+      this.failedReconnects = 0;
+    }
   }
 
   private onNotification(payload: string | undefined): void {
@@ -67,9 +79,16 @@ export class ChangeListener {
     if (msg.origin !== this.origin) this.hub.emit(msg.change);
   }
 
-  private lost(client: pg.Client): void {
+  private lost(client: pg.Client, err?: Error): void {
     if (client !== this.client) return;
     this.client = undefined;
+    if (!this.closed) {
+      this.lostAt = performance.now();
+      log().warn(
+        { component: "store", channel: this.channel, err },
+        "store change listener lost its PostgreSQL connection; nothing is cached until it reconnects (check that the store's PostgreSQL is up and reachable)",
+      );
+    }
     this.live = false;
     this.hub.emit({ scope: "all" });
     client.end().catch(() => undefined);
@@ -81,7 +100,12 @@ export class ChangeListener {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.closed) return;
-      this.connect().catch(() => {
+      this.connect().catch((err: Error) => {
+        this.failedReconnects++;
+        log()[this.failedReconnects === 1 ? "warn" : "debug"](
+          { component: "store", channel: this.channel, err, attempt: this.failedReconnects },
+          `store change listener could not reconnect; retrying every ${Math.min(this.retryMs * 2, 5000)} ms at most`,
+        );
         this.retryMs = Math.min(this.retryMs * 2, 5000);
         this.scheduleReconnect();
       });
