@@ -1,7 +1,7 @@
 import type { IamService } from "../iam/service.js";
 import type { DbAccountStore } from "../instances/accounts.js";
 import type { DbInstance, InstanceRegistry } from "../instances/types.js";
-import { describeDecision, evaluate, type RequestContext } from "../policy/index.js";
+import { type Decision, describeDecision, evaluate, type RequestContext } from "../policy/index.js";
 import type { RdsErrorCode } from "../token/causes.js";
 import { verifyAuthToken } from "../token/verify.js";
 import { explainLogin, type LoginExplanation } from "./explainLogin.js";
@@ -96,6 +96,30 @@ export function loginContext(
 }
 
 /**
+ * `rds-db:connect` on the DB user's ARN under the principal's policies, with the login's
+ * condition keys: the one evaluation both a login and `iamdb doctor` (explainLogin.ts) make.
+ */
+export function evaluateConnect(
+  set: NonNullable<Awaited<ReturnType<IamService["policySetFor"]>>>,
+  req: Pick<LoginRequest, "sourceIp" | "secureTransport">,
+  instance: DbInstance,
+  resource: string,
+  at: Date,
+): { decision: Decision; explained: string } {
+  const decision = evaluate(
+    {
+      action: "rds-db:connect",
+      resource,
+      principal: set.principal,
+      context: loginContext(req, instance),
+      now: at,
+    },
+    set.policies,
+  );
+  return { decision, explained: describeDecision(decision, { action: "rds-db:connect", resource }) };
+}
+
+/**
  * Everything between "the client sent a password" and "log in to the backend", the same for
  * every engine: the token (bound to this instance's names, port and the login user), the key
  * or session behind it, the instance's IAM switch, the IAM-only DB account, and
@@ -176,17 +200,7 @@ export class Authenticator {
     const { accountId, partition } = iam.account;
     const resource = dbUserArn(partition, accountId, instance, dbUser);
     const at = now();
-    const decision = evaluate(
-      {
-        action: "rds-db:connect",
-        resource,
-        principal: set.principal,
-        context: loginContext(req, instance),
-        now: at,
-      },
-      set.policies,
-    );
-    const explained = describeDecision(decision, { action: "rds-db:connect", resource });
+    const { decision, explained } = evaluateConnect(set, req, instance, resource, at);
     if (decision.decision !== "allowed") {
       return {
         ok: false,

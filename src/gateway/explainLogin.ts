@@ -1,13 +1,13 @@
 import type { Decision } from "../policy/index.js";
-import { describeDecision, describeStatement, evaluate } from "../policy/index.js";
+import { describeStatement } from "../policy/index.js";
 import type { FailureCause } from "../token/causes.js";
 import { inspectAuthToken, type TokenInspection } from "../token/inspect.js";
 import { verifyAuthToken } from "../token/verify.js";
 import {
   type AuthenticatorOptions,
   dbUserArn,
+  evaluateConnect,
   type LoginRequest,
-  loginContext,
   refusalDetail,
 } from "./authenticate.js";
 import { classify, type LoginFailureCause } from "./outcome.js";
@@ -188,17 +188,9 @@ export async function explainLogin(
     if (set === undefined) {
       fail("policy", "not-authorized", refusalDetail.principalGone(principal.arn));
     } else {
-      decision = evaluate(
-        {
-          action: "rds-db:connect",
-          resource,
-          principal: set.principal,
-          context: loginContext(req, instance),
-          now: at,
-        },
-        set.policies,
-      );
-      const explained = describeDecision(decision, { action: "rds-db:connect", resource });
+      const evaluated = evaluateConnect(set, req, instance, resource, at);
+      decision = evaluated.decision;
+      const explained = evaluated.explained;
       if (decision.decision === "allowed") pass("policy", explained);
       else fail("policy", "not-authorized", refusalDetail.notAuthorized(principal.arn, explained));
     }

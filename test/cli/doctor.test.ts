@@ -170,12 +170,19 @@ describe("the quickstart under --config", () => {
     const conninfo = `host=localhost port=${port()} sslmode=verify-full sslrootcert=${status.instances[0]?.caFile} dbname=postgres user=iamdb_dr_bob`;
     const r = await psql(conninfo, "select 1", tokenFor({ user: "iamdb_dr_bob" }));
     assert.notEqual(r.code, 0);
-    const entry = readFileSync(join(dir, "state", "auth.log"), "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l))
-      .reverse()
-      .find((e) => e.cause === "db-user-not-iam-enabled");
+    // The auth log is written after the client has its answer: wait for the line (functional deadline).
+    const refusal = () =>
+      readFileSync(join(dir, "state", "auth.log"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l))
+        .reverse()
+        .find((e) => e.cause === "db-user-not-iam-enabled");
+    let entry = refusal();
+    for (let i = 0; entry === undefined && i < 100; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      entry = refusal();
+    }
     assert.ok(entry, "the refusal is in the auth log");
     const fix = /create it with: (iamdb db-user create .*?) \(or take over/.exec(entry.detail)?.[1];
     assert.equal(
