@@ -1,6 +1,3 @@
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Argument, Command, CommanderError } from "commander";
 import { FileModeError } from "../files/permissions.js";
 import {
@@ -13,6 +10,7 @@ import {
 } from "../log/logger.js";
 import { StoreError } from "../store/errors.js";
 import { TlsConfigError } from "../tls/errors.js";
+import { IAMDB_VERSION } from "../version.js";
 import { registerAdminCommands } from "./admin/register.js";
 import { dbUserCommand } from "./commands/dbUser.js";
 import { doctorCommand } from "./commands/doctor.js";
@@ -23,21 +21,6 @@ import { upCommand } from "./commands/up.js";
 import { bashCompletion, zshCompletion } from "./completion.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, UserError } from "./errors.js";
 import { type CliIO, processIO } from "./io.js";
-
-/** This package's version, from its package.json (found above this file in src/ and in dist/). */
-function packageVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const file = join(dir, "package.json");
-    if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "iamdb" && pkg.version) return pkg.version;
-    }
-    const up = dirname(dir);
-    if (up === dir) return "unknown";
-    dir = up;
-  }
-}
 
 /** `--log-level`, else IAMDB_LOG_LEVEL, else info; a bad value is a usage error (exit 2). */
 function logLevelOption(flag: string | undefined): LogLevel {
@@ -60,7 +43,7 @@ export function commandPath(c: Command): string {
 export function program(io: CliIO, setExit: (code: number) => void): Command {
   const p = new Command("iamdb")
     .description("Amazon RDS IAM database authentication for databases you run yourself")
-    .version(`iamdb ${packageVersion()} (Node.js ${process.version})`, "-V, --version", "print the version")
+    .version(`iamdb ${IAMDB_VERSION} (Node.js ${process.version})`, "-V, --version", "print the version")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
