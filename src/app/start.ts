@@ -341,13 +341,13 @@ export async function startIamdb(
       /**
        * A drain first: /readyz turns 503 at once, the listeners stay open for drainDelayMs (so a
        * load balancer's health check takes this gateway out before it refuses anyone), then stop
-       * accepting, let sessions end, leave the fleet, and close the rest.
+       * accepting, let sessions end, then close the rest in reverse order of start (leaving the
+       * fleet first).
        */
       async stop() {
         gateway.draining = true;
         if (config.fleet.drainDelayMs > 0) await new Promise((r) => setTimeout(r, config.fleet.drainDelayMs));
         await stopGateway();
-        await membership.leave();
         await stopAll();
       },
     };

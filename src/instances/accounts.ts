@@ -17,7 +17,9 @@ export interface DbAccount {
   readonly rotatedAt: string;
 }
 
-const context = (instance: string, username: string) => `iamdb:db-account:${instance}/${username}`;
+/** The context a DB account's password is sealed under (the import of old data directories opens with it). */
+export const dbAccountSealContext = (instance: string, username: string) =>
+  `iamdb:db-account:${instance}/${username}`;
 
 /** A password no one types: 32 random bytes, URL-safe base64 (no quoting issues in SQL or URLs). */
 export function newDbPassword(): string {
@@ -78,29 +80,18 @@ export class DbAccountStore {
   /** The gateway-held password, unsealed only for the backend login. */
   async password(instance: string, username: string): Promise<string | undefined> {
     const a = await this.#record(instance, username);
-    return a && this.secrets.open(a.sealedPassword, context(instance, username));
+    return a && this.secrets.open(a.sealedPassword, dbAccountSealContext(instance, username));
   }
 
   async put(instance: string, username: string, password: string, now = new Date()): Promise<DbAccount> {
     const a = await this.repo.putDbAccount(
       instance,
       username,
-      this.secrets.seal(password, context(instance, username)),
+      this.secrets.seal(password, dbAccountSealContext(instance, username)),
       now,
     );
     this.#cache.delete(this.#key(instance, username));
     return view(a);
-  }
-
-  /** Seals and stores an account read from an old data directory, unless the store has it already. */
-  importAccount(a: DbAccount & { password: string }): Promise<boolean> {
-    return this.repo.insertDbAccount({
-      instance: a.instance,
-      username: a.username,
-      sealedPassword: this.secrets.seal(a.password, context(a.instance, a.username)),
-      createdAt: new Date(a.createdAt),
-      rotatedAt: new Date(a.rotatedAt),
-    });
   }
 
   async delete(instance: string, username: string): Promise<boolean> {
@@ -113,6 +104,3 @@ export class DbAccountStore {
     this.#unsubscribe();
   }
 }
-
-/** The context a DB account's password is sealed under (the import of old data directories opens with it). */
-export const dbAccountSealContext = context;
