@@ -95,6 +95,24 @@ export function loginContext(
   return context;
 }
 
+/** The login's token, checked against this instance's own names, port and region and the login user. */
+export function verifyLoginToken(
+  options: Pick<AuthenticatorOptions, "iam" | "clockSkewSeconds">,
+  instance: DbInstance,
+  req: Pick<LoginRequest, "dbUser" | "password">,
+  now: () => Date,
+) {
+  return verifyAuthToken(req.password, {
+    hostnames: instance.endpoints,
+    port: instance.port,
+    region: instance.region,
+    dbUser: req.dbUser,
+    lookupCredential: (id) => options.iam.lookupCredential(id),
+    now,
+    clockSkewSeconds: options.clockSkewSeconds,
+  });
+}
+
 /**
  * `rds-db:connect` on the DB user's ARN under the principal's policies, with the login's
  * condition keys: the one evaluation both a login and `iamdb doctor` (explainLogin.ts) make.
@@ -157,15 +175,7 @@ export class Authenticator {
         detail: refusalDetail.iamDisabled(instance.identifier, this.#flags),
       };
     }
-    const verified = await verifyAuthToken(req.password, {
-      hostnames: instance.endpoints,
-      port: instance.port,
-      region: instance.region,
-      dbUser,
-      lookupCredential: (id) => iam.lookupCredential(id),
-      now,
-      clockSkewSeconds: this.options.clockSkewSeconds,
-    });
+    const verified = await verifyLoginToken(this.options, instance, req, now);
     if (!verified.ok) {
       return {
         ok: false,

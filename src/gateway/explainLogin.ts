@@ -2,13 +2,13 @@ import type { Decision } from "../policy/index.js";
 import { describeStatement } from "../policy/index.js";
 import type { FailureCause } from "../token/causes.js";
 import { inspectAuthToken, type TokenInspection } from "../token/inspect.js";
-import { verifyAuthToken } from "../token/verify.js";
 import {
   type AuthenticatorOptions,
   dbUserArn,
   evaluateConnect,
   type LoginRequest,
   refusalDetail,
+  verifyLoginToken,
 } from "./authenticate.js";
 import { classify, type LoginFailureCause } from "./outcome.js";
 
@@ -141,15 +141,7 @@ export async function explainLogin(
   else fail("iam-switch", "iam-disabled", refusalDetail.iamDisabled(instance.identifier, flags));
 
   const token = inspectAuthToken(req.password, at);
-  const verified = await verifyAuthToken(req.password, {
-    hostnames: instance.endpoints,
-    port: instance.port,
-    region: instance.region,
-    dbUser,
-    lookupCredential: (id) => iam.lookupCredential(id),
-    now,
-    clockSkewSeconds: options.clockSkewSeconds,
-  });
+  const verified = await verifyLoginToken(options, instance, req, now);
   const failedAt = verified.ok ? TOKEN_STEPS.length : TOKEN_STEPS.indexOf(TOKEN_STEP[verified.cause]);
   const passed: Record<string, string> = {
     "token-format": "a well-formed RDS auth token (AWS4-HMAC-SHA256, Action=connect)",
@@ -200,7 +192,7 @@ export async function explainLogin(
 
   const ordered = LOGIN_STEPS.map((name) => steps.get(name) as LoginStep);
   const first = ordered.find((s) => s.outcome === "fail");
-  const accessKeyId = verified.ok ? verified.accessKeyId : verified.accessKeyId;
+  const { accessKeyId } = verified;
   const common = {
     dbUser,
     sourceIp: req.sourceIp,
