@@ -168,6 +168,9 @@ function sessionTokenRefusal(caller: Principal, service: string, action: string)
 export function createApiHandler(options: ApiHandlerOptions): (request: ApiRequest) => Promise<ApiResponse> {
   const { iam, instances } = options;
   const clock = options.now ?? (() => new Date());
+  // Instances are declared by the configuration: their regions are fixed for the handler's life.
+  const deploymentRegions = new Set([...(options.regions ?? []), ...instances.list().map((i) => i.region)]);
+  const validRegions = validRequestRegions(iam.account.partition, deploymentRegions);
   const log = options.log ?? (() => {});
 
   return async function handle(request: ApiRequest): Promise<ApiResponse> {
@@ -229,11 +232,7 @@ export function createApiHandler(options: ApiHandlerOptions): (request: ApiReque
           ),
         );
       }
-      const deploymentRegions = new Set([
-        ...(options.regions ?? []),
-        ...instances.list().map((i) => i.region),
-      ]);
-      if (!validRequestRegions(iam.account.partition, deploymentRegions).has(auth.region)) {
+      if (!validRegions.has(auth.region)) {
         return fail(
           new ApiError(
             "SignatureDoesNotMatch",
