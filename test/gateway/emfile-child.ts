@@ -3,9 +3,8 @@
 // accept-error counter and the out-of-descriptor auth-log lines; on "login" whether a real
 // login works; exits when stdin ends.
 import { createInterface } from "node:readline";
-import { generateAuthToken } from "../../src/index.js";
 import { pgClient } from "./clients.js";
-import { REGION, startTestGateway } from "./fixture.js";
+import { startTestGateway } from "./fixture.js";
 
 const USER = "iamdb_gw_emfile";
 const gw = await startTestGateway({
@@ -27,13 +26,7 @@ input.on("line", async (line) => {
   } else if (line === "login") {
     let ok = 0;
     try {
-      const token = generateAuthToken({
-        hostname: "localhost",
-        port: gw.port,
-        username: USER,
-        region: REGION,
-        credentials: creds,
-      }) as string;
+      const token = gw.token(USER, creds);
       const c = pgClient(gw.port, USER, token, gw.caPem);
       await c.connect();
       await c.query("select 1");

@@ -11,6 +11,7 @@ import { GatewayMetrics } from "../../src/gateway/metrics.js";
 import { postgresAccounts } from "../../src/gateway/provision/postgres.js";
 import { SecretBox } from "../../src/iam/secret-box.js";
 import { createIamService, type IamService } from "../../src/iam/service.js";
+import { generateAuthToken } from "../../src/index.js";
 import { DbAccountStore, newDbPassword } from "../../src/instances/accounts.js";
 import { StoreInstanceRegistry } from "../../src/instances/registry.js";
 import { newDbiResourceId } from "../../src/instances/state.js";
@@ -46,6 +47,12 @@ export interface TestGateway {
   log(): Array<Record<string, unknown>>;
   logText(): string;
   /** A user with an access key and an inline policy allowing rds-db:connect to `dbUser` on this instance. */
+  /** An auth token for `dbUser` at this gateway's port, signed with `credentials` (for `hostname`, localhost by default). */
+  token(
+    dbUser: string,
+    credentials: { accessKeyId: string; secretAccessKey: string },
+    hostname?: string,
+  ): string;
   userWithAccess(
     name: string,
     dbUser: string,
@@ -160,6 +167,9 @@ export async function startGatewayFixture(
     authLog,
     log: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
     logText: () => lines.join(""),
+    token(dbUser, credentials, hostname = "localhost") {
+      return generateAuthToken({ hostname, port, username: dbUser, region: REGION, credentials }) as string;
+    },
     async userWithAccess(name, dbUser, extraStatements = []) {
       await iam.createUser({ userName: name });
       const key = await iam.createAccessKey({ userName: name });

@@ -12,9 +12,8 @@ import { fileURLToPath } from "node:url";
 import { type AdminApi, startAdminApi } from "../../src/api/server.js";
 import { DescriptorWatch } from "../../src/gateway/descriptors.js";
 import { type OpsServer, startOpsServer } from "../../src/gateway/ops.js";
-import { generateAuthToken } from "../../src/index.js";
 import { pgClient, raw, readUntilClose } from "./clients.js";
-import { REGION, startTestGateway, type TestGateway } from "./fixture.js";
+import { startTestGateway, type TestGateway } from "./fixture.js";
 
 const USER = "iamdb_gw_limits";
 let gw: TestGateway;
@@ -32,13 +31,7 @@ after(async () => {
 
 /** A real login through the gateway and a query. */
 async function gatewayLogin(): Promise<void> {
-  const token = generateAuthToken({
-    hostname: "localhost",
-    port: gw.port,
-    username: USER,
-    region: REGION,
-    credentials: creds,
-  }) as string;
+  const token = gw.token(USER, creds);
   const c = pgClient(gw.port, USER, token, gw.caPem);
   await c.connect();
   try {

@@ -3,10 +3,9 @@
 // access key and the gateway-held DB password.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { generateAuthToken } from "../../src/index.js";
 import { configureLogger, log } from "../../src/log/logger.js";
 import { pgClient, refusal } from "./clients.js";
-import { REGION, startTestGateway, type TestGateway } from "./fixture.js";
+import { startTestGateway, type TestGateway } from "./fixture.js";
 
 const USER = "iamdb_ob_logsecret";
 const lines: string[] = [];
@@ -32,13 +31,7 @@ describe("operational log at trace", () => {
     await gw.provision(USER);
     const dbPassword = await gw.accounts.password(gw.instance().identifier, USER);
     assert.ok(dbPassword, "the gateway holds a password for the account");
-    const token = generateAuthToken({
-      hostname: "localhost",
-      port: gw.port,
-      username: USER,
-      region: REGION,
-      credentials: creds,
-    }) as string;
+    const token = gw.token(USER, creds);
 
     const c = pgClient(gw.port, USER, token, gw.caPem);
     await c.connect();

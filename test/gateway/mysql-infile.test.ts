@@ -6,8 +6,7 @@ import assert from "node:assert/strict";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import mysql from "mysql2/promise";
-import { generateAuthToken } from "../../src/index.js";
-import { type MysqlTestGateway, REGION, startMysqlTestGateway } from "./mysql-fixture.js";
+import { type MysqlTestGateway, startMysqlTestGateway } from "./mysql-fixture.js";
 
 const USER = "iamdb_gw_infile";
 let gw: MysqlTestGateway;
@@ -30,13 +29,7 @@ function lines(count: number, special: Map<number, string>): Buffer[] {
 }
 
 async function connect(infile: (path: string) => Readable) {
-  const token = generateAuthToken({
-    hostname: "127.0.0.1",
-    port: gw.port,
-    username: USER,
-    region: REGION,
-    credentials: creds,
-  }) as string;
+  const token = gw.token(USER, creds, "127.0.0.1");
   return mysql.createConnection({
     host: "127.0.0.1",
     port: gw.port,

@@ -6,10 +6,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { DbUserNameTooLong, postgresAccounts } from "../../src/gateway/provision/postgres.js";
-import { generateAuthToken } from "../../src/index.js";
 import { newDbPassword } from "../../src/instances/accounts.js";
 import { pgClient, refusal } from "./clients.js";
-import { MACHINE_PG, REGION, startTestGateway, type TestGateway } from "./fixture.js";
+import { MACHINE_PG, startTestGateway, type TestGateway } from "./fixture.js";
 
 /** 63 bytes: the longest name PostgreSQL keeps whole. */
 const PREFIX63 = `iamdb_gw_names_${"x".repeat(63 - 15)}`;
@@ -69,13 +68,7 @@ describe("PostgreSQL names over 63 bytes", () => {
     // An account recorded before the check existed, for a name the backend would cut to PREFIX63.
     gw.accounts.put("pg1", LONG_ASCII, newDbPassword());
     const creds = await gw.userWithAccess("long-name-user", LONG_ASCII);
-    const token = generateAuthToken({
-      hostname: "localhost",
-      port: gw.port,
-      username: LONG_ASCII,
-      region: REGION,
-      credentials: creds,
-    }) as string;
+    const token = gw.token(LONG_ASCII, creds);
     const r = await refusal(pgClient(gw.port, LONG_ASCII, token, gw.caPem));
     assert.equal(r.code, "28000");
     assert.match(r.message, /PAM authentication failed for user/);

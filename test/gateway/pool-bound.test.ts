@@ -6,11 +6,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
-import { generateAuthToken } from "../../src/index.js";
 import type { BackendSpec } from "../../src/instances/types.js";
 import { type PgCluster, startPgCluster } from "../helpers/pgCluster.js";
 import { pgClient } from "./clients.js";
-import { REGION, startTestGateway, type TestGateway } from "./fixture.js";
+import { startTestGateway, type TestGateway } from "./fixture.js";
 
 const A = "iamdb_gw_pool_a";
 const B = "iamdb_gw_pool_b";
@@ -60,13 +59,7 @@ async function session(
   creds: { accessKeyId: string; secretAccessKey: string },
   extra: Partial<pg.ClientConfig> = {},
 ): Promise<number> {
-  const token = generateAuthToken({
-    hostname: "localhost",
-    port: gw.port,
-    username: user,
-    region: REGION,
-    credentials: creds,
-  }) as string;
+  const token = gw.token(user, creds);
   const c = pgClient(gw.port, user, token, gw.caPem, { database: "postgres", ...extra });
   await c.connect();
   try {
