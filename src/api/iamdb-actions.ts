@@ -2,6 +2,7 @@ import type { LoginRequest } from "../gateway/authenticate.js";
 import type { LoginExplanation } from "../gateway/explainLogin.js";
 import type { DbAccount } from "../instances/accounts.js";
 import type { FleetMemberRecord } from "../instances/repository.js";
+import type { LiveSessionRecord, SessionFilter } from "../sessions/types.js";
 import { parseAuthToken } from "../token/parse.js";
 import type { ActionCall, ActionSpec, Target } from "./action.js";
 import { ApiError } from "./errors.js";
@@ -12,7 +13,9 @@ import { xmlList } from "./xml.js";
  * iamdb's own actions, in an `iamdb` service namespace of the same Query protocol, signed with
  * SigV4 (credential scope service `iamdb`) and authorized with IAM policy like the AWS ones:
  * `iamdb:CreateDBUser` & co. on the instance ARN (`arn:aws:rds:REGION:ACCOUNT:db:ID`, with the
- * instance's tags as aws:ResourceTag/KEY), `iamdb:DescribeGatewayFleet` on `*`.
+ * instance's tags as aws:ResourceTag/KEY), `iamdb:DescribeGatewayFleet` on `*`,
+ * `iamdb:ListDBSessions` and `iamdb:TerminateDBSessions` on the instance when the request names
+ * one, else on `*`.
  */
 export const IAMDB_API_VERSION = "2026-12-01";
 export const IAMDB_NAMESPACE = `https://iamdb.dev/doc/${IAMDB_API_VERSION}/`;
@@ -32,6 +35,58 @@ export interface IamdbServices {
   readonly explainLogin?: (req: LoginRequest) => Promise<LoginExplanation>;
   /** The live gateways sharing the store. */
   readonly fleet?: () => readonly FleetMemberRecord[];
+  /** The fleet's live sessions (iamdb:ListDBSessions, iamdb:TerminateDBSessions). */
+  readonly sessions?: {
+    list(filter: SessionFilter, limit: number): Promise<LiveSessionRecord[]>;
+    /** Ends the matching sessions on every gateway; returns those the fleet listed when asked. */
+    terminate(filter: SessionFilter, requestedBy: string): Promise<LiveSessionRecord[]>;
+  };
+}
+
+function sessions(c: ActionCall): NonNullable<IamdbServices["sessions"]> {
+  if (c.services.sessions === undefined) {
+    throw new ApiError(
+      "ServiceUnavailable",
+      503,
+      "This endpoint has no live sessions; call a gateway's admin API.",
+    );
+  }
+  return c.services.sessions;
+}
+
+/** ListDBSessions' and TerminateDBSessions' filter; DBInstanceIdentifier must name an instance. */
+function sessionFilter(c: ActionCall): SessionFilter {
+  const instance = c.params.str("DBInstanceIdentifier");
+  return {
+    ...(instance === undefined ? {} : { instance: instanceOf(c).identifier }),
+    sessionId: c.params.str("SessionId"),
+    accessKeyId: c.params.str("AccessKeyId"),
+    principalArn: c.params.str("PrincipalArn"),
+    dbUser: c.params.str("DBUser"),
+  };
+}
+
+/** The instance when the request names one (its tags as aws:ResourceTag/*), else every instance (`*`). */
+function optionalInstanceTarget(c: ActionCall): Target {
+  return c.params.has("DBInstanceIdentifier") ? instanceTarget(c) : { resource: "*" };
+}
+
+function sessionXml(s: LiveSessionRecord) {
+  return {
+    SessionId: s.sessionId,
+    GatewayMemberId: s.memberId,
+    DBInstanceIdentifier: s.instance,
+    Engine: s.engine,
+    DBUser: s.dbUser,
+    DatabaseName: s.database,
+    PrincipalArn: s.principalArn,
+    AccessKeyId: s.accessKeyId,
+    TemporaryCredentials: s.temporary,
+    CredentialExpiration: s.credentialExpiresAt,
+    ClientAddress: s.client,
+    StartTime: s.started,
+    BackendReused: s.backendReused,
+  };
 }
 
 /** The instance named by DBInstanceIdentifier, in the region the request is signed for (as the RDS actions find it). */
@@ -202,6 +257,30 @@ export const IAMDB_ACTIONS: Readonly<Record<string, ActionSpec>> = {
     run: async (c) => ({
       DBUsers: xmlList((await dbUsers(c).list(instanceOf(c).identifier)).map(dbUserXml)),
     }),
+  },
+  ListDBSessions: {
+    authorize: optionalInstanceTarget,
+    run: async (c) => {
+      const max = c.params.int("MaxRecords") ?? 1000;
+      if (max < 1 || max > 10_000)
+        throw c.params.invalid("MaxRecords", String(max), "Member must be from 1 to 10000");
+      return { DBSessions: xmlList((await sessions(c).list(sessionFilter(c), max)).map(sessionXml)) };
+    },
+  },
+  TerminateDBSessions: {
+    authorize: optionalInstanceTarget,
+    run: async (c) => {
+      const filter = sessionFilter(c);
+      if (!filter.sessionId && !filter.accessKeyId && !filter.principalArn && !filter.dbUser) {
+        throw new ApiError(
+          "MissingParameter",
+          400,
+          "Name the sessions to end: SessionId, AccessKeyId, PrincipalArn or DBUser (DBInstanceIdentifier narrows them further).",
+        );
+      }
+      const ended = await sessions(c).terminate(filter, c.caller.arn);
+      return { TerminatedSessions: xmlList(ended.map(sessionXml)) };
+    },
   },
   DescribeGatewayFleet: {
     authorize: () => ({ resource: "*" }),

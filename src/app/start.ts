@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -8,7 +8,7 @@ import { plaintextBackendWarnings } from "../config/backendTls.js";
 import type { Config } from "../config/types.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../embedded/pglite.js";
 import { FleetCancelRouter } from "../fleet/cancelRouter.js";
-import { FleetMembership } from "../fleet/membership.js";
+import { FleetMembership, MISSED_BEATS } from "../fleet/membership.js";
 import { peerKey } from "../fleet/peerCancel.js";
 import { Authenticator } from "../gateway/authenticate.js";
 import { AuthLog, authLogSink, reopenOnSighup } from "../gateway/authLog.js";
@@ -184,6 +184,7 @@ export async function startIamdb(
       ...(options.commandFlags === undefined ? {} : { commandFlags: options.commandFlags }),
     });
     const cancelRouter = new FleetCancelRouter(peerKey(masterKey), config.gateway.backendConnectTimeoutMs);
+    let fleet: FleetMembership | undefined;
     const gateway = await startGateway({
       registry,
       fleet: cancelRouter,
@@ -193,6 +194,15 @@ export async function startIamdb(
       authenticator,
       authLog,
       metrics,
+      instanceLimits: new Map(
+        config.instances.flatMap((i) => (i.limits === undefined ? [] : [[i.identifier, i.limits] as const])),
+      ),
+      changes: repository.changes,
+      refreshInstances: (c) =>
+        c.scope === "all" || (c.scope === "deployment" && c.kind === "instances")
+          ? registry.reload()
+          : Promise.resolve(),
+      fleetSize: () => fleet?.members().length || 1,
     });
     let gatewayStopped: Promise<void> | undefined;
     const stopGateway = () => {
@@ -213,7 +223,6 @@ export async function startIamdb(
     }
 
     const dbUsers = new DbUserService(registry, accounts, (id) => backends.get(id));
-    let fleet: FleetMembership | undefined;
     const api = await startAdminApi({
       iam,
       instances: registry,
@@ -221,6 +230,19 @@ export async function startIamdb(
         dbUsers,
         fleet: () => fleet?.members() ?? [],
         explainLogin: (req) => authenticator.explain(req),
+        sessions: {
+          list: (filter, limit) => gateway.live.listFleet(filter, limit),
+          terminate: async (filter, requestedBy) => {
+            const listed = await gateway.live.listFleet(filter, 100_000);
+            await gateway.live.requestTermination({
+              commandId: randomUUID(),
+              filter,
+              requestedBy,
+              created: new Date(),
+            });
+            return listed;
+          },
+        },
       },
       host: config.api.host,
       port: config.api.port,
@@ -282,6 +304,12 @@ export async function startIamdb(
     fleet = membership;
     cancelRouter.attach(membership);
     cleanups.push(() => membership.leave());
+    gateway.live.attachStore({
+      repo: repository,
+      changes: repository.changes,
+      memberId: membership.memberId,
+      aliveSince: () => new Date(Date.now() - MISSED_BEATS * config.fleet.heartbeatMs),
+    });
 
     const status: IamdbStatus = {
       pid: process.pid,

@@ -15,6 +15,7 @@ import { registerAdminCommands } from "./admin/register.js";
 import { dbUserCommand } from "./commands/dbUser.js";
 import { doctorCommand } from "./commands/doctor.js";
 import { inspectTokenCommand } from "./commands/inspectToken.js";
+import { sessionsCommand } from "./commands/sessions.js";
 import { statusCommand } from "./commands/status.js";
 import { tokenCommand } from "./commands/token.js";
 import { upCommand } from "./commands/up.js";
@@ -108,6 +109,29 @@ export function program(io: CliIO, setExit: (code: number) => void): Command {
       );
     }
     c.action(async (opts) => setExit(await dbUserCommand(action, opts, io)));
+  }
+  const sessions = p
+    .command("sessions")
+    .description("the fleet's live sessions: who is connected, and ending them");
+  for (const [action, what] of [
+    ["list", "list live sessions on every gateway of the fleet (principal, key, DB user, client, start)"],
+    ["terminate", "end live sessions at once, on whichever gateway holds them"],
+  ] as const) {
+    const c = sessions
+      .command(action)
+      .description(what)
+      .option("--db-instance-identifier <id>", "only this instance's sessions")
+      .option("--principal-arn <arn>", "only this principal's sessions (a user or assumed-role ARN)")
+      .option("--access-key-id <id>", "only sessions whose token this key signed")
+      .option("--db-user <name>", "only sessions of this DB user")
+      .option("--session-id <id>", "one session (its id is the login's correlation id in the auth log)")
+      .option("--data-dir <dir>", "the data directory whose administrator profile signs (default .iamdb)")
+      .option("--config <file>", "JSON configuration file (its dataDir)")
+      .option("--endpoint-url <url>", "the admin API of any gateway (default: the data directory's profile)")
+      .option("--profile <name>", "the AWS profile that signs (default: the data directory's administrator)")
+      .option("--region <region>", "the region to sign for")
+      .option("--json", "print JSON");
+    c.action(async (opts) => setExit(await sessionsCommand(action, opts, io)));
   }
   p.command("doctor")
     .description("why can't I connect? what the gateway would do with a login, without logging in")

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import type { DbEngine } from "../instances/types.js";
+import type { LoginLimits } from "../sessions/limits.js";
 import type {
   BackendConfig,
   Config,
@@ -45,6 +46,9 @@ export const DEFAULTS = {
     fileDescriptorReserve: 256,
     backendPoolIdleTimeoutMs: 60_000,
     backendPoolLifetimeMs: 3_600_000,
+    revocation: "terminate",
+    sessionsFollowCredentialExpiry: false,
+    limits: {},
   } satisfies GatewayLimits,
   fleet: {
     heartbeatMs: 2_000,
@@ -86,6 +90,15 @@ function autoOrInt(o: Json, key: string, where: string, min: number, max: number
     );
   }
   return v;
+}
+
+function oneOf<T extends string>(o: Json, key: string, where: string, choices: readonly T[], fallback: T): T {
+  const v = o[key] ?? fallback;
+  if (typeof v !== "string" || !(choices as readonly string[]).includes(v))
+    throw new ConfigError(
+      `${where}.${key} must be one of ${choices.map((c) => `"${c}"`).join(", ")} (got ${JSON.stringify(v)})`,
+    );
+  return v as T;
 }
 
 function bool(o: Json, key: string, where: string, fallback: boolean): boolean {
@@ -166,6 +179,7 @@ function instance(o: unknown, index: number, defaults: { region: string }): Inst
       "backend",
       "tls",
       "allowPlaintext",
+      "limits",
     ],
     where,
   );
@@ -230,7 +244,24 @@ function instance(o: unknown, index: number, defaults: { region: string }): Inst
       ...(tls.caFile === undefined ? {} : { caFile: str(tls, "caFile", `${where}.tls`) }),
     },
     allowPlaintext: bool(o, "allowPlaintext", where, false),
+    ...(o.limits === undefined ? {} : { limits: loginLimits(o, `${where}`) }),
   };
+}
+
+const LIMIT_FIELDS = [
+  "newConnectionsPerSecondPerPrincipal",
+  "newConnectionsPerSecondPerInstance",
+  "maxSessionsPerPrincipal",
+] as const;
+
+/** `limits`: each field a positive whole number, or absent (no limit). */
+function loginLimits(o: Json, where: string): LoginLimits {
+  const l = obj(o, "limits", where);
+  known(l, LIMIT_FIELDS, `${where}.limits`);
+  const out: Record<string, number> = {};
+  for (const k of LIMIT_FIELDS)
+    if (l[k] !== undefined) out[k] = int(l, k, `${where}.limits`, 0, 1, 1_000_000);
+  return out;
 }
 
 function httpEndpoint(
@@ -371,6 +402,14 @@ export function parseConfig(raw: unknown, baseDir: string = process.cwd()): Conf
       1_000,
       604_800_000,
     ),
+    revocation: oneOf(g, "revocation", "config.gateway", ["terminate", "keep"], DEFAULTS.gateway.revocation),
+    sessionsFollowCredentialExpiry: bool(
+      g,
+      "sessionsFollowCredentialExpiry",
+      "config.gateway",
+      DEFAULTS.gateway.sessionsFollowCredentialExpiry,
+    ),
+    limits: loginLimits(g, "config.gateway"),
   };
   const f = obj(o, "fleet", "config");
   known(f, ["heartbeatMs", "drainDelayMs", "advertiseHost"], "config.fleet");

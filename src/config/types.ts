@@ -1,4 +1,5 @@
 import type { BackendSpec, DbEngine, InstanceTag } from "../instances/types.js";
+import type { LoginLimits } from "../sessions/limits.js";
 
 /** The backend of an instance: a real server, or "embedded" (PGlite, PostgreSQL only). */
 export type BackendConfig = { readonly type: "embedded" } | ({ readonly type: "server" } & BackendSpec);
@@ -19,6 +20,8 @@ export interface InstanceConfig {
   readonly tls: { readonly certFile?: string; readonly keyFile?: string; readonly caFile?: string };
   /** Accept token logins without TLS. Off by default (RDS requires TLS for IAM); for loopback demos only. */
   readonly allowPlaintext: boolean;
+  /** Login limits for this instance, each field replacing the gateway's (`gateway.limits`). */
+  readonly limits?: LoginLimits | undefined;
 }
 
 export interface GatewayLimits {
@@ -54,6 +57,16 @@ export interface GatewayLimits {
   readonly backendPoolIdleTimeoutMs: number;
   /** A backend connection older than this is closed when its session ends instead of pooled. */
   readonly backendPoolLifetimeMs: number;
+  /**
+   * What a change to IAM or an instance does to live sessions: "terminate" re-evaluates
+   * rds-db:connect for the sessions it may affect and ends those now denied; "keep" is RDS's
+   * behaviour (the token is checked once, at login).
+   */
+  readonly revocation: "terminate" | "keep";
+  /** End a session when the temporary credentials that signed its token expire (RDS does not). */
+  readonly sessionsFollowCredentialExpiry: boolean;
+  /** Login limits of every instance (an instance's own `limits` override them field by field). */
+  readonly limits: LoginLimits;
 }
 
 /** An HTTP endpoint (admin API, ops) and what bounds it against slow or numerous clients. */

@@ -277,6 +277,25 @@ export class AuthLog {
     });
   }
 
+  /**
+   * A live session ended by iamdb rather than by its client: revoked after a change to IAM or
+   * the instance, terminated by an administrator, or its temporary credentials expired.
+   */
+  sessionEnded(
+    a: AuthAttempt,
+    cause: "revoked" | "terminated" | "credentials-expired",
+    reason: string,
+    detail?: string,
+  ): void {
+    this.#write({
+      ...this.#base(a),
+      decision: "terminated",
+      cause,
+      message: `session ended: ${reason}`,
+      ...(detail === undefined ? {} : { detail }),
+    });
+  }
+
   /** Ends the noise window when it is over: one summary line per source and cause that had lines left out. */
   tick(): void {
     if (!this.#noise) return;

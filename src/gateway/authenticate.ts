@@ -26,6 +26,9 @@ export type LoginResult =
       /** The gateway-held password for the backend login. */
       readonly backendPassword: string;
       readonly detail: string;
+      /** Temporary credentials signed the token; they stop working at `credentialExpiresAt`. */
+      readonly temporary: boolean;
+      readonly credentialExpiresAt?: Date | undefined;
     }
   | {
       readonly ok: false;
@@ -81,16 +84,22 @@ function normalizeIp(address: string): string {
   return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
 }
 
-/** The condition keys of a login's rds-db:connect request. */
+/**
+ * The condition keys of a login's rds-db:connect request. `tokenIssueTime` is when STS issued
+ * the temporary credentials that signed the token (absent for long-term keys, as in AWS): the
+ * key the console's "Revoke active sessions" policy denies by.
+ */
 export function loginContext(
   req: Pick<LoginRequest, "sourceIp" | "secureTransport">,
   instance: DbInstance,
+  tokenIssueTime?: Date,
 ): RequestContext {
   const context: Record<string, RequestContext[string]> = {
     "aws:SourceIp": normalizeIp(req.sourceIp),
     "aws:SecureTransport": req.secureTransport,
     "aws:RequestedRegion": instance.region,
   };
+  if (tokenIssueTime !== undefined) context["aws:TokenIssueTime"] = tokenIssueTime;
   for (const tag of instance.tags) context[`aws:ResourceTag/${tag.key}`] = tag.value;
   return context;
 }
@@ -123,13 +132,14 @@ export function evaluateConnect(
   instance: DbInstance,
   resource: string,
   at: Date,
+  tokenIssueTime?: Date,
 ): { decision: Decision; explained: string } {
   const decision = evaluate(
     {
       action: "rds-db:connect",
       resource,
       principal: set.principal,
-      context: loginContext(req, instance),
+      context: loginContext(req, instance, tokenIssueTime),
       now: at,
     },
     set.policies,
@@ -210,7 +220,8 @@ export class Authenticator {
     const { accountId, partition } = iam.account;
     const resource = dbUserArn(partition, accountId, instance, dbUser);
     const at = now();
-    const { decision, explained } = evaluateConnect(set, req, instance, resource, at);
+    const credential = verified.credential;
+    const { decision, explained } = evaluateConnect(set, req, instance, resource, at, credential.issuedAt);
     if (decision.decision !== "allowed") {
       return {
         ok: false,
@@ -223,6 +234,123 @@ export class Authenticator {
     void iam.recordKeyUse(accessKeyId, "rds-db", instance.region, at).catch(() => {
       // Last-used bookkeeping is best effort; a store hiccup must not fail a login.
     });
-    return { ok: true, accessKeyId, principalArn: principal.arn, backendPassword, detail: explained };
+    return {
+      ok: true,
+      accessKeyId,
+      principalArn: principal.arn,
+      backendPassword,
+      detail: explained,
+      temporary: credential.sessionToken !== undefined,
+      credentialExpiresAt: credential.expiresAt,
+    };
+  }
+
+  /**
+   * Whether a live session may stay connected after a change: the login's checks again, with
+   * the condition keys it logged in with and the time now, except the token's own (it was
+   * single-use at login) and the expiry of temporary credentials (RDS keeps such sessions;
+   * `gateway.sessionsFollowCredentialExpiry` ends them on a timer instead). `pass` shares
+   * look-ups between the sessions of one re-evaluation.
+   */
+  async recheck(session: SessionCheck, pass: RecheckPass = new RecheckPass()): Promise<RecheckResult> {
+    const { iam, accounts } = this.options;
+    const id = session.instance.identifier;
+    const instance = await pass.once(
+      `i\0${id}`,
+      async () => (await this.options.instances?.current(id)) ?? session.instance,
+    );
+    if (!instance.iamAuthEnabled) {
+      return {
+        ok: false,
+        reason: `IAM database authentication was turned off on ${id}`,
+        cause: "iam-disabled",
+      };
+    }
+    const credential = await pass.once(`c\0${session.accessKeyId}`, () =>
+      iam.lookupCredential(session.accessKeyId),
+    );
+    if (credential === undefined) {
+      return {
+        ok: false,
+        reason: session.accessKeyId.startsWith("ASIA")
+          ? `the temporary credentials ${session.accessKeyId} were revoked (their user or role is gone)`
+          : `the access key ${session.accessKeyId} was deleted`,
+        cause: "not-authorized",
+      };
+    }
+    if (credential.status !== "Active") {
+      return {
+        ok: false,
+        reason: `the access key ${session.accessKeyId} was deactivated`,
+        cause: "not-authorized",
+      };
+    }
+    const hasAccount = await pass.once(
+      `a\0${id}\0${session.dbUser}`,
+      async () => (await accounts.password(id, session.dbUser)) !== undefined,
+    );
+    if (!hasAccount) {
+      return {
+        ok: false,
+        reason: `DB user "${session.dbUser}" is no longer an IAM-enabled account on ${id}`,
+        cause: "db-user-not-iam-enabled",
+      };
+    }
+    const principal = credential.principal;
+    const setKey = `p\0${principal.arn}\0${principal.sessionAccessKeyId ?? ""}`;
+    const set = await pass.once(setKey, () => iam.policySetFor(principal));
+    if (set === undefined) {
+      return { ok: false, reason: refusalDetail.principalGone(principal.arn), cause: "not-authorized" };
+    }
+    const { accountId, partition } = iam.account;
+    const resource = dbUserArn(partition, accountId, instance, session.dbUser);
+    const decided = await pass.once(
+      `d\0${setKey}\0${resource}\0${session.sourceIp}\0${session.secureTransport}\0${credential.issuedAt?.getTime() ?? ""}`,
+      async () => evaluateConnect(set, session, instance, resource, pass.at, credential.issuedAt),
+    );
+    if (decided.decision.decision !== "allowed") {
+      return {
+        ok: false,
+        reason: `${principal.arn} is no longer allowed rds-db:connect to ${session.dbUser} on ${id}`,
+        cause: "not-authorized",
+        detail: refusalDetail.notAuthorized(principal.arn, decided.explained),
+      };
+    }
+    return { ok: true };
+  }
+}
+
+/** A live session as {@link Authenticator.recheck} sees it. */
+export interface SessionCheck {
+  readonly instance: DbInstance;
+  readonly dbUser: string;
+  readonly accessKeyId: string;
+  readonly sourceIp: string;
+  readonly secureTransport: boolean;
+}
+
+export type RecheckResult =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      /** One sentence for the client and the log (no secrets). */
+      readonly reason: string;
+      readonly cause: LoginFailureCause;
+      /** The policy's explanation, for the auth log only. */
+      readonly detail?: string;
+    };
+
+/** One re-evaluation's shared look-ups (a credential, a policy set, a decision is fetched once per pass). */
+export class RecheckPass {
+  readonly at = new Date();
+  readonly #memo = new Map<string, Promise<unknown>>();
+
+  once<T>(key: string, load: () => Promise<T>): Promise<T> {
+    let p = this.#memo.get(key) as Promise<T> | undefined;
+    if (p === undefined) {
+      p = load();
+      this.#memo.set(key, p);
+    }
+    return p;
   }
 }

@@ -3,11 +3,24 @@ import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
 import type { DbInstance } from "../instances/types.js";
 import { log } from "../log/logger.js";
+import type { Termination } from "../sessions/live.js";
 import type { LoginResult } from "./authenticate.js";
 import type { AuthAttempt } from "./authLog.js";
 import type { ListenerContext, RefusalReason } from "./engine.js";
 import { classify, type LoginFailureCause } from "./outcome.js";
 import { ConnectionClosed, EventQueue } from "./queue.js";
+
+/** The start of a termination's message to the client, by why iamdb ends the session. */
+function terminationLead(t: Termination): string {
+  switch (t.kind) {
+    case "revoked":
+      return "terminating connection because its IAM authorization was revoked";
+    case "terminated":
+      return "terminating connection due to administrator command";
+    case "credentials-expired":
+      return "terminating connection because its credentials expired";
+  }
+}
 
 /** Where a login is: the two busy stages are the gateway's (the client waits, unread). */
 export type LoginStage = "startup" | "password" | "authenticating" | "backend";
@@ -81,6 +94,10 @@ export abstract class LoginConnection<Event> {
   #timer: NodeJS.Timeout | undefined;
   /** Set while a TLS handshake runs, so the login timer can end it. */
   #abortUpgrade: ((err: ConnectionClosed) => void) | undefined;
+  /** The authenticated login, for the live session it becomes. */
+  #login: Extract<LoginResult, { ok: true }> | undefined;
+  /** The login's place under maxSessionsPerPrincipal: given to its session, or released when none starts. */
+  #reservation: (() => void) | undefined;
 
   constructor(
     raw: Socket,
@@ -100,6 +117,8 @@ export abstract class LoginConnection<Event> {
   protected abstract serverError(message: string): Buffer;
   /** The protocol's "authentication failed" for the login user, as the database words it. */
   protected abstract authFailed(): Buffer;
+  /** The protocol's "too many connections", saying `message` (a login limit refused the login). */
+  protected abstract tooManyConnections(message: string): Buffer;
 
   /** Why the client closed, as logged; an engine may say more for a stage. */
   protected closedReason(): string {
@@ -156,6 +175,9 @@ export abstract class LoginConnection<Event> {
       this.destroy();
     } finally {
       clearTimeout(this.#timer);
+      // No session took the login's place under the limits: give it back.
+      this.#reservation?.();
+      this.#reservation = undefined;
     }
   }
 
@@ -274,6 +296,20 @@ export abstract class LoginConnection<Event> {
       this.loginFailed(auth.cause, auth.detail, auth.tokenErrorCode);
       return undefined;
     }
+    const id = this.instance.identifier;
+    if (ctx.limiter.active(id)) {
+      const admitted = await ctx.limiter.admit(id, auth.principalArn);
+      if (admitted.ok && this.ended !== undefined) admitted.release();
+      if (this.ended !== undefined) return undefined;
+      if (!admitted.ok) {
+        ctx.authLog.failure(this.attempt, "throttled", admitted.message);
+        ctx.metrics.failure(id, "Throttling");
+        this.closeWith(this.tooManyConnections(admitted.message), admitted.message);
+        return undefined;
+      }
+      this.#reservation = admitted.release;
+    }
+    this.#login = auth;
     return auth;
   }
 
@@ -290,6 +326,73 @@ export abstract class LoginConnection<Event> {
       "login refused",
     );
     this.closeWith(this.authFailed(), detail);
+  }
+
+  /**
+   * Records a session that starts relaying: for shutdown's drain (`close`), and as a live
+   * session the fleet lists and iamdb may end (`terminate` sends the protocol's termination
+   * error saying the message it is given, then closes). Returns what the engine calls once
+   * when the session ends. What it returns closes over none of `this`.
+   */
+  protected track(
+    info: { readonly database: string; readonly backendReused: boolean },
+    close: () => void,
+    terminate: (message: string) => void,
+  ): () => void {
+    const { ctx } = this;
+    const attempt: AuthAttempt = { ...this.attempt };
+    const login = this.#login;
+    const release = this.#reservation;
+    this.#reservation = undefined;
+    const untrack = ctx.sessions.opened(close);
+    if (login === undefined) {
+      return () => {
+        untrack();
+        release?.();
+      };
+    }
+    let ended = false;
+    const remove = ctx.live.add({
+      record: {
+        sessionId: attempt.correlationId,
+        memberId: ctx.live.memberId,
+        instance: attempt.instance,
+        engine: attempt.engine,
+        dbUser: attempt.dbUser ?? "",
+        database: info.database,
+        principalArn: login.principalArn,
+        accessKeyId: login.accessKeyId,
+        temporary: login.temporary,
+        credentialExpiresAt: login.credentialExpiresAt,
+        client: attempt.client,
+        started: new Date(),
+        backendReused: info.backendReused,
+      },
+      sourceIp: this.raw.remoteAddress ?? "",
+      secureTransport: this.tls,
+      terminate: (t: Termination) => {
+        if (ended) return;
+        ended = true;
+        ctx.authLog.sessionEnded(attempt, t.kind, t.reason, t.detail);
+        ctx.metrics.sessionTerminated(attempt.instance, t.kind);
+        log().info(
+          {
+            correlationId: attempt.correlationId,
+            instance: attempt.instance,
+            cause: t.kind,
+            reason: t.reason,
+          },
+          "session ended by iamdb",
+        );
+        terminate(`${terminationLead(t)}: ${t.reason} (iamdb correlation id ${attempt.correlationId})`);
+      },
+    });
+    return () => {
+      ended = true;
+      untrack();
+      remove();
+      release?.();
+    };
   }
 
   /** The login succeeded: the timer stops, the session is counted and logged. */

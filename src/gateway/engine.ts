@@ -3,6 +3,8 @@ import type { SecureContext } from "node:tls";
 import type { GatewayLimits } from "../config/types.js";
 import type { FleetCancelRouter } from "../fleet/cancelRouter.js";
 import type { DbInstance } from "../instances/types.js";
+import type { LoginLimiter } from "../sessions/limits.js";
+import type { LiveSessions } from "../sessions/live.js";
 import type { Authenticator } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -19,6 +21,10 @@ export interface ListenerContext {
   readonly metrics: GatewayMetrics;
   /** Called when a session starts relaying and when it ends, for draining on shutdown. */
   readonly sessions: SessionTracker;
+  /** This gateway's live sessions: listed by the fleet, ended by revocation or an administrator. */
+  readonly live: LiveSessions;
+  /** The login limits (gateway.limits and the instance's), checked once the principal is known. */
+  readonly limiter: LoginLimiter;
   /** Cancel requests across the fleet (PostgreSQL); absent outside `iamdb up`. */
   readonly fleet?: FleetCancelRouter | undefined;
 }

@@ -1,8 +1,12 @@
 import { createSecureContext, type SecureContext } from "node:tls";
 import type { GatewayLimits } from "../config/types.js";
 import type { FleetCancelRouter } from "../fleet/cancelRouter.js";
+import type { ChangeFeed, Invalidation } from "../iam/repository.js";
 import type { DbEngine, InstanceRegistry } from "../instances/types.js";
-import type { Authenticator } from "./authenticate.js";
+import { LoginLimiter, type LoginLimits } from "../sessions/limits.js";
+import { LiveSessions } from "../sessions/live.js";
+import { SessionRevoker } from "../sessions/revocation.js";
+import { type Authenticator, RecheckPass } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
 import { DescriptorWatch } from "./descriptors.js";
 import type { Engine, ListenerContext } from "./engine.js";
@@ -41,6 +45,17 @@ export interface GatewayOptions {
   readonly fleet?: FleetCancelRouter;
   /** The process's descriptor watch (made from limits.fileDescriptorReserve when not given). */
   readonly descriptors?: DescriptorWatch;
+  /** Per-instance login limits, each field replacing `limits.limits`'s. */
+  readonly instanceLimits?: ReadonlyMap<string, LoginLimits>;
+  /**
+   * The store's change feed: with it, changes to IAM, an instance or its DB accounts re-evaluate
+   * live sessions (limits.revocation). Without it (tests of the wire alone), nothing is revoked.
+   */
+  readonly changes?: ChangeFeed;
+  /** Brings the registry up to date before a revocation pass reads it. */
+  readonly refreshInstances?: (change: Invalidation) => Promise<void>;
+  /** Live gateways sharing the per-second login limits (1 outside a fleet). */
+  readonly fleetSize?: () => number;
 }
 
 export interface RunningGateway {
@@ -48,6 +63,9 @@ export interface RunningGateway {
   /** Keeps descriptors for the listeners; the admin API and ops endpoint ask it before accepting. */
   readonly descriptors: DescriptorWatch;
   readonly sessions: Sessions;
+  /** The live sessions, for the admin API's listing and termination (attached to the store by `iamdb up`). */
+  readonly live: LiveSessions;
+  readonly revoker: SessionRevoker;
   draining: boolean;
   /** Stops accepting, waits up to `deadlineMs` for sessions to end, then closes the rest. */
   stop(deadlineMs: number): Promise<void>;
@@ -70,6 +88,38 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     return pool;
   };
   options.authLog.onFailure((instance, cause) => options.metrics.loginEnded(instance, cause));
+  const live = new LiveSessions();
+  const base = options.limits.limits;
+  const limiter = new LoginLimiter({
+    sessions: live,
+    limitsFor: (id) => ({ ...base, ...options.instanceLimits?.get(id) }),
+    fleetSize: options.fleetSize ?? (() => 1),
+  });
+  const { authenticator, registry } = options;
+  const revoker = new SessionRevoker({
+    sessions: live,
+    changes: options.changes ?? { subscribe: () => () => undefined, poll: () => undefined, live: true },
+    begin: () => {
+      const pass = new RecheckPass();
+      return async (s) => {
+        const instance = registry.get(s.record.instance);
+        if (instance === undefined) return { ok: false, reason: `instance ${s.record.instance} is gone` };
+        return authenticator.recheck(
+          {
+            instance,
+            dbUser: s.record.dbUser,
+            accessKeyId: s.record.accessKeyId,
+            sourceIp: s.sourceIp,
+            secureTransport: s.secureTransport,
+          },
+          pass,
+        );
+      };
+    },
+    ...(options.refreshInstances ? { refresh: options.refreshInstances } : {}),
+    mode: options.limits.revocation,
+    followCredentialExpiry: options.limits.sessionsFollowCredentialExpiry,
+  });
   for (const instance of options.registry.list()) {
     const engine = engineFor(instance.engine, postgresPool);
     if (!engine) continue;
@@ -93,6 +143,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         authLog: options.authLog,
         metrics: options.metrics,
         sessions,
+        live,
+        limiter,
         fleet: options.fleet,
       },
       instance.listen.host,
@@ -105,11 +157,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     listeners,
     descriptors,
     sessions,
+    live,
+    revoker,
     draining: false,
     async stop(deadlineMs: number) {
       gateway.draining = true;
       await Promise.all([...listeners.values()].map((l) => l.stopAccepting().catch(() => undefined)));
       await sessions.drain(deadlineMs);
+      revoker.close();
+      await live.close();
       for (const engine of engines) engine.close?.();
     },
   };

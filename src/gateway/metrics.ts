@@ -127,6 +127,7 @@ export class GatewayMetrics {
   readonly #counters: Record<CounterKey, Counter<"instance">>;
   readonly #failures: Counter<"instance" | "cause">;
   readonly #ended: Counter<"instance" | "cause">;
+  readonly #terminated: Counter<"instance" | "cause">;
   readonly #handshake: Histogram<"instance">;
   readonly #login: Histogram<"instance" | "engine">;
   readonly #process: Record<ProcessCounter, Counter>;
@@ -151,6 +152,17 @@ export class GatewayMetrics {
       labelNames: ["instance", "cause"],
       registers,
     });
+    this.#terminated = new Counter({
+      name: "iamdb_sessions_terminated_total",
+      help: "Live sessions iamdb ended, by instance and cause: revoked (a change to IAM, the instance or its DB accounts denies them now), terminated (iamdb sessions terminate), credentials-expired (gateway.sessionsFollowCredentialExpiry).",
+      labelNames: ["instance", "cause"],
+      registers,
+    });
+    for (const i of instances) {
+      const id = typeof i === "string" ? i : i.identifier;
+      for (const cause of ["revoked", "terminated", "credentials-expired"])
+        this.#terminated.labels(id, cause);
+    }
     new Gauge({
       name: "iamdb_active_sessions",
       help: "Relayed sessions open now.",
@@ -288,6 +300,10 @@ export class GatewayMetrics {
     const m = this.#instance(instance);
     m.failures.get(cause)?.inc();
     if (isEndedCause(cause)) m.ended.get(cause)?.inc();
+  }
+
+  sessionTerminated(instance: string, cause: "revoked" | "terminated" | "credentials-expired"): void {
+    this.#terminated.labels(instance, cause).inc();
   }
 
   sessionOpened(instance: string): void {

@@ -40,6 +40,8 @@ interface CachedCredential {
   readonly sealedSessionToken?: string | undefined;
   readonly status: "Active" | "Inactive";
   readonly expiresAt?: Date | undefined;
+  /** Temporary credentials: when STS issued them (`aws:TokenIssueTime`). */
+  readonly issuedAt?: Date | undefined;
   readonly principal: Principal;
   /** Inline session policy first, then the managed ones in the order they were passed. */
   readonly sessionPolicies?: readonly CompiledPolicy[] | undefined;
@@ -104,6 +106,7 @@ export class IamLookup {
           ? undefined
           : this.secrets.open(c.sealedSessionToken, sealContext.sessionToken(c.accessKeyId)),
       expiresAt: c.expiresAt,
+      issuedAt: c.issuedAt,
       principal: c.principal,
     };
   }
@@ -232,6 +235,7 @@ export class IamLookup {
       sealedSessionToken: s.sealedSessionToken,
       status: "Active" as const,
       expiresAt: s.expiresAt,
+      issuedAt: s.createDate,
     };
     if (s.subject.kind === "user") {
       const user = await this.repo.getUserById(s.subject.userId);

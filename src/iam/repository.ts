@@ -164,7 +164,7 @@ export interface PolicyGraphRepository {
  */
 export type Invalidation =
   | { readonly scope: "credential"; readonly accessKeyId: string }
-  | { readonly scope: "deployment"; readonly kind: "instances" | "dbAccounts" | "fleet" }
+  | { readonly scope: "deployment"; readonly kind: "instances" | "dbAccounts" | "fleet" | "sessions" }
   | { readonly scope: "all" };
 
 /** How caches learn of changes, including changes made by other processes. */

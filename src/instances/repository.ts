@@ -100,4 +100,4 @@ export interface DeploymentRepository {
   listFleetMembers(aliveSince: Date): Promise<FleetMemberRecord[]>;
 }
 
-export type DeploymentChangeKind = "instances" | "dbAccounts" | "fleet";
+export type DeploymentChangeKind = "instances" | "dbAccounts" | "fleet" | "sessions";

@@ -15,6 +15,7 @@ import { generateAuthToken } from "../../src/index.js";
 import { DbAccountStore, newDbPassword } from "../../src/instances/accounts.js";
 import { StoreInstanceRegistry } from "../../src/instances/registry.js";
 import { newDbiResourceId } from "../../src/instances/state.js";
+import type { LoginLimits } from "../../src/sessions/limits.js";
 import type { BackendSpec, DbEngine, DbInstance } from "../../src/instances/types.js";
 import { openSqliteStore } from "../../src/store/sqlite/open.js";
 import { ensureListenerTls } from "../../src/tls/index.js";
@@ -71,6 +72,8 @@ export interface GatewayFixtureOptions {
   limits?: Partial<GatewayLimits>;
   allowPlaintext?: boolean;
   tags?: Array<{ key: string; value: string }>;
+  /** The instance's own login limits (over limits.limits). */
+  instanceLimits?: LoginLimits;
 }
 
 /** What differs between the engines' fixtures: the instance, its backend, and how a DB user is provisioned. */
@@ -148,6 +151,10 @@ export async function startGatewayFixture(
     }),
     authLog,
     metrics,
+    ...(options.instanceLimits ? { instanceLimits: new Map([[id, options.instanceLimits]]) } : {}),
+    // Changes to IAM, the instance and its DB accounts reach live sessions (gateway.revocation).
+    changes: store.changes,
+    refreshInstances: () => registry.reload(),
   });
   const port = gateway.listeners.get(id)?.port ?? 0;
   registry.setListen(id, { host: "127.0.0.1", port }, port);

@@ -180,6 +180,10 @@ export function deploymentQueries(db: SqlDriver): DeploymentRepository {
           staleBefore.getTime(),
           memberId,
         ]);
+        // A gone member's sessions went with it (its process is dead or was declared so).
+        await tx.run(
+          "DELETE FROM live_sessions WHERE member_id NOT IN (SELECT member_id FROM fleet_members)",
+        );
         const taken = new Set(
           (await tx.all("SELECT member_no FROM fleet_members")).map((r) => num(r, "member_no")),
         );
@@ -209,6 +213,7 @@ export function deploymentQueries(db: SqlDriver): DeploymentRepository {
 
     removeFleetMember: (memberId) =>
       db.transaction(async (tx) => {
+        await tx.run("DELETE FROM live_sessions WHERE member_id = ?", [memberId]);
         if ((await tx.run("DELETE FROM fleet_members WHERE member_id = ?", [memberId])) > 0)
           tx.notify({ scope: "deployment", kind: "fleet" });
       }),

@@ -169,6 +169,32 @@ CREATE TABLE fleet_members (
 );
 `,
   },
+  {
+    version: 5,
+    name: "live sessions and their termination commands",
+    // Written by the gateway holding each session; a member's rows go when its heartbeat does.
+    // Commands are kept a few minutes, long enough for every gateway to read them.
+    sql: `
+CREATE TABLE live_sessions (
+  session_id    TEXT PRIMARY KEY,
+  member_id     TEXT NOT NULL,
+  instance      TEXT NOT NULL,
+  principal_arn TEXT NOT NULL,
+  access_key_id TEXT NOT NULL,
+  db_user       TEXT NOT NULL,
+  info          TEXT NOT NULL,
+  started       BIGINT NOT NULL
+);
+CREATE INDEX live_sessions_member ON live_sessions(member_id);
+CREATE INDEX live_sessions_principal ON live_sessions(principal_arn);
+CREATE TABLE session_commands (
+  command_id   TEXT PRIMARY KEY,
+  filter       TEXT NOT NULL,
+  requested_by TEXT NOT NULL,
+  created      BIGINT NOT NULL
+);
+`,
+  },
 ];
 
 export function migrationSql(m: Migration, dialect: "sqlite" | "postgres"): string {

@@ -1,5 +1,6 @@
 import type { IamRepository } from "../../iam/repository.js";
 import type { DeploymentRepository } from "../../instances/repository.js";
+import type { SessionRepository } from "../../sessions/types.js";
 import { accessKeyQueries, sessionQueries } from "./access-keys.js";
 import { attachmentQueries } from "./attachments.js";
 import { deploymentQueries } from "./deployment.js";
@@ -8,6 +9,7 @@ import { graphQueries } from "./graph.js";
 import { groupQueries } from "./groups.js";
 import { policyQueries } from "./policies.js";
 import { roleQueries } from "./roles.js";
+import { liveSessionQueries } from "./sessions.js";
 import { userQueries } from "./users.js";
 
 /**
@@ -15,11 +17,12 @@ import { userQueries } from "./users.js";
  * PostgreSQL answer every question identically; only connection handling, locking, migrations
  * and change notification differ (see sqlite/ and postgres/).
  */
-export type StoreRepository = IamRepository & DeploymentRepository;
+export type StoreRepository = IamRepository & DeploymentRepository & SessionRepository;
 
 export function createSqlRepository(db: SqlDriver): StoreRepository {
   return {
     ...deploymentQueries(db),
+    ...liveSessionQueries(db),
     ...userQueries(db),
     ...groupQueries(db),
     ...roleQueries(db),

@@ -16,6 +16,11 @@ class PacketWalker {
   #skip = 0;
   #continuation = false;
 
+  /** Between packets: no header or payload half read (a packet may still be continued by the next). */
+  get atBoundary(): boolean {
+    return this.#headerLength === 0 && this.#skip === 0 && !this.#continuation;
+  }
+
   /**
    * Feeds a chunk; `onPacket` runs at every packet start, in order, and may return true to
    * stop the walk there (the rest of the chunk is not read).
@@ -96,6 +101,11 @@ export class CommandTracker {
     this.#forbidden = forbidden;
     this.#client.walk(chunk, this.#onClientPacket);
     return this.#found;
+  }
+
+  /** Whether what the server sent so far ends with a whole packet (a packet of ours may follow). */
+  get serverAtBoundary(): boolean {
+    return this.#server.atBoundary;
   }
 
   /** Feeds a chunk from the server. */

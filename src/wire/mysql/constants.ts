@@ -100,6 +100,8 @@ export const Plugin = {
 /** Server error numbers the gateway sends. @see https://mariadb.com/kb/en/mariadb-error-code-reference/ */
 export const ErrorCode = {
   CON_COUNT: 1040,
+  /** ER_CONNECTION_KILLED (MariaDB), SQLSTATE 70100: the session was ended by the server side. */
+  CONNECTION_KILLED: 1927,
   HANDSHAKE: 1043,
   ACCESS_DENIED: 1045,
   NET_PACKET_TOO_LARGE: 1153,

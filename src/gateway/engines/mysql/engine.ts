@@ -130,6 +130,13 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
     return encodePacket(this.#seq, errPacket(ErrorCode.HANDSHAKE, message, "08S01"));
   }
 
+  protected tooManyConnections(message: string): Buffer {
+    return encodePacket(
+      this.#seq,
+      errPacket(ErrorCode.CON_COUNT, `Too many connections: ${message}`, "08004"),
+    );
+  }
+
   protected authFailed(): Buffer {
     const user = this.attempt.dbUser ?? "";
     return encodePacket(
@@ -296,7 +303,7 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
     }
     this.versions.learned(instance.identifier, session.serverVersion);
     ctx.metrics.backendSession(instance.identifier, false);
-    this.#relay(session, auth.detail);
+    this.#relay(session, auth.detail, response.database ?? "");
   }
 
   #backendFailed(user: string, e: MysqlBackendError): void {
@@ -326,7 +333,7 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
     );
   }
 
-  #relay(session: MysqlBackendSession, detail: string): void {
+  #relay(session: MysqlBackendSession, detail: string, database: string): void {
     const { ctx } = this;
     const id = this.instance.identifier;
     const client = this.socket;
@@ -337,29 +344,53 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
     // What the session keeps: these locals, never `this` (the handshake's state).
     const tracker = new CommandTracker();
     let closed = false;
-    const close = () => {
+    /** Ends the session; `last` is a packet for the client to read before its socket closes. */
+    const close = (last?: Buffer) => {
       if (closed) return;
       closed = true;
       client.off("data", fromClient);
       backend.off("data", fromBackend);
-      client.destroy();
+      if (last instanceof Buffer) {
+        client.on("error", () => client.destroy());
+        client.end(last);
+        setTimeout(() => client.destroy(), 1000).unref();
+      } else client.destroy();
       backend.destroy();
       raw.destroy();
       ctx.metrics.sessionClosed(id);
       untrack();
     };
-    const untrack = ctx.sessions.opened(close);
+    // iamdb ends the session (revocation, an administrator): the client's commands stop here,
+    // and ER_CONNECTION_KILLED goes out once the server's packet in flight is whole. Sequence
+    // id 1: what answers the command the client has sent or sends next.
+    let killedWith: Buffer | undefined;
+    const sendKilled = () => {
+      for (const s of [client, backend]) {
+        s.off("close", onGone);
+        s.off("error", onGone);
+      }
+      close(killedWith);
+    };
+    const terminate = (message: string) => {
+      if (closed || killedWith !== undefined) return;
+      killedWith = encodePacket(1, errPacket(ErrorCode.CONNECTION_KILLED, message, "70100"));
+      client.off("data", fromClient);
+      if (tracker.serverAtBoundary) sendKilled();
+      else setTimeout(sendKilled, 1000).unref();
+    };
+    const untrack = this.track({ database, backendReused: false }, close, terminate);
+    const onGone = () => close();
     const refuseChangeUser = () => {
       ctx.authLog.failure(
         attempt,
         "not-authorized",
         "COM_CHANGE_USER refused: an iamdb session cannot switch identity; open a new connection with a token for the other user",
       );
-      client.off("data", fromClient);
-      backend.off("close", close);
-      backend.off("error", close);
-      backend.destroy();
-      client.end(
+      for (const s of [client, backend]) {
+        s.off("close", onGone);
+        s.off("error", onGone);
+      }
+      close(
         encodePacket(
           1,
           errPacket(
@@ -369,7 +400,6 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
           ),
         ),
       );
-      setTimeout(close, 1000).unref();
     };
     // Chunks as read, with backpressure both ways; the client's commands are followed so that
     // COM_CHANGE_USER never reaches the backend (the chunk that holds it is dropped), and the
@@ -383,6 +413,11 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
     };
     const fromBackend = (chunk: Buffer) => {
       tracker.scanServer(chunk);
+      if (killedWith !== undefined) {
+        client.write(chunk);
+        if (tracker.serverAtBoundary) sendKilled();
+        return;
+      }
       if (!client.write(chunk)) {
         backend.pause();
         client.once("drain", () => backend.resume());
@@ -393,8 +428,8 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
     client.on("data", fromClient);
     backend.on("data", fromBackend);
     for (const s of [client, backend]) {
-      s.on("error", close);
-      s.on("close", close);
+      s.on("error", onGone);
+      s.on("close", onGone);
     }
     client.resume();
     backend.resume();

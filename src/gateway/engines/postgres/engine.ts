@@ -150,6 +150,15 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
     return errorResponse({ severity: "FATAL", code: "08006", message });
   }
 
+  protected tooManyConnections(message: string): Buffer {
+    return errorResponse({
+      severity: "FATAL",
+      code: "53300",
+      message,
+      detail: `iamdb correlation id ${this.attempt.correlationId}`,
+    });
+  }
+
   protected authFailed(): Buffer {
     return errorResponse({
       severity: "FATAL",
@@ -331,6 +340,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
         Buffer.alloc(0),
         poolKeyOrNone,
         `${auth.detail}; backend connection reused`,
+        { database: database ?? "", backendReused: true },
       );
     }
     let session: Awaited<ReturnType<typeof backendLogin>>;
@@ -415,7 +425,10 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
       createdAt: performance.now(),
       server,
     };
-    this.#relay(backend, first, session.remainder, poolKeyOrNone, auth.detail);
+    this.#relay(backend, first, session.remainder, poolKeyOrNone, auth.detail, {
+      database: database ?? "",
+      backendReused: false,
+    });
   }
 
   /** The application_name a pooled backend reports now. */
@@ -439,6 +452,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
     remainder: Buffer,
     key: string | undefined,
     detail: string,
+    info: { database: string; backendReused: boolean },
   ): void {
     const { ctx } = this;
     const id = this.instance.identifier;
@@ -466,10 +480,14 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
       if (reusable && key !== undefined) pool.release(key, backend);
       else backend.socket.destroy();
     });
-    const untrack = ctx.sessions.opened(() => {
-      client.destroy();
-      backend.socket.destroy();
-    });
+    const untrack = this.track(
+      info,
+      () => {
+        client.destroy();
+        backend.socket.destroy();
+      },
+      (message) => relay.terminate(errorResponse({ severity: "FATAL", code: "57P01", message })),
+    );
     relay.start(Buffer.concat(first), remainder);
   }
 }

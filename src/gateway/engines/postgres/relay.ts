@@ -30,6 +30,8 @@ export class SessionRelay {
   #terminateAt = -1;
   #terminated = false;
   #ended = false;
+  /** iamdb ends the session: the error to send once the client is at a message boundary. */
+  #termination: Buffer | undefined;
 
   constructor(
     private readonly client: Socket,
@@ -108,6 +110,11 @@ export class SessionRelay {
 
   readonly #onBackendData = (chunk: Buffer) => {
     this.#fromBackend.scan(chunk, this.#visitBackend);
+    if (this.#termination !== undefined) {
+      this.client.write(chunk);
+      if (this.#fromBackend.atBoundary) this.#sendTermination();
+      return;
+    }
     if (!this.client.write(chunk)) {
       this.backend.pause();
       this.client.once("drain", this.#resumeBackend);
@@ -121,6 +128,32 @@ export class SessionRelay {
   readonly #resumeBackend = () => {
     if (!this.#ended) this.backend.resume();
   };
+
+  /**
+   * Ends the session from iamdb's side (revocation, an administrator): the client's further
+   * messages are not forwarded, and `error` (a FATAL ErrorResponse) is sent once what the
+   * backend is sending is whole, so the client reads the error at a message boundary as it
+   * would read the server's own. The backend is closed, never pooled. A backend that never
+   * completes its message within a second is cut off.
+   */
+  terminate(error: Buffer): void {
+    if (this.#ended || this.#termination !== undefined) return;
+    this.#termination = error;
+    this.client.off("data", this.#onClientData);
+    this.backend.resume();
+    if (this.#fromBackend.atBoundary) this.#sendTermination();
+    else setTimeout(() => this.#sendTermination(), 1000).unref();
+  }
+
+  #sendTermination(): void {
+    if (this.#ended) return;
+    const { client } = this;
+    const error = this.#termination as Buffer;
+    this.#finishWith(() => {
+      client.end(error);
+      setTimeout(() => client.destroy(), 1000).unref();
+    });
+  }
 
   readonly #onClientGone = () => this.#finish(true);
   readonly #onBackendGone = () => this.#finish(false);
@@ -140,6 +173,11 @@ export class SessionRelay {
   }
 
   #finish(clientLeft: boolean): void {
+    this.#finishWith(() => this.client.destroy(), clientLeft);
+  }
+
+  /** Stops relaying; `closeClient` ends the client socket; the backend is kept only when `clientLeft` and idle. */
+  #finishWith(closeClient: () => void, clientLeft = false): void {
     if (this.#ended) return;
     this.#ended = true;
     const { client, backend } = this;
@@ -154,8 +192,8 @@ export class SessionRelay {
     backend.off("drain", this.#resumeClient);
     client.off("drain", this.#resumeBackend);
     client.on("error", destroySelf);
-    client.destroy();
-    const reusable = clientLeft && this.#idle();
+    closeClient();
+    const reusable = clientLeft && this.#termination === undefined && this.#idle();
     if (!reusable) backend.destroy();
     this.onEnd(reusable);
   }
