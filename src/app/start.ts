@@ -193,6 +193,7 @@ export async function startIamdb(
       authenticator,
       authLog,
       metrics,
+      audit: new Map(config.instances.flatMap((i) => (i.audit ? [[i.identifier, i.audit] as const] : []))),
     });
     let gatewayStopped: Promise<void> | undefined;
     const stopGateway = () => {

@@ -1,7 +1,8 @@
 import { createSecureContext, type SecureContext } from "node:tls";
-import type { GatewayLimits } from "../config/types.js";
+import type { GatewayLimits, StatementAuditConfig } from "../config/types.js";
 import type { FleetCancelRouter } from "../fleet/cancelRouter.js";
 import type { DbEngine, InstanceRegistry } from "../instances/types.js";
+import { StatementAuditor } from "./audit/statementAudit.js";
 import type { Authenticator } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
 import { DescriptorWatch } from "./descriptors.js";
@@ -41,6 +42,8 @@ export interface GatewayOptions {
   readonly fleet?: FleetCancelRouter;
   /** The process's descriptor watch (made from limits.fileDescriptorReserve when not given). */
   readonly descriptors?: DescriptorWatch;
+  /** The statement audit of each instance that has it on, by identifier. */
+  readonly audit?: ReadonlyMap<string, StatementAuditConfig>;
 }
 
 export interface RunningGateway {
@@ -48,8 +51,13 @@ export interface RunningGateway {
   /** Keeps descriptors for the listeners; the admin API and ops endpoint ask it before accepting. */
   readonly descriptors: DescriptorWatch;
   readonly sessions: Sessions;
+  /** The statement auditors, by instance (only those with audit on). */
+  readonly audit: ReadonlyMap<string, StatementAuditor>;
   draining: boolean;
-  /** Stops accepting, waits up to `deadlineMs` for sessions to end, then closes the rest. */
+  /**
+   * Stops accepting, waits up to `deadlineMs` for sessions to end, then closes the rest; the
+   * statement audit files are flushed and closed last.
+   */
   stop(deadlineMs: number): Promise<void>;
 }
 
@@ -70,6 +78,22 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     return pool;
   };
   options.authLog.onFailure((instance, cause) => options.metrics.loginEnded(instance, cause));
+  // Made before any listener starts: a file with the wrong mode stops the gateway here.
+  const auditors = new Map<string, StatementAuditor>();
+  for (const instance of options.registry.list()) {
+    const config = options.audit?.get(instance.identifier);
+    if (config === undefined) continue;
+    options.metrics.auditEnabled(instance.identifier);
+    auditors.set(
+      instance.identifier,
+      new StatementAuditor({
+        instance: instance.identifier,
+        engine: instance.engine,
+        config,
+        counters: options.metrics,
+      }),
+    );
+  }
   for (const instance of options.registry.list()) {
     const engine = engineFor(instance.engine, postgresPool);
     if (!engine) continue;
@@ -94,6 +118,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         metrics: options.metrics,
         sessions,
         fleet: options.fleet,
+        audit: auditors.get(identifier),
       },
       instance.listen.host,
       instance.listen.port,
@@ -105,12 +130,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     listeners,
     descriptors,
     sessions,
+    audit: auditors,
     draining: false,
     async stop(deadlineMs: number) {
       gateway.draining = true;
       await Promise.all([...listeners.values()].map((l) => l.stopAccepting().catch(() => undefined)));
       await sessions.drain(deadlineMs);
       for (const engine of engines) engine.close?.();
+      await Promise.all([...auditors.values()].map((a) => a.close()));
     },
   };
   return gateway;

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULTS } from "../../src/config/load.js";
-import type { GatewayLimits } from "../../src/config/types.js";
+import type { GatewayLimits, StatementAuditConfig } from "../../src/config/types.js";
 import { Authenticator } from "../../src/gateway/authenticate.js";
 import { AuthLog, type NoiseLimits } from "../../src/gateway/authLog.js";
 import { type RunningGateway, startGateway } from "../../src/gateway/gateway.js";
@@ -71,6 +71,8 @@ export interface GatewayFixtureOptions {
   limits?: Partial<GatewayLimits>;
   allowPlaintext?: boolean;
   tags?: Array<{ key: string; value: string }>;
+  /** The instance's statement audit (off when absent). */
+  audit?: StatementAuditConfig;
 }
 
 /** What differs between the engines' fixtures: the instance, its backend, and how a DB user is provisioned. */
@@ -148,6 +150,7 @@ export async function startGatewayFixture(
     }),
     authLog,
     metrics,
+    ...(options.audit ? { audit: new Map([[id, options.audit]]) } : {}),
   });
   const port = gateway.listeners.get(id)?.port ?? 0;
   registry.setListen(id, { host: "127.0.0.1", port }, port);

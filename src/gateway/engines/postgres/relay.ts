@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
-import { MessageFramer } from "../../../wire/postgres/index.js";
+import { MessageFramer, StatementReader, type StatementText } from "../../../wire/postgres/index.js";
+import type { SessionAudit } from "../../audit/statementAudit.js";
 import { destroySelf } from "../../connection.js";
 import { parameterName, sharedParameterStatus } from "./pool.js";
 
@@ -30,6 +31,8 @@ export class SessionRelay {
   #terminateAt = -1;
   #terminated = false;
   #ended = false;
+  /** The client's data listener: {@link #onClientData}, behind the statement reader when the audit is on. */
+  readonly #clientListener: (chunk: Buffer) => void;
 
   constructor(
     private readonly client: Socket,
@@ -43,7 +46,24 @@ export class SessionRelay {
      * and left it open. Otherwise the relay has closed it.
      */
     private readonly onEnd: (reusable: boolean) => void,
-  ) {}
+    /**
+     * The session's statement audit, when the instance has it on: each Query and Parse the
+     * client sends is handed to it before the chunk goes to the backend. Without it the relay
+     * does no audit work at all (not even a check per chunk).
+     */
+    audit?: SessionAudit,
+  ) {
+    if (audit === undefined) {
+      this.#clientListener = this.#onClientData;
+    } else {
+      const reader = new StatementReader(audit.maxTextBytes);
+      const statement = (s: StatementText) => audit.postgres(s, parameters.get("client_encoding"));
+      this.#clientListener = (chunk: Buffer) => {
+        reader.scan(chunk, statement);
+        this.#onClientData(chunk);
+      };
+    }
+  }
 
   /**
    * Writes `first` (the login's last messages) to the client, then `remainder` (what the
@@ -51,7 +71,7 @@ export class SessionRelay {
    */
   start(first: Buffer, remainder: Buffer): void {
     const { client, backend } = this;
-    client.on("data", this.#onClientData);
+    client.on("data", this.#clientListener);
     backend.on("data", this.#onBackendData);
     client.on("end", this.#onClientGone);
     client.on("close", this.#onClientGone);
@@ -143,7 +163,7 @@ export class SessionRelay {
     if (this.#ended) return;
     this.#ended = true;
     const { client, backend } = this;
-    client.off("data", this.#onClientData);
+    client.off("data", this.#clientListener);
     backend.off("data", this.#onBackendData);
     client.off("end", this.#onClientGone);
     client.off("close", this.#onClientGone);
