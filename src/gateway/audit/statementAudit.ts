@@ -81,6 +81,8 @@ export class StatementAuditor {
   #lastError: Error | undefined;
   #dropped = 0;
   #warnTimer: NodeJS.Timeout | undefined;
+  #timeMs = Number.NaN;
+  #timeText = "";
 
   constructor(options: StatementAuditorOptions) {
     const { instance, engine, config, counters } = options;
@@ -119,9 +121,14 @@ export class StatementAuditor {
     this.#file.append(line);
   }
 
-  /** The line's time, as the auth log writes it. */
+  /** The line's time, as the auth log writes it (formatted once per millisecond). */
   time(): string {
-    return new Date(this.#clock()).toISOString();
+    const ms = this.#clock();
+    if (ms !== this.#timeMs) {
+      this.#timeMs = ms;
+      this.#timeText = new Date(ms).toISOString();
+    }
+    return this.#timeText;
   }
 
   #droppedLines(n: number, reason: AuditDropReason, err: Error | undefined): void {
