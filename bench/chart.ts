@@ -13,6 +13,7 @@ export interface Panel {
 const COLORS: Record<string, string> = {
   iamdb: "#2b6cb0",
   "iamdb (RSA-2048)": "#63b3ed",
+  "iamdb (statement audit)": "#90cdf4",
   pgbouncer: "#dd6b20",
   direct: "#718096",
 };

@@ -41,7 +41,8 @@ export interface GatewayServerConfig {
   backend: { port: number; database: string; adminUser?: string };
   /** DB user created on the backend and allowed by the bench user's policy. */
   dbUser: string;
-  instances: Array<{ identifier: string; certFile: string; keyFile: string }>;
+  /** `audit`: the statement audit on (default settings, the file in `dir`). */
+  instances: Array<{ identifier: string; certFile: string; keyFile: string; audit?: boolean }>;
   /** False when the backend is the soak's stand-in, which has no roles to provision. */
   provision?: boolean;
 }
@@ -106,6 +107,14 @@ const gateway = await startGateway({
   authLog: new AuthLog(authLogSink(join(config.dir, "auth.log"))),
   metrics: new GatewayMetrics(
     config.instances.map((i) => ({ identifier: i.identifier, engine: "postgres" })),
+  ),
+  audit: new Map(
+    config.instances
+      .filter((i) => i.audit)
+      .map((i) => [
+        i.identifier,
+        { ...DEFAULTS.audit, file: join(config.dir, "audit", `${i.identifier}.jsonl`) },
+      ]),
   ),
 });
 const ports: Record<string, number> = {};

@@ -224,6 +224,9 @@ function profileBlocks(title: string, profiles: Array<[string, ProfileSummary]>,
 function proxySection(p: ProxyResults): string {
   const ecdsa = p.connect.find((s) => s.name === "iamdb");
   const rsa = p.connect.find((s) => s.name === "iamdb (RSA-2048)");
+  const relayPlain = p.relay.find((s) => s.name === "iamdb");
+  const audited = p.relay.find((s) => s.name === "iamdb (statement audit)");
+  const direct = p.relay.find((s) => s.name === "direct");
   return [
     "## PostgreSQL proxies: iamdb vs pgbouncer (session mode) vs direct",
     "",
@@ -233,6 +236,12 @@ function proxySection(p: ProxyResults): string {
     "",
     ratiosTable(p),
     absTable("Relay: pgbench -S -c 8 -j 2", "TPS", p.relay, num(0), "µs/txn"),
+    ...(audited
+      ? [
+          `Statement audit on (a JSON line per statement to a file): ${num(0)(audited.value.median)} TPS, ${x(audited.value.median, direct?.value.median ?? Number.NaN)} of direct, ${x(audited.value.median, relayPlain?.value.median ?? Number.NaN)} of iamdb without it; ${num(1)(audited.cpu?.median ?? Number.NaN)} vs ${num(1)(relayPlain?.cpu?.median ?? Number.NaN)} µs proxy CPU per transaction.`,
+          "",
+        ]
+      : []),
     absTable("New TLS connections: pgbench -C -S -c 8 -j 2", "conn/s", p.connect, num(1), "µs/conn"),
     `Certificate type through iamdb: ECDSA P-256 ${num(1)(ecdsa?.value.median ?? Number.NaN)}/s vs RSA-2048 ${num(1)(rsa?.value.median ?? Number.NaN)}/s (${x(ecdsa?.value.median ?? Number.NaN, rsa?.value.median ?? Number.NaN)}).`,
     "",

@@ -209,6 +209,7 @@ export async function benchProxies(
       instances: [
         { identifier: "pg1", ...tlsFiles("ecdsa") },
         { identifier: "pg-rsa", ...tlsFiles("rsa") },
+        { identifier: "pg-audit", ...tlsFiles("ecdsa"), audit: true },
       ],
     };
     const gw: GatewayProcess = await startGatewayProcess(gatewayConfig);
@@ -249,6 +250,13 @@ export async function benchProxies(
       pid: gw.pid,
       password: () => gw.token("pg-rsa"),
     };
+    /** The statement audit on: a JSON line per statement to a file (relay runs only). */
+    const iamdbAudit: Target = {
+      name: "iamdb (statement audit)",
+      port: gw.ports["pg-audit"] ?? 0,
+      pid: gw.pid,
+      password: () => gw.token("pg-audit"),
+    };
     const bouncerT: Target = { name: "pgbouncer", port: bouncer.port, pid: bouncer.pid };
     const direct: Target = { name: "direct", port: postgres.port };
     const paths = [iamdb, bouncerT, direct];
@@ -256,9 +264,11 @@ export async function benchProxies(
 
     // Warm-up: JIT in the gateway, pgbouncer's pool, PostgreSQL's buffers.
     for (const t of [...paths, iamdbRsa]) await pgbench(pgBin, t, ["-C"], 1);
-    for (const t of paths) await pgbench(pgBin, t, [], 1);
+    for (const t of [...paths, iamdbAudit]) await pgbench(pgBin, t, [], 1);
 
-    const relay = new Map(paths.map((t) => [t.name, { v: [] as number[], c: [] as number[] }]));
+    const relay = new Map(
+      [...paths, iamdbAudit].map((t) => [t.name, { v: [] as number[], c: [] as number[] }]),
+    );
     const connect = new Map(
       [...paths, iamdbRsa].map((t) => [t.name, { v: [] as number[], c: [] as number[] }]),
     );
@@ -270,7 +280,7 @@ export async function benchProxies(
     const rotated = <T>(list: T[], r: number) => list.map((_, i) => list[(i + r) % list.length] as T);
     for (let r = 0; r < rounds; r++) {
       log(`round ${r + 1}/${rounds}: relay ...`);
-      for (const t of rotated(paths, r)) {
+      for (const t of rotated([...paths, iamdbAudit], r)) {
         const run = await pgbench(pgBin, t, [], seconds);
         relay.get(t.name)?.v.push(run.tps);
         if (t.pid) relay.get(t.name)?.c.push(perUnit(run.cpuSeconds, run.transactions, 1e6));

@@ -1,12 +1,13 @@
 import type { AnyTarget } from "../lib.js";
 import { mysqlBackend, mysqlFrontend } from "./mysql.js";
-import { postgresBackend, postgresFramer, postgresFrontend } from "./postgres.js";
+import { postgresBackend, postgresFramer, postgresFrontend, postgresStatements } from "./postgres.js";
 import { policyParser, queryParams, sigv4Verifier, tokenParser } from "./text.js";
 
 export const TARGETS: readonly AnyTarget[] = [
   postgresFrontend,
   postgresBackend,
   postgresFramer,
+  postgresStatements,
   mysqlFrontend,
   mysqlBackend,
   tokenParser,

@@ -12,7 +12,8 @@ import { ScramError, WireProtocolError } from "../../src/wire/postgres/errors.js
 import { MessageFramer } from "../../src/wire/postgres/framer.js";
 import { type FrontendEvent, FrontendParser } from "../../src/wire/postgres/frontend.js";
 import * as s from "../../src/wire/postgres/serialize.js";
-import { bytes, cuts, mutated, same, split, type Target } from "../lib.js";
+import { StatementReader } from "../../src/wire/postgres/statements.js";
+import { bytes, cuts, mutated, OracleError, same, split, type Target } from "../lib.js";
 
 const EMPTY = Buffer.alloc(0);
 const cstr = fc.string({ maxLength: 20 }).map((x) => x.replace(/\0/g, ""));
@@ -220,6 +221,55 @@ export const postgresFramer: Target<{ stream: Buffer; cuts: number[]; maxWhole: 
   }),
   run({ stream, cuts: at, maxWhole }) {
     same(driveFramer([stream], maxWhole), driveFramer(split(stream, at), maxWhole), "MessageFramer visits");
+  },
+  expected: () => false,
+};
+
+/** Query and Parse messages with texts around the cap, among the other messages of a session. */
+const statementStream: fc.Arbitrary<Buffer> = fc
+  .array(
+    fc.oneof(
+      fc.string({ maxLength: 80 }).map((q) => s.query(q.replace(/\0/g, ""))),
+      fc
+        .tuple(cstr, fc.string({ maxLength: 80 }))
+        .map(([n, q]) =>
+          typed(0x50, Buffer.concat([Buffer.from(`${n}\0${q.replace(/\0/g, "")}\0`), Buffer.alloc(2)])),
+        ),
+      fc.tuple(fc.constantFrom(0x42, 0x44, 0x45, 0x53, 0x48, 0x64), bytes(40)).map(([t, b]) => typed(t, b)),
+    ),
+    { maxLength: 8 },
+  )
+  .map((ms) => Buffer.concat(ms));
+
+function driveStatements(chunks: readonly Buffer[], cap: number) {
+  const reader = new StatementReader(cap);
+  const seen: unknown[] = [];
+  for (const c of chunks) {
+    reader.scan(c, (st) => {
+      if (st.text.length > cap)
+        throw new OracleError(`a text of ${st.text.length} bytes, over the cap ${cap}`);
+      seen.push([
+        st.kind,
+        st.name?.toString("hex") ?? null,
+        st.text.toString("hex"),
+        st.textBytes ?? null,
+        st.truncated,
+      ]);
+    });
+  }
+  return { seen, stopped: reader.stopped };
+}
+
+export const postgresStatements: Target<{ stream: Buffer; cuts: number[]; cap: number }> = {
+  name: "pg-statements",
+  covers: "StatementReader (the statement audit's Query / Parse texts), split == whole, texts within the cap",
+  arbitrary: fc.record({
+    stream: fc.oneof(bytes(), mutated(statementStream)),
+    cuts,
+    cap: fc.constantFrom(1, 16, 64, 16 * 1024),
+  }),
+  run({ stream, cuts: at, cap }) {
+    same(driveStatements([stream], cap), driveStatements(split(stream, at), cap), "StatementReader visits");
   },
   expected: () => false,
 };

@@ -203,6 +203,7 @@ export async function startIamdb(
           ? registry.reload()
           : Promise.resolve(),
       fleetSize: () => fleet?.members().length || 1,
+      audit: new Map(config.instances.flatMap((i) => (i.audit ? [[i.identifier, i.audit] as const] : []))),
     });
     let gatewayStopped: Promise<void> | undefined;
     const stopGateway = () => {

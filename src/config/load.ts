@@ -9,6 +9,7 @@ import type {
   GatewayLimits,
   HttpEndpointConfig,
   InstanceConfig,
+  StatementAuditConfig,
   StoreConfig,
 } from "./types.js";
 
@@ -54,7 +55,37 @@ export const DEFAULTS = {
     heartbeatMs: 2_000,
     drainDelayMs: 0,
   },
+  audit: {
+    maxBytes: 100 * 1024 * 1024,
+    maxFiles: 5,
+    queueLines: 10_000,
+    maxTextBytes: 16 * 1024,
+  },
 };
+
+/** An instance's `audit` before paths are resolved (the file's default needs the data directory). */
+type ParsedAudit = Omit<StatementAuditConfig, "file"> & { readonly file: string | undefined };
+
+function audit(o: Json, where: string): ParsedAudit | undefined {
+  const a = obj(o, "audit", where);
+  const w = `${where}.audit`;
+  known(a, ["statements", "file", "maxBytes", "maxFiles", "queueLines", "maxTextBytes"], w);
+  const d = DEFAULTS.audit;
+  const parsed: ParsedAudit = {
+    file: optStr(a, "file", w),
+    maxBytes: int(a, "maxBytes", w, d.maxBytes, 4096, 2 ** 40),
+    maxFiles: int(a, "maxFiles", w, d.maxFiles, 1, 1000),
+    queueLines: int(a, "queueLines", w, d.queueLines, 1, 10_000_000),
+    maxTextBytes: int(a, "maxTextBytes", w, d.maxTextBytes, 64, 1024 * 1024),
+  };
+  if (parsed.maxTextBytes * 6 + 2048 > parsed.maxBytes) {
+    // A line is never split across files: the largest one (every byte escaped as \u00XX) must fit one.
+    throw new ConfigError(
+      `${w}.maxBytes (${parsed.maxBytes}) must be at least 6 × maxTextBytes + 2048 (${parsed.maxTextBytes * 6 + 2048}) so that the longest line fits a file; raise maxBytes or lower maxTextBytes`,
+    );
+  }
+  return bool(a, "statements", w, false) ? parsed : undefined;
+}
 
 type Json = Record<string, unknown>;
 
@@ -162,7 +193,11 @@ function backend(o: Json, where: string, engine: DbEngine): BackendConfig {
   };
 }
 
-function instance(o: unknown, index: number, defaults: { region: string }): InstanceConfig {
+function instance(
+  o: unknown,
+  index: number,
+  defaults: { region: string },
+): InstanceConfig & { readonly parsedAudit: ParsedAudit | undefined } {
   const where = `instances[${index}]`;
   if (!isObject(o)) throw new ConfigError(`${where} must be an object`);
   known(
@@ -180,6 +215,7 @@ function instance(o: unknown, index: number, defaults: { region: string }): Inst
       "tls",
       "allowPlaintext",
       "limits",
+      "audit",
     ],
     where,
   );
@@ -245,6 +281,7 @@ function instance(o: unknown, index: number, defaults: { region: string }): Inst
     },
     allowPlaintext: bool(o, "allowPlaintext", where, false),
     ...(o.limits === undefined ? {} : { limits: loginLimits(o, `${where}`) }),
+    parsedAudit: audit(o, where),
   };
 }
 
@@ -420,15 +457,31 @@ export function parseConfig(raw: unknown, baseDir: string = process.cwd()): Conf
   };
   const list = o.instances ?? [DEFAULT_INSTANCE];
   if (!Array.isArray(list)) throw new ConfigError("config.instances must be a list");
-  const instances = list.map((i, n) => instance(i, n, { region }));
+  const parsed = list.map((i, n) => instance(i, n, { region }));
   const seen = new Set<string>();
-  for (const i of instances) {
+  for (const i of parsed) {
     if (seen.has(i.identifier))
       throw new ConfigError(`two instances are called ${i.identifier}; identifiers must be unique`);
     seen.add(i.identifier);
   }
   const absolute = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   const resolvedDataDir = absolute(dataDir);
+  const auditFiles = new Map<string, string>();
+  const instances: InstanceConfig[] = parsed.map(({ parsedAudit, ...i }) => {
+    if (parsedAudit === undefined) return i;
+    const file =
+      parsedAudit.file === undefined
+        ? join(resolvedDataDir, "audit", `${i.identifier}.jsonl`)
+        : absolute(parsedAudit.file);
+    const other = auditFiles.get(file);
+    if (other !== undefined) {
+      throw new ConfigError(
+        `instances ${other} and ${i.identifier} have the same audit.file ${file}; give each instance a file of its own`,
+      );
+    }
+    auditFiles.set(file, i.identifier);
+    return { ...i, audit: { ...parsedAudit, file } };
+  });
   const authLog = str(o, "authLog", "config", join(resolvedDataDir, "auth.log"));
   return {
     dataDir: resolvedDataDir,

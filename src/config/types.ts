@@ -22,6 +22,22 @@ export interface InstanceConfig {
   readonly allowPlaintext: boolean;
   /** Login limits for this instance, each field replacing the gateway's (`gateway.limits`). */
   readonly limits?: LoginLimits | undefined;
+  /** The statement audit (`audit.statements: true`); absent when off. */
+  readonly audit?: StatementAuditConfig | undefined;
+}
+
+/** An instance's statement audit: one JSON line per statement, in a file of its own. */
+export interface StatementAuditConfig {
+  /** Absolute path of the 0600 JSON-lines file; default DATADIR/audit/<instance>.jsonl. */
+  readonly file: string;
+  /** The file is rotated (file → file.1 → …) before a write would take it past this size. */
+  readonly maxBytes: number;
+  /** Rotated files kept (file.1 … file.<maxFiles>). */
+  readonly maxFiles: number;
+  /** Lines held in memory waiting for the disk; a statement beyond it is not audited (counted as dropped). */
+  readonly queueLines: number;
+  /** Longest statement text written whole, in bytes; longer ones are cut, and the line says so. */
+  readonly maxTextBytes: number;
 }
 
 export interface GatewayLimits {

@@ -5,6 +5,7 @@ import type { FleetCancelRouter } from "../fleet/cancelRouter.js";
 import type { DbInstance } from "../instances/types.js";
 import type { LoginLimiter } from "../sessions/limits.js";
 import type { LiveSessions } from "../sessions/live.js";
+import type { StatementAuditor } from "./audit/statementAudit.js";
 import type { Authenticator } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -27,6 +28,8 @@ export interface ListenerContext {
   readonly limiter: LoginLimiter;
   /** Cancel requests across the fleet (PostgreSQL); absent outside `iamdb up`. */
   readonly fleet?: FleetCancelRouter | undefined;
+  /** The instance's statement audit; absent when it is off (the relays then do no audit work). */
+  readonly audit?: StatementAuditor | undefined;
 }
 
 export type RefusalReason = "throttled" | "out-of-descriptors";

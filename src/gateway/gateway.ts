@@ -1,11 +1,12 @@
 import { createSecureContext, type SecureContext } from "node:tls";
-import type { GatewayLimits } from "../config/types.js";
+import type { GatewayLimits, StatementAuditConfig } from "../config/types.js";
 import type { FleetCancelRouter } from "../fleet/cancelRouter.js";
 import type { ChangeFeed, Invalidation } from "../iam/repository.js";
 import type { DbEngine, InstanceRegistry } from "../instances/types.js";
 import { LoginLimiter, type LoginLimits } from "../sessions/limits.js";
 import { LiveSessions } from "../sessions/live.js";
 import { SessionRevoker } from "../sessions/revocation.js";
+import { StatementAuditor } from "./audit/statementAudit.js";
 import { type Authenticator, RecheckPass } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
 import { DescriptorWatch } from "./descriptors.js";
@@ -56,6 +57,8 @@ export interface GatewayOptions {
   readonly refreshInstances?: (change: Invalidation) => Promise<void>;
   /** Live gateways sharing the per-second login limits (1 outside a fleet). */
   readonly fleetSize?: () => number;
+  /** The statement audit of each instance that has it on, by identifier. */
+  readonly audit?: ReadonlyMap<string, StatementAuditConfig>;
 }
 
 export interface RunningGateway {
@@ -66,8 +69,13 @@ export interface RunningGateway {
   /** The live sessions, for the admin API's listing and termination (attached to the store by `iamdb up`). */
   readonly live: LiveSessions;
   readonly revoker: SessionRevoker;
+  /** The statement auditors, by instance (only those with audit on). */
+  readonly audit: ReadonlyMap<string, StatementAuditor>;
   draining: boolean;
-  /** Stops accepting, waits up to `deadlineMs` for sessions to end, then closes the rest. */
+  /**
+   * Stops accepting, waits up to `deadlineMs` for sessions to end, then closes the rest; the
+   * statement audit files are flushed and closed last.
+   */
   stop(deadlineMs: number): Promise<void>;
 }
 
@@ -120,6 +128,22 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     mode: options.limits.revocation,
     followCredentialExpiry: options.limits.sessionsFollowCredentialExpiry,
   });
+  // Made before any listener starts: a file with the wrong mode stops the gateway here.
+  const auditors = new Map<string, StatementAuditor>();
+  for (const instance of options.registry.list()) {
+    const config = options.audit?.get(instance.identifier);
+    if (config === undefined) continue;
+    options.metrics.auditEnabled(instance.identifier);
+    auditors.set(
+      instance.identifier,
+      new StatementAuditor({
+        instance: instance.identifier,
+        engine: instance.engine,
+        config,
+        counters: options.metrics,
+      }),
+    );
+  }
   for (const instance of options.registry.list()) {
     const engine = engineFor(instance.engine, postgresPool);
     if (!engine) continue;
@@ -146,6 +170,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         live,
         limiter,
         fleet: options.fleet,
+        audit: auditors.get(identifier),
       },
       instance.listen.host,
       instance.listen.port,
@@ -159,6 +184,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     sessions,
     live,
     revoker,
+    audit: auditors,
     draining: false,
     async stop(deadlineMs: number) {
       gateway.draining = true;
@@ -167,6 +193,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       revoker.close();
       await live.close();
       for (const engine of engines) engine.close?.();
+      await Promise.all([...auditors.values()].map((a) => a.close()));
     },
   };
   return gateway;

@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { RDS_ERROR_CODE } from "../token/causes.js";
+import type { AuditDropReason } from "./audit/auditFile.js";
 import type { FailureKind, LoginFailureCause } from "./outcome.js";
 
 /**
@@ -84,6 +85,9 @@ const PROCESS_COUNTERS = {
 } as const;
 type ProcessCounter = keyof typeof PROCESS_COUNTERS;
 
+/** Why a statement-audit line was dropped: each a zero-filled label value. */
+const AUDIT_DROP_REASONS: readonly AuditDropReason[] = ["queue-full", "write-error"];
+
 /** Handshake latency buckets, in seconds (unchanged since the hand-written exposition). */
 const HANDSHAKE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Login latency buckets, 1 ms to 10 s in 1-2-5 steps. */
@@ -131,6 +135,10 @@ export class GatewayMetrics {
   readonly #handshake: Histogram<"instance">;
   readonly #login: Histogram<"instance" | "engine">;
   readonly #process: Record<ProcessCounter, Counter>;
+  readonly #auditWritten: Counter<"instance">;
+  readonly #auditDropped: Counter<"instance" | "reason">;
+  /** Per instance with the statement audit on: written, then dropped by reason. */
+  readonly #audit = new Map<string, { written: Counter.Internal; dropped: Map<string, Counter.Internal> }>();
 
   constructor(instances: readonly MetricsInstance[], options: GatewayMetricsOptions = {}) {
     const registers = [this.registry];
@@ -193,6 +201,18 @@ export class GatewayMetrics {
       Object.entries(PROCESS_COUNTERS).map(([name, help]) => [name, new Counter({ name, help, registers })]),
     ) as Record<ProcessCounter, Counter>;
     for (const c of Object.values(this.#process)) c.inc(0);
+    this.#auditWritten = new Counter({
+      name: "iamdb_audit_statements_written_total",
+      help: "Statement-audit lines written to the instance's audit file (instances with audit.statements on).",
+      labelNames: ["instance"],
+      registers,
+    });
+    this.#auditDropped = new Counter({
+      name: "iamdb_audit_statements_dropped_total",
+      help: "Statements not audited, by reason: queue-full (more than audit.queueLines lines waiting for the disk) or write-error (the file could not be written); the operational log says so too.",
+      labelNames: ["instance", "reason"],
+      registers,
+    });
     for (const i of instances) {
       if (typeof i === "string") this.#instance(i);
       else this.#loginHistogram(this.#instance(i.identifier), i.identifier, i.engine);
@@ -251,6 +271,39 @@ export class GatewayMetrics {
   backendSession(instance: string, reused: boolean): void {
     const c = this.#instance(instance).counters;
     (reused ? c.backendReused : c.backendLogins).inc();
+  }
+
+  /** The statement audit is on for `instance`: its counters are zero-filled now. */
+  auditEnabled(instance: string): void {
+    this.#auditChildren(instance);
+  }
+
+  #auditChildren(instance: string) {
+    let a = this.#audit.get(instance);
+    if (!a) {
+      const written = this.#auditWritten.labels(instance);
+      written.inc(0);
+      const dropped = new Map(
+        AUDIT_DROP_REASONS.map((reason) => {
+          const child = this.#auditDropped.labels(instance, reason);
+          child.inc(0);
+          return [reason as string, child];
+        }),
+      );
+      a = { written, dropped };
+      this.#audit.set(instance, a);
+    }
+    return a;
+  }
+
+  /** Statement-audit lines that reached the file. */
+  auditWritten(instance: string, lines: number): void {
+    this.#auditChildren(instance).written.inc(lines);
+  }
+
+  /** Statement-audit lines dropped. */
+  auditDropped(instance: string, reason: AuditDropReason, lines: number): void {
+    this.#auditChildren(instance).dropped.get(reason)?.inc(lines);
   }
 
   /** A write to the auth log failed, or a line was dropped while the file is being retried. */

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULTS } from "../../src/config/load.js";
-import type { GatewayLimits } from "../../src/config/types.js";
+import type { GatewayLimits, StatementAuditConfig } from "../../src/config/types.js";
 import { Authenticator } from "../../src/gateway/authenticate.js";
 import { AuthLog, type NoiseLimits } from "../../src/gateway/authLog.js";
 import { type RunningGateway, startGateway } from "../../src/gateway/gateway.js";
@@ -15,8 +15,8 @@ import { generateAuthToken } from "../../src/index.js";
 import { DbAccountStore, newDbPassword } from "../../src/instances/accounts.js";
 import { StoreInstanceRegistry } from "../../src/instances/registry.js";
 import { newDbiResourceId } from "../../src/instances/state.js";
-import type { LoginLimits } from "../../src/sessions/limits.js";
 import type { BackendSpec, DbEngine, DbInstance } from "../../src/instances/types.js";
+import type { LoginLimits } from "../../src/sessions/limits.js";
 import { openSqliteStore } from "../../src/store/sqlite/open.js";
 import { ensureListenerTls } from "../../src/tls/index.js";
 
@@ -74,6 +74,8 @@ export interface GatewayFixtureOptions {
   tags?: Array<{ key: string; value: string }>;
   /** The instance's own login limits (over limits.limits). */
   instanceLimits?: LoginLimits;
+  /** The instance's statement audit (off when absent). */
+  audit?: StatementAuditConfig;
 }
 
 /** What differs between the engines' fixtures: the instance, its backend, and how a DB user is provisioned. */
@@ -155,6 +157,7 @@ export async function startGatewayFixture(
     // Changes to IAM, the instance and its DB accounts reach live sessions (gateway.revocation).
     changes: store.changes,
     refreshInstances: () => registry.reload(),
+    ...(options.audit ? { audit: new Map([[id, options.audit]]) } : {}),
   });
   const port = gateway.listeners.get(id)?.port ?? 0;
   registry.setListen(id, { host: "127.0.0.1", port }, port);

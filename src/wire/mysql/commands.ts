@@ -3,10 +3,34 @@ import { Command, MAX_PACKET_PAYLOAD } from "./constants.js";
 /** The first payload byte of the server's LOCAL INFILE request (in place of a result set). */
 const LOCAL_INFILE_REQUEST = 0xfb;
 
+const EMPTY = Buffer.alloc(0);
+
+/** A statement text a client sent: COM_QUERY or COM_STMT_PREPARE. */
+export interface MysqlStatementText {
+  readonly command: number;
+  /** The text's bytes (after the command byte), at most the cap, in the connection's character_set_client. */
+  readonly text: Buffer;
+  /** The text's whole length in bytes, when known (not for a text continued in further 0xFFFFFF-byte packets). */
+  readonly textBytes: number | undefined;
+  readonly truncated: boolean;
+}
+
+export interface StatementCapture {
+  /** The longest text handed over whole; longer ones are cut there. */
+  readonly maxTextBytes: number;
+  /**
+   * Called for each COM_QUERY and COM_STMT_PREPARE at the end of the {@link CommandTracker.scan}
+   * that completes its text (up to the cap), unless that scan found a forbidden command (the
+   * chunk is then not relayed). `text` is a view, valid only during the call.
+   */
+  readonly onStatement: (statement: MysqlStatementText) => void;
+}
+
 /**
  * Follows packet boundaries in one direction of a relayed stream without buffering payloads,
  * and reports each packet as it starts: its length, sequence id, first payload byte (-1 for an
- * empty packet) and whether it continues a 0xFFFFFF-byte packet.
+ * empty packet) and whether it continues a 0xFFFFFF-byte packet. On request ({@link capture}),
+ * the bytes after the first payload byte, up to a bound, are handed over too.
  */
 class PacketWalker {
   /** Header bytes collected so far, plus the first payload byte. */
@@ -15,6 +39,48 @@ class PacketWalker {
   /** Payload bytes still to skip in the current packet. */
   #skip = 0;
   #continuation = false;
+  /** Bytes of the current packet to hand over (0: none asked for). */
+  #captureWant = 0;
+  #captured: Buffer | undefined;
+  #capturedLength = 0;
+  #onCaptured: ((bytes: Buffer) => void) | undefined;
+
+  /**
+   * Called from `onPacket`: hands the next `want` payload bytes (at most what the packet has
+   * left) to `done`, as a view into the chunk when they lie in one, else as a copy.
+   */
+  capture(want: number, done: (bytes: Buffer) => void): void {
+    const n = Math.min(want, this.#skip);
+    if (n === 0) {
+      done(EMPTY);
+      return;
+    }
+    this.#captureWant = n;
+    this.#captured = undefined;
+    this.#capturedLength = 0;
+    this.#onCaptured = done;
+  }
+
+  #take(chunk: Buffer, i: number, n: number): void {
+    const want = this.#captureWant;
+    if (this.#captured === undefined && n >= want) {
+      this.#finishCapture(chunk.subarray(i, i + want));
+      return;
+    }
+    this.#captured ??= Buffer.allocUnsafe(want);
+    const c = Math.min(want - this.#capturedLength, n);
+    chunk.copy(this.#captured, this.#capturedLength, i, i + c);
+    this.#capturedLength += c;
+    if (this.#capturedLength === want) this.#finishCapture(this.#captured);
+  }
+
+  #finishCapture(bytes: Buffer): void {
+    const done = this.#onCaptured;
+    this.#captureWant = 0;
+    this.#captured = undefined;
+    this.#onCaptured = undefined;
+    done?.(bytes);
+  }
 
   /** Between packets: no header or payload half read (a packet may still be continued by the next). */
   get atBoundary(): boolean {
@@ -33,6 +99,7 @@ class PacketWalker {
     while (i < chunk.length) {
       if (this.#skip > 0) {
         const n = Math.min(this.#skip, chunk.length - i);
+        if (this.#captureWant > 0) this.#take(chunk, i, n);
         this.#skip -= n;
         i += n;
         continue;
@@ -89,6 +156,11 @@ export class CommandTracker {
   #uploadContinued = false;
   #found: number | undefined;
   #forbidden: ReadonlySet<number> = new Set();
+  /** Statements completed during the current scan, handed over at its end. */
+  #statements: MysqlStatementText[] = [];
+
+  /** @param capture when given, COM_QUERY and COM_STMT_PREPARE texts are read (the statement audit). */
+  constructor(private readonly capture?: StatementCapture) {}
 
   /** Whether the client is sending a LOCAL INFILE file (for tests and logs). */
   get uploading(): boolean {
@@ -100,6 +172,11 @@ export class CommandTracker {
     this.#found = undefined;
     this.#forbidden = forbidden;
     this.#client.walk(chunk, this.#onClientPacket);
+    if (this.#statements.length > 0) {
+      const statements = this.#statements;
+      this.#statements = [];
+      if (this.#found === undefined) for (const s of statements) this.capture?.onStatement(s);
+    }
     return this.#found;
   }
 
@@ -131,6 +208,23 @@ export class CommandTracker {
     if (seq === 0 && this.#forbidden.has(first)) {
       this.#found = first;
       return true;
+    }
+    if (
+      this.capture !== undefined &&
+      seq === 0 &&
+      (first === Command.QUERY || first === Command.STMT_PREPARE)
+    ) {
+      const { maxTextBytes } = this.capture;
+      const continued = length === MAX_PACKET_PAYLOAD;
+      const textBytes = length - 1;
+      this.#client.capture(maxTextBytes, (text) =>
+        this.#statements.push({
+          command: first,
+          text,
+          textBytes: continued ? undefined : textBytes,
+          truncated: continued || textBytes > maxTextBytes,
+        }),
+      );
     }
     return undefined;
   };

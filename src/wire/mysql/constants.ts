@@ -79,6 +79,7 @@ export const Command = {
   INIT_DB: 0x02,
   QUERY: 0x03,
   CHANGE_USER: 0x11,
+  STMT_PREPARE: 0x16,
   RESET_CONNECTION: 0x1f,
 } as const;
 

@@ -12,3 +12,4 @@ export * from "./framer.js";
 export * from "./frontend.js";
 export { saslprep } from "./saslprep.js";
 export * from "./serialize.js";
+export * from "./statements.js";

@@ -19,6 +19,7 @@ import {
   Plugin,
   parseHandshakeResponse,
 } from "../../../wire/mysql/index.js";
+import { auditIdentity, type SessionAudit } from "../../audit/statementAudit.js";
 import { LoginConnection, refuseThrottled } from "../../connection.js";
 import type { Engine, ListenerContext, RefusalReason } from "../../engine.js";
 import { ConnectionClosed } from "../../queue.js";
@@ -303,7 +304,10 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
     }
     this.versions.learned(instance.identifier, session.serverVersion);
     ctx.metrics.backendSession(instance.identifier, false);
-    this.#relay(session, auth.detail, response.database ?? "");
+    const audit = ctx.audit?.session(auditIdentity(this.attempt, response.database || undefined), {
+      mysqlCharset: response.charset,
+    });
+    this.#relay(session, auth.detail, response.database ?? "", audit);
   }
 
   #backendFailed(user: string, e: MysqlBackendError): void {
@@ -333,7 +337,7 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
     );
   }
 
-  #relay(session: MysqlBackendSession, detail: string, database: string): void {
+  #relay(session: MysqlBackendSession, detail: string, database: string, audit?: SessionAudit): void {
     const { ctx } = this;
     const id = this.instance.identifier;
     const client = this.socket;
@@ -342,7 +346,10 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
     const attempt = this.attempt;
     this.sessionStarted(detail);
     // What the session keeps: these locals, never `this` (the handshake's state).
-    const tracker = new CommandTracker();
+    // With the statement audit on, the tracker also reads COM_QUERY and COM_STMT_PREPARE texts.
+    const tracker = new CommandTracker(
+      audit && { maxTextBytes: audit.maxTextBytes, onStatement: (s) => audit.mysql(s) },
+    );
     let closed = false;
     /** Ends the session; `last` is a packet for the client to read before its socket closes. */
     const close = (last?: Buffer) => {

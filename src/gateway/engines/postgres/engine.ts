@@ -13,6 +13,7 @@ import {
   readyForQuery,
   sslResponse,
 } from "../../../wire/postgres/index.js";
+import { auditIdentity } from "../../audit/statementAudit.js";
 import { LoginConnection, refuseThrottled } from "../../connection.js";
 import type { Engine, ListenerContext, RefusalReason } from "../../engine.js";
 import { postgresNameTooLong } from "../../provision/postgres.js";
@@ -115,6 +116,8 @@ export class PostgresEngine implements Engine {
 class PostgresConnection extends LoginConnection<FrontendEvent> {
   readonly #parser = new FrontendParser();
   #first = true;
+  /** The database named in the startup packet (the statement audit records it). */
+  #database: string | undefined;
 
   constructor(
     raw: Socket,
@@ -260,6 +263,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
     }
     const user = parameters.user;
     const database = parameters.database ?? user;
+    this.#database = database;
     this.attempt.dbUser = user;
     if (!user) return this.#fatal("28000", "no PostgreSQL user name specified in startup packet");
     const unrecognized = Object.keys(parameters).filter(isProtocolOption);
@@ -472,14 +476,20 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
     // The session's closures capture these, not `this`: the handshake's state can be collected.
     const raw = this.raw;
     const pool = this.pool;
-    const relay = new SessionRelay(client, backend.socket, backend.parameters, (reusable) => {
-      cancelKey.release();
-      raw.destroy();
-      ctx.metrics.sessionClosed(id);
-      untrack();
-      if (reusable && key !== undefined) pool.release(key, backend);
-      else backend.socket.destroy();
-    });
+    const relay = new SessionRelay(
+      client,
+      backend.socket,
+      backend.parameters,
+      (reusable) => {
+        cancelKey.release();
+        raw.destroy();
+        ctx.metrics.sessionClosed(id);
+        untrack();
+        if (reusable && key !== undefined) pool.release(key, backend);
+        else backend.socket.destroy();
+      },
+      ctx.audit?.session(auditIdentity(this.attempt, this.#database)),
+    );
     const untrack = this.track(
       info,
       () => {

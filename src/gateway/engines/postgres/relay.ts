@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
-import { MessageFramer } from "../../../wire/postgres/index.js";
+import { MessageFramer, StatementReader, type StatementText } from "../../../wire/postgres/index.js";
+import type { SessionAudit } from "../../audit/statementAudit.js";
 import { destroySelf } from "../../connection.js";
 import { parameterName, sharedParameterStatus } from "./pool.js";
 
@@ -32,6 +33,8 @@ export class SessionRelay {
   #ended = false;
   /** iamdb ends the session: the error to send once the client is at a message boundary. */
   #termination: Buffer | undefined;
+  /** The client's data listener: {@link #onClientData}, behind the statement reader when the audit is on. */
+  readonly #clientListener: (chunk: Buffer) => void;
 
   constructor(
     private readonly client: Socket,
@@ -45,7 +48,24 @@ export class SessionRelay {
      * and left it open. Otherwise the relay has closed it.
      */
     private readonly onEnd: (reusable: boolean) => void,
-  ) {}
+    /**
+     * The session's statement audit, when the instance has it on: each Query and Parse the
+     * client sends is handed to it before the chunk goes to the backend. Without it the relay
+     * does no audit work at all (not even a check per chunk).
+     */
+    audit?: SessionAudit,
+  ) {
+    if (audit === undefined) {
+      this.#clientListener = this.#onClientData;
+    } else {
+      const reader = new StatementReader(audit.maxTextBytes);
+      const statement = (s: StatementText) => audit.postgres(s, parameters.get("client_encoding"));
+      this.#clientListener = (chunk: Buffer) => {
+        reader.scan(chunk, statement);
+        this.#onClientData(chunk);
+      };
+    }
+  }
 
   /**
    * Writes `first` (the login's last messages) to the client, then `remainder` (what the
@@ -53,7 +73,7 @@ export class SessionRelay {
    */
   start(first: Buffer, remainder: Buffer): void {
     const { client, backend } = this;
-    client.on("data", this.#onClientData);
+    client.on("data", this.#clientListener);
     backend.on("data", this.#onBackendData);
     client.on("end", this.#onClientGone);
     client.on("close", this.#onClientGone);
@@ -139,7 +159,7 @@ export class SessionRelay {
   terminate(error: Buffer): void {
     if (this.#ended || this.#termination !== undefined) return;
     this.#termination = error;
-    this.client.off("data", this.#onClientData);
+    this.client.off("data", this.#clientListener);
     this.backend.resume();
     if (this.#fromBackend.atBoundary) this.#sendTermination();
     else setTimeout(() => this.#sendTermination(), 1000).unref();
@@ -181,7 +201,7 @@ export class SessionRelay {
     if (this.#ended) return;
     this.#ended = true;
     const { client, backend } = this;
-    client.off("data", this.#onClientData);
+    client.off("data", this.#clientListener);
     backend.off("data", this.#onBackendData);
     client.off("end", this.#onClientGone);
     client.off("close", this.#onClientGone);
