@@ -71,6 +71,8 @@ export interface GatewayFixtureOptions {
   limits?: Partial<GatewayLimits>;
   allowPlaintext?: boolean;
   tags?: Array<{ key: string; value: string }>;
+  /** The IAM service's and the token verifier's clock (tests of expiry); real time by default. */
+  now?: () => Date;
 }
 
 /** What differs between the engines' fixtures: the instance, its backend, and how a DB user is provisioned. */
@@ -100,6 +102,7 @@ export async function startGatewayFixture(
     repository: store,
     masterKey,
     accountId: ACCOUNT,
+    ...(options.now ? { now: options.now } : {}),
   });
   const backend = engine.backend;
   const base: DbInstance = {
@@ -145,6 +148,7 @@ export async function startGatewayFixture(
       accounts,
       instances: registry,
       clockSkewSeconds: limits.clockSkewSeconds,
+      ...(options.now ? { now: options.now } : {}),
     }),
     authLog,
     metrics,
