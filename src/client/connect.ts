@@ -3,8 +3,8 @@
  * verify-full TLS flags. Pure: it builds the command line, environment and option text; the
  * CLI (src/cli/commands/connect.ts) spawns it. The token never goes on the command line
  * (`ps` shows every process's argv to every user): psql reads it from PGPASSWORD, the
- * MySQL clients from an option file on a pipe (`--defaults-extra-file=/dev/fd/3`), so it
- * touches no disk either.
+ * MySQL clients from an option file handed over as fd 3 (`--defaults-extra-file=/dev/fd/3`),
+ * whose name is gone before the client starts.
  */
 
 export type ClientEngine = "postgres" | "mysql";
@@ -31,7 +31,7 @@ export interface ClientInvocation {
   readonly args: readonly string[];
   /** Variables to add to the environment (the token's among them for psql). */
   readonly env: Readonly<Record<string, string>>;
-  /** Written to the child's fd 3, which `args` name as an option file (MySQL clients). */
+  /** The child's fd 3, which `args` name as an option file (MySQL clients). */
   readonly fd3: string | undefined;
 }
 
@@ -67,8 +67,9 @@ export function optionFileValue(value: string): string {
 /**
  * The mariadb client (or Oracle's mysql, `flavour: "mysql"`) with the server's certificate
  * verified (`--ssl-verify-server-cert` / `--ssl-mode=VERIFY_IDENTITY`), the cleartext
- * plugin allowed (Oracle's client needs the flag; the token travels only inside TLS), and
- * the token in an option file on fd 3. `--defaults-extra-file` must be the first argument.
+ * plugin allowed (Oracle's client needs `--enable-cleartext-plugin`; the token travels only
+ * inside TLS), and the token in an option file on fd 3. `--defaults-extra-file` must be the
+ * first argument.
  */
 export function mysqlInvocation(
   t: ConnectTarget,
@@ -93,7 +94,8 @@ export function mysqlInvocation(
       t.username,
       ...(t.database !== undefined ? ["-D", t.database] : []),
       ...tls,
-      "--enable-cleartext-plugin",
+      // MariaDB's client allows the cleartext plugin by default (and calls the flag obsolete).
+      ...(flavour === "mysql" ? ["--enable-cleartext-plugin"] : []),
       ...t.extra,
     ],
     env: {},

@@ -1,7 +1,9 @@
 import { spawn } from "node:child_process";
 import { lookup } from "node:dns/promises";
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
-import type { Writable } from "node:stream";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   type ClientInvocation,
   type ConnectTarget,
@@ -65,13 +67,32 @@ async function clientInvocation(
   return mysqlInvocation(target, token, found.command, /MariaDB/i.test(found.version) ? "mariadb" : "mysql");
 }
 
+/**
+ * The option text as a file descriptor for the child's fd 3: written to a 0600 file in a
+ * 0700 directory of its own, opened, and unlinked at once, so nothing names it by the time
+ * the client runs (`/dev/fd/3` reopens the open file; a Node pipe is a socket, which
+ * `/dev/fd/N` cannot open on Linux).
+ */
+function optionFd(text: string): number {
+  const dir = mkdtempSync(join(tmpdir(), "iamdb-connect-"));
+  const file = join(dir, "client.cnf");
+  try {
+    writeFileSync(file, text, { mode: 0o600, flag: "wx" });
+    return openSync(file, "r");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Runs the client attached to this terminal; resolves to its exit code. */
 function run(invocation: ClientInvocation, env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {
+    const fd3 = invocation.fd3 === undefined ? undefined : optionFd(invocation.fd3);
     const child = spawn(invocation.command, [...invocation.args], {
       env: { ...env, ...invocation.env },
-      stdio: ["inherit", "inherit", "inherit", ...(invocation.fd3 !== undefined ? (["pipe"] as const) : [])],
+      stdio: ["inherit", "inherit", "inherit", ...(fd3 !== undefined ? [fd3] : [])],
     });
+    if (fd3 !== undefined) closeSync(fd3);
     // Ctrl-C reaches the client from the terminal (it cancels a query); iamdb waits for it.
     const ignore = () => {};
     process.on("SIGINT", ignore);
@@ -85,11 +106,6 @@ function run(invocation: ClientInvocation, env: NodeJS.ProcessEnv): Promise<numb
           : new UserError(`cannot run ${invocation.command}: ${err.message}`),
       );
     });
-    if (invocation.fd3 !== undefined) {
-      const fd3 = child.stdio[3] as Writable;
-      fd3.on("error", () => {});
-      fd3.end(invocation.fd3);
-    }
     child.once("close", (code, signal) => {
       process.off("SIGINT", ignore);
       resolve(code ?? (signal ? 1 : 0));

@@ -89,7 +89,8 @@ export function parseHostPort(value: string, flag: string, fallbackHost?: string
     }
   }
   const n = Number(port);
-  const min = flag === "--listen" || flag === "listen" ? 0 : 1;
+  // A listening port may be 0 (any free one); a port to connect to may not.
+  const min = /(^|\W)(listen|ops)$/.test(flag) ? 0 : 1;
   if (!Number.isInteger(n) || n < min || n > 65535) {
     throw new ProxyConfigError(`${flag}: port must be a number from ${min} to 65535, got "${port}"`);
   }
