@@ -131,6 +131,11 @@ describe("iamdb proxy (PostgreSQL)", () => {
     assert.ok((logins ?? 0) >= 40, `expected 40 logins, saw ${logins}`);
     // One token at start; the 40 logins reuse it.
     assert.equal((await signed())?.values[0]?.value, before);
+    // And the TLS sessions to the gateway are resumed, not renegotiated in full each time.
+    const tls = (await p.metrics.registry.getSingleMetric("iamdb_proxy_target_tls_handshakes_total")?.get())
+      ?.values;
+    const resumed = tls?.find((v) => v.labels.handshake === "resumed")?.value ?? 0;
+    assert.ok(resumed >= 30, `only ${resumed} of 40 TLS handshakes were resumed`);
   });
 
   it("over a Unix socket named .s.PGSQL.PORT in --unix-socket-dir, mode 0600 (psql host=DIR)", async () => {

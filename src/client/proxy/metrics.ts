@@ -32,6 +32,7 @@ export class ProxyMetrics {
   readonly #signed: Counter<"target">;
   readonly #tokenExpiry: Gauge<"target">;
   readonly #loginSeconds: Histogram<"target">;
+  readonly #tls: Counter<"target" | "handshake">;
 
   constructor(targets: readonly string[], options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -84,6 +85,12 @@ export class ProxyMetrics {
       buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
+    this.#tls = new Counter({
+      name: "iamdb_proxy_target_tls_handshakes_total",
+      help: "TLS handshakes with the target: full, or resumed from the previous session (no certificate work).",
+      labelNames: ["target", "handshake"],
+      registers,
+    });
     for (const target of targets) {
       this.#connections.labels(target).inc(0);
       this.#active.labels(target).set(0);
@@ -110,6 +117,10 @@ export class ProxyMetrics {
   login(target: string, result: LoginResult, seconds?: number): void {
     this.#logins.labels(target, result).inc();
     if (seconds !== undefined) this.#loginSeconds.labels(target).observe(seconds);
+  }
+
+  tls(target: string, resumed: boolean): void {
+    this.#tls.labels(target, resumed ? "resumed" : "full").inc();
   }
 
   retried(target: string): void {

@@ -13,7 +13,7 @@ import { type ProxyConfig, ProxyConfigError, type ProxyTargetConfig } from "./co
 import { ProxyMetrics } from "./metrics.js";
 import { serveMysqlClient } from "./mysql.js";
 import { asLoginError, servePostgresClient } from "./postgres.js";
-import { readCa, type TargetContext } from "./target.js";
+import { type TargetContext, targetSecureContext } from "./target.js";
 
 /** The proxy could not start: a port in use, a socket path taken, no credentials. The message says what to do. */
 export class ProxyStartError extends Error {
@@ -157,9 +157,9 @@ export async function startProxy(
         `target ${name}: no region: pass --region, set AWS_REGION, or set region in the profile`,
       );
     }
-    let ca: Buffer | undefined;
+    let secureContext: TargetContext["secureContext"];
     try {
-      ca = readCa(t.caFile);
+      secureContext = targetSecureContext(t.caFile);
     } catch (err) {
       throw new ProxyConfigError(`cannot read --ca-file ${t.caFile}: ${(err as Error).message}`);
     }
@@ -167,7 +167,8 @@ export async function startProxy(
       config: t,
       name,
       region: t.region,
-      ca,
+      secureContext,
+      tlsSession: undefined,
       connectTimeoutMs: config.connectTimeoutMs,
       metrics,
       tokens: new TokenCache({

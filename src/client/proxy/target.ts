@@ -1,6 +1,12 @@
 import { readFileSync } from "node:fs";
 import type { Socket } from "node:net";
-import { checkServerIdentity, type PeerCertificate, connect as tlsConnect } from "node:tls";
+import {
+  checkServerIdentity,
+  createSecureContext,
+  type PeerCertificate,
+  type SecureContext,
+  connect as tlsConnect,
+} from "node:tls";
 import { connectBackendTcp } from "../../gateway/backendSocket.js";
 import type { TokenCache } from "../tokenCache.js";
 import type { HostPort, ProxyTargetConfig } from "./config.js";
@@ -30,10 +36,13 @@ export class TargetLoginError extends Error {
 /** Everything a connection handler needs about its target, resolved once at start-up. */
 export interface TargetContext {
   readonly config: ProxyTargetConfig;
+  /** Built once: the CA parsed per connection would cost more than the handshake. */
+  readonly secureContext: SecureContext;
+  /** The last TLS session the target issued, resumed by the next connection (an abbreviated handshake). */
+  tlsSession: Buffer | undefined;
   /** Label for logs and metrics. */
   readonly name: string;
   readonly region: string;
-  readonly ca: Buffer | undefined;
   readonly tokens: TokenCache;
   readonly metrics: ProxyMetrics;
   readonly connectTimeoutMs: number;
@@ -81,9 +90,14 @@ export function startTargetTls(socket: Socket, ctx: TargetContext): Promise<Sock
     const secure = tlsConnect({
       socket,
       ...(isIpAddress(name.host) ? {} : { servername: name.host }),
-      ...(ctx.ca ? { ca: ctx.ca } : {}),
+      secureContext: ctx.secureContext,
+      ...(ctx.tlsSession ? { session: ctx.tlsSession } : {}),
       rejectUnauthorized: true,
       checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(name.host, cert),
+    });
+    // Sessions come only from handshakes that verified the chain and the name above.
+    secure.on("session", (session: Buffer) => {
+      ctx.tlsSession = session;
     });
     const onError = (err: Error) => {
       clearTimeout(timer);
@@ -99,6 +113,7 @@ export function startTargetTls(socket: Socket, ctx: TargetContext): Promise<Sock
     secure.once("error", onError);
     secure.once("secureConnect", () => {
       clearTimeout(timer);
+      ctx.metrics.tls(ctx.name, secure.isSessionReused());
       secure.off("error", onError);
       secure.on("error", () => secure.destroy());
       resolve(secure as unknown as Socket);
@@ -106,8 +121,9 @@ export function startTargetTls(socket: Socket, ctx: TargetContext): Promise<Sock
   });
 }
 
-export function readCa(file: string | undefined): Buffer | undefined {
-  return file === undefined ? undefined : readFileSync(file);
+/** The client TLS context of a target: its CA bundle, else Node's bundled roots. */
+export function targetSecureContext(caFile: string | undefined): SecureContext {
+  return createSecureContext(caFile === undefined ? {} : { ca: readFileSync(caFile) });
 }
 
 /** Bytes still queued when a session ends get this long to be flushed. */
