@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type AuthzResult, benchAuthz } from "./authz.js";
 import { writeChart } from "./chart.js";
+import { benchClientProxy, clientProxySection } from "./client-proxy.js";
 import { fmt, type PathResult, type Stat } from "./harness.js";
 import { benchMysql, type MysqlPathStats, type MysqlResults } from "./mysql.js";
 import type { ProfileSummary } from "./profile.js";
@@ -18,8 +19,8 @@ import { benchTokens } from "./tokens.js";
 const quick = process.argv.includes("--quick");
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
-if (only !== undefined && !["proxy", "mysql", "tokens"].includes(only)) {
-  console.error(`bench: --only takes proxy, mysql or tokens (got ${only})`);
+if (only !== undefined && !["proxy", "mysql", "tokens", "client"].includes(only)) {
+  console.error(`bench: --only takes proxy, mysql, tokens or client (got ${only})`);
   process.exit(2);
 }
 const rounds = quick ? 3 : 5;
@@ -374,6 +375,7 @@ const log = (s: string) => console.error(`bench: ${s}`);
 const doTokens = only === undefined || only === "tokens";
 const doProxy = only === undefined || only === "proxy";
 const doMysql = only === undefined || only === "mysql";
+const doClient = only === undefined || only === "client";
 if (doTokens) log("tokens and authorization ...");
 const tokens = doTokens ? await benchTokens(rounds, msPerRound) : undefined;
 const authz = doTokens ? await benchAuthz(quick) : undefined;
@@ -397,6 +399,13 @@ const mysqlResults = doMysql
       },
     )
   : undefined;
+// The client kit's proxy; like MySQL, a failure here must not lose the rest of a long run.
+const clientProxy = doClient
+  ? await benchClientProxy({ rounds, seconds: quick ? 2 : 5 }, log).catch((err: Error) => {
+      log(`client proxy skipped: ${err.message}`);
+      return undefined;
+    })
+  : undefined;
 
 const sections: string[] = [
   `# iamdb benchmarks — ${started.toISOString()}${quick ? " (quick)" : ""}${only ? ` (only ${only})` : ""}`,
@@ -406,6 +415,7 @@ const sections: string[] = [
 ];
 if (proxies) sections.push(proxySection(proxies));
 if (mysqlResults) sections.push(mysqlSection(mysqlResults));
+if (clientProxy) sections.push(clientProxySection(clientProxy));
 if (tokens && authz) {
   const [ourSign, awsSign] = tokens.sign as [PathResult, PathResult];
   const [cachedVerify] = tokens.verify as [PathResult, PathResult];
@@ -427,7 +437,7 @@ const markdown = sections.join("\n");
 mkdirSync(dir, { recursive: true });
 writeFileSync(
   join(dir, "latest.json"),
-  `${JSON.stringify({ started: started.toISOString(), quick, only, rounds, msPerRound, node: process.version, proxies, mysql: mysqlResults, tokens, authz }, null, 2)}\n`,
+  `${JSON.stringify({ started: started.toISOString(), quick, only, rounds, msPerRound, node: process.version, proxies, mysql: mysqlResults, clientProxy, tokens, authz }, null, 2)}\n`,
 );
 writeFileSync(join(dir, "latest.md"), markdown);
 const written = proxies

@@ -12,9 +12,11 @@ import { StoreError } from "../store/errors.js";
 import { TlsConfigError } from "../tls/errors.js";
 import { IAMDB_VERSION } from "../version.js";
 import { registerAdminCommands } from "./admin/register.js";
+import { connectCommand } from "./commands/connect.js";
 import { dbUserCommand } from "./commands/dbUser.js";
 import { doctorCommand } from "./commands/doctor.js";
 import { inspectTokenCommand } from "./commands/inspectToken.js";
+import { proxyCommand } from "./commands/proxy.js";
 import { sessionsCommand } from "./commands/sessions.js";
 import { statusCommand } from "./commands/status.js";
 import { tokenCommand } from "./commands/token.js";
@@ -146,6 +148,62 @@ export function program(io: CliIO, setExit: (code: number) => void): Command {
     .option("--endpoint-url <url>", "the admin API of the gateway to ask (default: the data directory's)")
     .option("--json", "print JSON")
     .action(async (opts) => setExit(await doctorCommand(opts, io)));
+  p.command("proxy")
+    .description(
+      "a local, password-less listener that logs in to a database with auth tokens (docs/CLIENT-KIT.md)",
+    )
+    .option("--engine <engine>", "postgres or mysql (mariadb)")
+    .option("--target <host:port>", "the database endpoint, or a forward to it")
+    .option("--listen <host:port>", "where local clients connect (loopback; port 0 picks one)")
+    .option("--username <user>", "the DB user every session logs in as")
+    .option("--database <name>", "the database when the client names none")
+    .option(
+      "--region <region>",
+      "the region tokens are signed for (default: AWS_REGION, AWS_DEFAULT_REGION, profile)",
+    )
+    .option("--profile <name>", "the AWS profile whose credentials sign (default: the standard chain)")
+    .option(
+      "--ca-file <file>",
+      "CA bundle the target's certificate must chain to (iamdb's ca.pem, the RDS bundle)",
+    )
+    .option("--token-host <name[:port]>", "the endpoint's real name (and port) when --target is a forward")
+    .option("--unix-socket-dir <dir>", "also listen on a Unix socket there (PostgreSQL: .s.PGSQL.PORT)")
+    .option(
+      "--allow-non-loopback",
+      "allow --listen on a non-loopback address (whoever reaches it logs in as you)",
+    )
+    .option("--name <name>", "the target's name in logs and metrics")
+    .option("--config <file>", "JSON file with several targets (instead of the target flags)")
+    .option("--ops <host:port>", "serve /healthz, /readyz and /metrics there")
+    .option("--max-connections <n>", "client connections open at once, all targets (default 1000)")
+    .option("--drain-timeout-ms <ms>", "on SIGTERM, how long sessions may finish (default 30000)")
+    .option("--connect-timeout-ms <ms>", "TCP + TLS + login to the target (default 10000)")
+    .option(
+      "--log-level <level>",
+      `operational log on stderr: ${LOG_LEVELS.join(", ")} (default: ${LOG_LEVEL_ENV}, else info)`,
+    )
+    .action(async (opts) => {
+      configureLogger({ level: logLevelOption(opts.logLevel) });
+      setExit(await proxyCommand(opts, io));
+    });
+
+  p.command("connect")
+    .description("run psql or the mariadb/mysql client with a fresh auth token and verify-full TLS")
+    .requiredOption("--host <host>", "the endpoint (or a forward to it, with --token-host)")
+    .requiredOption("--port <port>", "its port")
+    .requiredOption("--username <user>", "the DB user to log in as")
+    .option("--engine <engine>", "postgres or mysql (default: mysql for port 3306, else postgres)")
+    .option("--database <name>", "the database")
+    .option("--region <region>", "the region to sign for (default: AWS_REGION, AWS_DEFAULT_REGION, profile)")
+    .option("--profile <name>", "the AWS profile whose credentials sign the token")
+    .option("--ca-file <file>", "CA bundle the server's certificate must chain to (default: the system's)")
+    .option(
+      "--token-host <name[:port]>",
+      "the endpoint's real name (and port) when --host is a forward (PostgreSQL)",
+    )
+    .option("--client <path>", "the client program (default psql; mariadb, else mysql)")
+    .argument("[client-args...]", "after --: arguments for the client (e.g. -- -c 'select 1')")
+    .action(async (clientArgs: string[], opts) => setExit(await connectCommand(opts, clientArgs, io)));
   registerAdminCommands(p, io, setExit);
 
   p.command("completion")

@@ -76,6 +76,8 @@ export interface GatewayFixtureOptions {
   instanceLimits?: LoginLimits;
   /** The instance's statement audit (off when absent). */
   audit?: StatementAuditConfig;
+  /** The IAM service's and the token verifier's clock (tests of expiry); real time by default. */
+  now?: () => Date;
 }
 
 /** What differs between the engines' fixtures: the instance, its backend, and how a DB user is provisioned. */
@@ -105,6 +107,7 @@ export async function startGatewayFixture(
     repository: store,
     masterKey,
     accountId: ACCOUNT,
+    ...(options.now ? { now: options.now } : {}),
   });
   const backend = engine.backend;
   const base: DbInstance = {
@@ -150,6 +153,7 @@ export async function startGatewayFixture(
       accounts,
       instances: registry,
       clockSkewSeconds: limits.clockSkewSeconds,
+      ...(options.now ? { now: options.now } : {}),
     }),
     authLog,
     metrics,
