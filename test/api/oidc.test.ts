@@ -103,7 +103,9 @@ describe("OpenID Connect providers and AssumeRoleWithWebIdentity through the adm
   it("provider actions: AWS's ARN, shapes, idempotent client ids, thumbprints, tags and errors", async () => {
     const { iam } = h.clients();
     assert.equal(providerArn, `arn:aws:iam::${ACCOUNT}:oidc-provider/${issuer.host}`);
-    const got = await iam.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn }));
+    const got = await iam.send(
+      new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn }),
+    );
     assert.equal(got.Url, issuer.host);
     assert.deepEqual(got.ClientIDList, ["sts.amazonaws.com"]);
     assert.deepEqual(got.ThumbprintList, [issuer.chain.intermediate.thumbprint]);
@@ -117,13 +119,19 @@ describe("OpenID Connect providers and AssumeRoleWithWebIdentity through the adm
       iam.send(new CreateOpenIDConnectProviderCommand({ Url: issuer.url, ClientIDList: ["x"] })),
     );
     assert.equal(dup.name, "EntityAlreadyExistsException");
-    const http = await errorOf(iam.send(new CreateOpenIDConnectProviderCommand({ Url: "http://idp.example" })));
+    const http = await errorOf(
+      iam.send(new CreateOpenIDConnectProviderCommand({ Url: "http://idp.example" })),
+    );
     assert.equal(http.name, "InvalidInputException");
     assert.match(http.message, /must begin with https:\/\//);
-    const query = await errorOf(iam.send(new CreateOpenIDConnectProviderCommand({ Url: "https://idp.example/?a=b" })));
+    const query = await errorOf(
+      iam.send(new CreateOpenIDConnectProviderCommand({ Url: "https://idp.example/?a=b" })),
+    );
     assert.equal(query.name, "InvalidInputException");
     const badPrint = await errorOf(
-      iam.send(new CreateOpenIDConnectProviderCommand({ Url: "https://idp.example", ThumbprintList: ["abc"] })),
+      iam.send(
+        new CreateOpenIDConnectProviderCommand({ Url: "https://idp.example", ThumbprintList: ["abc"] }),
+      ),
     );
     assert.equal(badPrint.name, "ValidationError");
     const sixPrints = await errorOf(
@@ -145,7 +153,9 @@ describe("OpenID Connect providers and AssumeRoleWithWebIdentity through the adm
     ]);
     await iam.send(new RemoveClientIDFromOpenIDConnectProviderCommand({ ...arn, ClientID: "other" }));
     await iam.send(new RemoveClientIDFromOpenIDConnectProviderCommand({ ...arn, ClientID: "never-added" }));
-    assert.deepEqual((await iam.send(new GetOpenIDConnectProviderCommand(arn))).ClientIDList, ["sts.amazonaws.com"]);
+    assert.deepEqual((await iam.send(new GetOpenIDConnectProviderCommand(arn))).ClientIDList, [
+      "sts.amazonaws.com",
+    ]);
 
     await iam.send(new TagOpenIDConnectProviderCommand({ ...arn, Tags: [{ Key: "team", Value: "pay" }] }));
     await iam.send(new UntagOpenIDConnectProviderCommand({ ...arn, TagKeys: ["cluster"] }));
@@ -157,11 +167,15 @@ describe("OpenID Connect providers and AssumeRoleWithWebIdentity through the adm
     assert.deepEqual((await iam.send(new GetOpenIDConnectProviderCommand(arn))).ThumbprintList, both);
 
     const missing = `arn:aws:iam::${ACCOUNT}:oidc-provider/nowhere.example`;
-    const gone = await errorOf(iam.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: missing })));
+    const gone = await errorOf(
+      iam.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: missing })),
+    );
     assert.equal(gone.name, "NoSuchEntityException");
     assert.equal(gone.message, `OpenIDConnect Provider not found for arn ${missing}`);
     const notArn = await errorOf(
-      iam.send(new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: "arn:aws:iam::1:user/x-yyyyyyy" })),
+      iam.send(
+        new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: "arn:aws:iam::1:user/x-yyyyyyy" }),
+      ),
     );
     assert.equal(notArn.name, "InvalidInputException");
   });
@@ -171,15 +185,24 @@ describe("OpenID Connect providers and AssumeRoleWithWebIdentity through the adm
     await h.iam.putUserPolicy({
       userName: "reader",
       policyName: "read",
-      policyDocument: policy({ Effect: "Allow", Action: "iam:GetOpenIDConnectProvider", Resource: providerArn }),
+      policyDocument: policy({
+        Effect: "Allow",
+        Action: "iam:GetOpenIDConnectProvider",
+        Resource: providerArn,
+      }),
     });
     const k = await h.iam.createAccessKey({ userName: "reader" });
     const { iam } = h.clients({ accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey });
     const ok = await iam.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn }));
     assert.equal(ok.Url, issuer.host);
-    const denied = await errorOf(iam.send(new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn })));
+    const denied = await errorOf(
+      iam.send(new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn })),
+    );
     assert.equal(denied.name, "AccessDenied");
-    assert.match(denied.message, /iam:DeleteOpenIDConnectProvider on resource: arn:aws:iam::\d+:oidc-provider\//);
+    assert.match(
+      denied.message,
+      /iam:DeleteOpenIDConnectProvider on resource: arn:aws:iam::\d+:oidc-provider\//,
+    );
   });
 
   it("AssumeRoleWithWebIdentity: AWS's response, the assumed-role session, its web-identity keys", async () => {
@@ -196,7 +219,11 @@ describe("OpenID Connect providers and AssumeRoleWithWebIdentity through the adm
     const span = c.Expiration.getTime() - Date.now();
     assert.ok(span > 800_000 && span <= 900_000, `expires in ${span} ms`);
 
-    const keys = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken };
+    const keys = {
+      accessKeyId: c.AccessKeyId,
+      secretAccessKey: c.SecretAccessKey,
+      sessionToken: c.SessionToken,
+    };
     const me = await h.clients(keys).sts.send(new GetCallerIdentityCommand({}));
     assert.equal(me.Arn, r.AssumedRoleUser?.Arn);
 
@@ -210,9 +237,11 @@ describe("OpenID Connect providers and AssumeRoleWithWebIdentity through the adm
     assert.equal(ctx[`${issuer.host}:aud`], "sts.amazonaws.com");
     assert.deepEqual(ctx[`${issuer.host}:amr`], ["pwd", "mfa"]);
     assert.equal(ctx["aws:FederatedProvider"], providerArn);
-    const dbUser = (u: string) => `arn:aws:rds-db:us-east-1:${ACCOUNT}:dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXYZ/${u}`;
+    const dbUser = (u: string) =>
+      `arn:aws:rds-db:us-east-1:${ACCOUNT}:dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXYZ/${u}`;
     const decide = (u: string) =>
-      evaluate({ action: "rds-db:connect", resource: dbUser(u), principal: set.principal }, set.policies).decision;
+      evaluate({ action: "rds-db:connect", resource: dbUser(u), principal: set.principal }, set.policies)
+        .decision;
     assert.equal(decide(SUB), "allowed");
     assert.equal(decide("system:serviceaccount:payments:other"), "implicitDeny");
   });
@@ -223,7 +252,9 @@ describe("OpenID Connect providers and AssumeRoleWithWebIdentity through the adm
     assert.equal(denied.name, "AccessDenied");
     assert.match(denied.message, /^Not authorized to perform sts:AssumeRoleWithWebIdentity/);
     assert.equal(denied.status, 403);
-    const noRole = await errorOf(assume(await issuer.token({ sub: SUB }), { RoleArn: `arn:aws:iam::${ACCOUNT}:role/none` }));
+    const noRole = await errorOf(
+      assume(await issuer.token({ sub: SUB }), { RoleArn: `arn:aws:iam::${ACCOUNT}:role/none` }),
+    );
     assert.equal(noRole.name, "AccessDenied");
 
     await h.iam.createRole({
@@ -245,12 +276,24 @@ describe("OpenID Connect providers and AssumeRoleWithWebIdentity through the adm
     });
     const named = `arn:aws:iam::${ACCOUNT}:role/named-sessions`;
     const token = await issuer.token({ sub: SUB });
-    assert.equal((await assume(token, { RoleArn: named, RoleSessionName: "pod-7" })).AssumedRoleUser?.Arn?.endsWith("/pod-7"), true);
-    assert.equal((await errorOf(assume(token, { RoleArn: named, RoleSessionName: "laptop" }))).name, "AccessDenied");
+    assert.equal(
+      (await assume(token, { RoleArn: named, RoleSessionName: "pod-7" })).AssumedRoleUser?.Arn?.endsWith(
+        "/pod-7",
+      ),
+      true,
+    );
+    assert.equal(
+      (await errorOf(assume(token, { RoleArn: named, RoleSessionName: "laptop" }))).name,
+      "AccessDenied",
+    );
     // A trust policy for sts:AssumeRole only does not let web identities in.
     await h.iam.createRole({
       roleName: "assume-only",
-      assumeRolePolicyDocument: policy({ Effect: "Allow", Principal: { Federated: providerArn }, Action: "sts:AssumeRole" }),
+      assumeRolePolicyDocument: policy({
+        Effect: "Allow",
+        Principal: { Federated: providerArn },
+        Action: "sts:AssumeRole",
+      }),
     });
     assert.equal(
       (await errorOf(assume(token, { RoleArn: `arn:aws:iam::${ACCOUNT}:role/assume-only` }))).name,
@@ -266,7 +309,10 @@ describe("OpenID Connect providers and AssumeRoleWithWebIdentity through the adm
     };
     const expired = await code(await issuer.token({ sub: SUB, iat: now - 7200, exp: now - 3600 }));
     assert.equal(expired.name, "ExpiredTokenException");
-    assert.match(expired.message, /^Token expired: current date\/time .* must be before the expiration date\/time/);
+    assert.match(
+      expired.message,
+      /^Token expired: current date\/time .* must be before the expiration date\/time/,
+    );
     const early = await code(await issuer.token({ sub: SUB, nbf: now + 3600 }));
     assert.deepEqual(early.name, "InvalidIdentityTokenException");
     assert.match(early.message, /not valid yet/);
@@ -281,7 +327,10 @@ describe("OpenID Connect providers and AssumeRoleWithWebIdentity through the adm
 
     const unknownIssuer = await code(await issuer.token({ sub: SUB, iss: "https://unknown.example/id/X" }));
     assert.equal(unknownIssuer.name, "InvalidIdentityTokenException");
-    assert.match(unknownIssuer.message, /^No OpenIDConnect provider found in your account for https:\/\/unknown\.example/);
+    assert.match(
+      unknownIssuer.message,
+      /^No OpenIDConnect provider found in your account for https:\/\/unknown\.example/,
+    );
 
     // Signed with a key of the same kid the issuer never published.
     const impostor = await signingKey("key-1");
@@ -324,7 +373,9 @@ describe("OpenID Connect providers and AssumeRoleWithWebIdentity through the adm
     assert.equal(big.name, "ValidationError");
     assert.doesNotMatch(big.message, /AAAA/);
 
-    const provider = await errorOf(assume(await issuer.token({ sub: SUB }), { ProviderId: "www.amazon.com" }));
+    const provider = await errorOf(
+      assume(await issuer.token({ sub: SUB }), { ProviderId: "www.amazon.com" }),
+    );
     assert.equal(provider.name, "InvalidParameterValue");
     const tooLong = await errorOf(assume(await issuer.token({ sub: SUB }), { DurationSeconds: 7200 }));
     assert.equal(tooLong.name, "ValidationError");
@@ -338,7 +389,8 @@ describe("OpenID Connect providers and AssumeRoleWithWebIdentity through the adm
     const e = await errorOf(assume(bad));
     const text = JSON.stringify(h.logs) + e.message;
     for (const t of [good, bad]) {
-      for (const part of t.split(".")) assert.ok(!text.includes(part), "a token part reached a log line or an error");
+      for (const part of t.split("."))
+        assert.ok(!text.includes(part), "a token part reached a log line or an error");
     }
   });
 
@@ -354,7 +406,9 @@ describe("OpenID Connect providers and AssumeRoleWithWebIdentity through the adm
         }).toString(),
       });
     const key = await signingKey("offline", "ES256");
-    const put = await call("PutOpenIDConnectProviderJwks", { Jwks: JSON.stringify({ keys: [key.publicJwk] }) });
+    const put = await call("PutOpenIDConnectProviderJwks", {
+      Jwks: JSON.stringify({ keys: [key.publicJwk] }),
+    });
     assert.equal(put.status, 200, put.text);
     const leaked = await call("PutOpenIDConnectProviderJwks", {
       Jwks: JSON.stringify({ keys: [{ ...key.publicJwk, d: "c2VjcmV0" }] }),
@@ -369,7 +423,10 @@ describe("OpenID Connect providers and AssumeRoleWithWebIdentity through the adm
       assert.equal(r.SubjectFromWebIdentityToken, SUB);
       assert.equal(issuer.hits.get("/id/CLUSTER1/keys") ?? 0, before);
       // The issuer's own (published) keys are not used while the static set is in place.
-      assert.equal((await errorOf(assume(await issuer.token({ sub: SUB })))).name, "InvalidIdentityTokenException");
+      assert.equal(
+        (await errorOf(assume(await issuer.token({ sub: SUB })))).name,
+        "InvalidIdentityTokenException",
+      );
     } finally {
       issuer.mode = "up";
       const del = await call("DeleteOpenIDConnectProviderJwks");
@@ -388,8 +445,15 @@ describe("OpenID Connect providers and AssumeRoleWithWebIdentity through the adm
       const refused = await errorOf(assume(await issuer.token({ sub: SUB })));
       assert.equal(refused.name, "InvalidIdentityTokenException");
       assert.match(refused.message, /No OpenIDConnect provider found/);
-      const keys = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken };
-      assert.equal((await h.clients(keys).sts.send(new GetCallerIdentityCommand({}))).Arn, r.AssumedRoleUser?.Arn);
+      const keys = {
+        accessKeyId: c.AccessKeyId,
+        secretAccessKey: c.SecretAccessKey,
+        sessionToken: c.SessionToken,
+      };
+      assert.equal(
+        (await h.clients(keys).sts.send(new GetCallerIdentityCommand({}))).Arn,
+        r.AssumedRoleUser?.Arn,
+      );
     } finally {
       await iam.send(
         new CreateOpenIDConnectProviderCommand({
@@ -406,5 +470,7 @@ describe("OpenID Connect providers and AssumeRoleWithWebIdentity through the adm
 async function spkiOf(issuer: TestIssuer): Promise<string> {
   const k = issuer.published[0];
   assert.ok(k);
-  return exportSPKI((await importJWK(k.publicJwk, "RS256", { extractable: true })) as Parameters<typeof exportSPKI>[0]);
+  return exportSPKI(
+    (await importJWK(k.publicJwk, "RS256", { extractable: true })) as Parameters<typeof exportSPKI>[0],
+  );
 }
