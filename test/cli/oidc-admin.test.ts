@@ -71,7 +71,13 @@ describe("iamdb iam …-open-id-connect-provider and iamdb sts assume-role-with-
       ...dd,
     ]);
     assert.equal(add.code, 0, add.err);
-    const got = await run(["iam", "get-open-id-connect-provider", "--open-id-connect-provider-arn", arn, ...dd]);
+    const got = await run([
+      "iam",
+      "get-open-id-connect-provider",
+      "--open-id-connect-provider-arn",
+      arn,
+      ...dd,
+    ]);
     assert.equal(got.code, 0, got.err);
     const shown = JSON.parse(got.out) as { Url: string; ClientIDList: string[] };
     assert.equal(shown.Url, issuer.host);
@@ -119,9 +125,18 @@ describe("iamdb iam …-open-id-connect-provider and iamdb sts assume-role-with-
       ...dd,
     ]);
     assert.equal(bad.code, 1);
-    assert.match(bad.err, /An error occurred \(InvalidIdentityToken(Exception)?\) when calling the AssumeRoleWithWebIdentity operation: The web identity token is not a JWT/);
+    assert.match(
+      bad.err,
+      /An error occurred \(InvalidIdentityToken(Exception)?\) when calling the AssumeRoleWithWebIdentity operation: The web identity token is not a JWT/,
+    );
 
-    const del = await run(["iam", "delete-open-id-connect-provider", "--open-id-connect-provider-arn", arn, ...dd]);
+    const del = await run([
+      "iam",
+      "delete-open-id-connect-provider",
+      "--open-id-connect-provider-arn",
+      arn,
+      ...dd,
+    ]);
     assert.equal(del.code, 0, del.err);
     assert.deepEqual(JSON.parse((await run(["iam", "list-open-id-connect-providers", ...dd])).out), {
       OpenIDConnectProviderList: [],
