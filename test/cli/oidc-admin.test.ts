@@ -5,10 +5,11 @@ import { after, before, describe, it } from "node:test";
 import { Command, CommanderError } from "commander";
 import { ensureAdministrator } from "../../src/api/bootstrap.js";
 import { registerAdminCommands } from "../../src/cli/admin/register.js";
+import { oidcJwksCommand } from "../../src/cli/commands/oidcJwks.js";
 import { EXIT_USAGE } from "../../src/cli/errors.js";
 import type { CliIO } from "../../src/cli/io.js";
 import { ACCOUNT, type Harness, policy, startHarness } from "../api/helpers.js";
-import { startTestIssuer, type TestIssuer } from "../helpers/oidcIssuer.js";
+import { signingKey, startTestIssuer, type TestIssuer } from "../helpers/oidcIssuer.js";
 
 /** Runs `iamdb ARGS` through the admin commands as src/cli/main.ts registers them. */
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -141,5 +142,33 @@ describe("iamdb iam …-open-id-connect-provider and iamdb sts assume-role-with-
     assert.deepEqual(JSON.parse((await run(["iam", "list-open-id-connect-providers", ...dd])).out), {
       OpenIDConnectProviderList: [],
     });
+  });
+
+  it("iamdb oidc-jwks put|get|delete: static keys used instead of the issuer's", async () => {
+    const created = await run([
+      "iam",
+      "create-open-id-connect-provider",
+      "--url",
+      "https://offline.example/id/K",
+      ...dd,
+    ]);
+    const arn = (JSON.parse(created.out) as { OpenIDConnectProviderArn: string }).OpenIDConnectProviderArn;
+    const key = await signingKey("offline", "ES256");
+    const file = join(h.dir, "jwks.json");
+    writeFileSync(file, JSON.stringify({ keys: [key.publicJwk] }));
+    const out: string[] = [];
+    const io: CliIO = { out: (t) => out.push(t), err: () => {}, readStdin: async () => "", env: {} };
+    const base = { openIdConnectProviderArn: arn, dataDir: h.dir };
+    assert.equal(await oidcJwksCommand("put", { ...base, jwksFile: file }, io), 0);
+    assert.equal(await oidcJwksCommand("get", base, io), 0);
+    assert.deepEqual(JSON.parse(out.at(-1) ?? ""), { keys: [key.publicJwk] });
+    assert.equal(await oidcJwksCommand("delete", base, io), 0);
+    assert.equal(await oidcJwksCommand("get", base, io), 0);
+    assert.deepEqual(JSON.parse(out.at(-1) ?? ""), { Jwks: null });
+    writeFileSync(file, JSON.stringify({ keys: [{ ...key.publicJwk, d: "eA" }] }));
+    await assert.rejects(
+      oidcJwksCommand("put", { ...base, jwksFile: file }, io),
+      /InvalidInput.*private member/,
+    );
   });
 });
