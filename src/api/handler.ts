@@ -8,10 +8,11 @@ import type { ActionCall, ServiceSpec, Target } from "./action.js";
 import { ApiError, accessDenied, invalidAction, toApiError } from "./errors.js";
 import { IAM_ACTIONS } from "./iam-actions.js";
 import { IAMDB_ACTIONS, IAMDB_API_VERSION, IAMDB_NAMESPACE, type IamdbServices } from "./iamdb-actions.js";
+import { OIDC_JWKS_ACTIONS, OIDC_PROVIDER_ACTIONS } from "./oidc-actions.js";
 import { parseForm, QueryParams } from "./params.js";
 import { RDS_ACTIONS } from "./rds-actions.js";
 import { validRequestRegions } from "./regions.js";
-import { STS_ACTIONS } from "./sts-actions.js";
+import { STS_ACTIONS, STS_UNSIGNED_ACTIONS } from "./sts-actions.js";
 import { children, escapeXml, type XmlObject } from "./xml.js";
 
 /**
@@ -27,7 +28,7 @@ export const SERVICES: Readonly<Record<string, ServiceSpec>> = {
     version: "2010-05-08",
     namespace: "https://iam.amazonaws.com/doc/2010-05-08/",
     style: "iam",
-    actions: IAM_ACTIONS,
+    actions: { ...IAM_ACTIONS, ...OIDC_PROVIDER_ACTIONS },
   },
   sts: {
     name: "sts",
@@ -48,7 +49,7 @@ export const SERVICES: Readonly<Record<string, ServiceSpec>> = {
     version: IAMDB_API_VERSION,
     namespace: IAMDB_NAMESPACE,
     style: "iam",
-    actions: IAMDB_ACTIONS,
+    actions: { ...IAMDB_ACTIONS, ...OIDC_JWKS_ACTIONS },
   },
 };
 
@@ -139,6 +140,17 @@ function requestContext(request: ApiRequest, region: string): RequestContext {
   };
 }
 
+/**
+ * The request's parameters (query without the X-Amz- ones, then the form body); a later value
+ * wins. Throws MalformedQueryString for a body that is not form-encoded.
+ */
+function queryValues(request: ApiRequest): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const [k, v] of request.query) if (!k.startsWith("X-Amz-")) values.set(k, v);
+  for (const [k, v] of parseForm(Buffer.from(request.body).toString("utf8"))) values.set(k, v);
+  return values;
+}
+
 /** What STS allows GetSessionToken credentials without MFA to call. */
 const STS_WITHOUT_MFA = new Set(["AssumeRole", "GetCallerIdentity"]);
 
@@ -207,6 +219,35 @@ export function createApiHandler(options: ApiHandlerOptions): (request: ApiReque
 
     try {
       const now = clock();
+      const values = queryValues(request);
+      // AssumeRoleWithWebIdentity needs no signature: the token in the body is the credential.
+      const unsignedName = values.get("Action");
+      const unsigned =
+        unsignedName !== undefined && Object.hasOwn(STS_UNSIGNED_ACTIONS, unsignedName)
+          ? STS_UNSIGNED_ACTIONS[unsignedName]
+          : undefined;
+      if (unsigned !== undefined && (service === undefined || service.name === "sts")) {
+        service = SERVICES.sts as ServiceSpec;
+        action = unsignedName;
+        const version = values.get("Version");
+        if (version !== undefined && version !== service.version) {
+          return fail(
+            new ApiError(
+              "NoSuchVersion",
+              400,
+              `The requested version (${version}) of service sts does not exist; use ${service.version}.`,
+            ),
+          );
+        }
+        const result = await unsigned.run({
+          iam,
+          params: new QueryParams(values, service.style),
+          // No credential scope, so no aws:RequestedRegion.
+          context: { ...requestContext(request, ""), "aws:RequestedRegion": undefined },
+        });
+        principalArn = result.AssumedRoleUser?.Arn;
+        return respond(200, resultDocument(service, action as string, result, requestId));
+      }
       const auth = await verifyRequest(
         {
           method: request.method,
@@ -241,12 +282,6 @@ export function createApiHandler(options: ApiHandlerOptions): (request: ApiReque
           ),
         );
       }
-      const pairs = [
-        ...request.query.filter(([k]) => !k.startsWith("X-Amz-")),
-        ...parseForm(Buffer.from(request.body).toString("utf8")),
-      ];
-      const values = new Map<string, string>();
-      for (const [k, v] of pairs) values.set(k, v);
       action = values.get("Action");
       if (action === undefined || action === "") {
         return fail(new ApiError("MissingAction", 400, "The request must contain the parameter Action."));

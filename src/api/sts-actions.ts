@@ -1,6 +1,9 @@
 import type { Credentials } from "../iam/ops/sts.js";
+import type { IamService } from "../iam/service.js";
+import type { RequestContext } from "../policy/index.js";
 import type { ActionSpec } from "./action.js";
 import { ApiError } from "./errors.js";
+import type { QueryParams } from "./params.js";
 import type { XmlObject } from "./xml.js";
 
 /**
@@ -77,6 +80,49 @@ export const STS_ACTIONS: Readonly<Record<string, ActionSpec>> = {
         );
       const r = await iam.getSessionToken({ caller, durationSeconds: p.int("DurationSeconds") });
       return { Credentials: credentialsXml(r.credentials) };
+    },
+  },
+};
+
+/** What an unsigned action sees: no caller, the request's own keys only. */
+export interface UnsignedCall {
+  readonly iam: IamService;
+  readonly params: QueryParams;
+  /** aws:SourceIp, aws:SecureTransport, aws:UserAgent. */
+  readonly context: RequestContext;
+}
+
+export interface UnsignedActionSpec {
+  readonly run: (call: UnsignedCall) => Promise<XmlObject & { AssumedRoleUser?: { Arn: string } }>;
+}
+
+/**
+ * STS actions called without AWS credentials: the request carries its own proof (a web identity
+ * token). They are served whether or not the request is signed, as STS serves them.
+ * @see https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html
+ */
+export const STS_UNSIGNED_ACTIONS: Readonly<Record<string, UnsignedActionSpec>> = {
+  AssumeRoleWithWebIdentity: {
+    run: async ({ iam, params: p, context }) => {
+      const policyArns = p.structs("PolicyArns")?.map((d) => d.required("arn"));
+      const r = await iam.assumeRoleWithWebIdentity({
+        roleArn: p.required("RoleArn"),
+        roleSessionName: p.required("RoleSessionName"),
+        webIdentityToken: p.required("WebIdentityToken"),
+        providerId: p.str("ProviderId"),
+        durationSeconds: p.int("DurationSeconds"),
+        policy: p.str("Policy"),
+        ...(policyArns === undefined ? {} : { policyArns }),
+        context,
+      });
+      return {
+        Credentials: credentialsXml(r.credentials),
+        SubjectFromWebIdentityToken: r.subjectFromWebIdentityToken,
+        AssumedRoleUser: { AssumedRoleId: r.assumedRoleUser.assumedRoleId, Arn: r.assumedRoleUser.arn },
+        PackedPolicySize: r.packedPolicySize,
+        Provider: r.provider,
+        Audience: r.audience,
+      };
     },
   },
 };

@@ -16,6 +16,7 @@ import { connectCommand } from "./commands/connect.js";
 import { dbUserCommand } from "./commands/dbUser.js";
 import { doctorCommand } from "./commands/doctor.js";
 import { inspectTokenCommand } from "./commands/inspectToken.js";
+import { oidcJwksCommand } from "./commands/oidcJwks.js";
 import { proxyCommand } from "./commands/proxy.js";
 import { sessionsCommand } from "./commands/sessions.js";
 import { statusCommand } from "./commands/status.js";
@@ -134,6 +135,26 @@ export function program(io: CliIO, setExit: (code: number) => void): Command {
       .option("--region <region>", "the region to sign for")
       .option("--json", "print JSON");
     c.action(async (opts) => setExit(await sessionsCommand(action, opts, io)));
+  }
+  const jwks = p
+    .command("oidc-jwks")
+    .description("an OpenID Connect provider's static keys (issuers iamdb cannot reach)");
+  for (const [action, what] of [
+    ["put", "use these public keys instead of fetching the issuer's"],
+    ["get", "print the static keys (null when the issuer's keys are fetched)"],
+    ["delete", "fetch the issuer's keys again"],
+  ] as const) {
+    const c = jwks
+      .command(action)
+      .description(what)
+      .requiredOption("--open-id-connect-provider-arn <arn>", "the provider")
+      .option("--data-dir <dir>", "the data directory whose administrator profile signs (default .iamdb)")
+      .option("--config <file>", "JSON configuration file (its dataDir)")
+      .option("--endpoint-url <url>", "the admin API (default: the data directory's profile)")
+      .option("--profile <name>", "the AWS profile that signs (default: the data directory's administrator)")
+      .option("--region <region>", "the region to sign for");
+    if (action === "put") c.requiredOption("--jwks-file <file>", "the JWKS (JSON with a keys list)");
+    c.action(async (opts) => setExit(await oidcJwksCommand(action, opts, io)));
   }
   p.command("doctor")
     .description("why can't I connect? what the gateway would do with a login, without logging in")

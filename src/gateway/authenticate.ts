@@ -85,21 +85,18 @@ function normalizeIp(address: string): string {
 }
 
 /**
- * The condition keys of a login's rds-db:connect request. `tokenIssueTime` is when STS issued
- * the temporary credentials that signed the token (absent for long-term keys, as in AWS): the
- * key the console's "Revoke active sessions" policy denies by.
+ * The condition keys of a login's rds-db:connect request. (Temporary credentials add
+ * `aws:TokenIssueTime` through their principal's session context: `IamLookup.policySetFor`.)
  */
 export function loginContext(
   req: Pick<LoginRequest, "sourceIp" | "secureTransport">,
   instance: DbInstance,
-  tokenIssueTime?: Date,
 ): RequestContext {
   const context: Record<string, RequestContext[string]> = {
     "aws:SourceIp": normalizeIp(req.sourceIp),
     "aws:SecureTransport": req.secureTransport,
     "aws:RequestedRegion": instance.region,
   };
-  if (tokenIssueTime !== undefined) context["aws:TokenIssueTime"] = tokenIssueTime;
   for (const tag of instance.tags) context[`aws:ResourceTag/${tag.key}`] = tag.value;
   return context;
 }
@@ -132,14 +129,13 @@ export function evaluateConnect(
   instance: DbInstance,
   resource: string,
   at: Date,
-  tokenIssueTime?: Date,
 ): { decision: Decision; explained: string } {
   const decision = evaluate(
     {
       action: "rds-db:connect",
       resource,
       principal: set.principal,
-      context: loginContext(req, instance, tokenIssueTime),
+      context: loginContext(req, instance),
       now: at,
     },
     set.policies,
@@ -221,7 +217,7 @@ export class Authenticator {
     const resource = dbUserArn(partition, accountId, instance, dbUser);
     const at = now();
     const credential = verified.credential;
-    const { decision, explained } = evaluateConnect(set, req, instance, resource, at, credential.issuedAt);
+    const { decision, explained } = evaluateConnect(set, req, instance, resource, at);
     if (decision.decision !== "allowed") {
       return {
         ok: false,
@@ -305,8 +301,8 @@ export class Authenticator {
     const { accountId, partition } = iam.account;
     const resource = dbUserArn(partition, accountId, instance, session.dbUser);
     const decided = await pass.once(
-      `d\0${setKey}\0${resource}\0${session.sourceIp}\0${session.secureTransport}\0${credential.issuedAt?.getTime() ?? ""}`,
-      async () => evaluateConnect(set, session, instance, resource, pass.at, credential.issuedAt),
+      `d\0${setKey}\0${resource}\0${session.sourceIp}\0${session.secureTransport}`,
+      async () => evaluateConnect(set, session, instance, resource, pass.at),
     );
     if (decided.decision.decision !== "allowed") {
       return {

@@ -180,7 +180,7 @@ export async function explainLogin(
     if (set === undefined) {
       fail("policy", "not-authorized", refusalDetail.principalGone(principal.arn));
     } else {
-      const evaluated = evaluateConnect(set, req, instance, resource, at, verified.credential.issuedAt);
+      const evaluated = evaluateConnect(set, req, instance, resource, at);
       decision = evaluated.decision;
       const explained = evaluated.explained;
       if (decision.decision === "allowed") pass("policy", explained);

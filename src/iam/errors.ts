@@ -69,3 +69,37 @@ export class PackedPolicyTooLargeError extends IamError {
   readonly code = "PackedPolicyTooLarge";
   readonly httpStatus = 400;
 }
+
+/** IAM: a parameter is outside what the action accepts (an OIDC provider URL, a thumbprint). */
+export class InvalidInputError extends IamError {
+  readonly code = "InvalidInput";
+  readonly httpStatus = 400;
+}
+
+/**
+ * STS AssumeRoleWithWebIdentity: the token is not one iamdb can accept (not a JWT, bad
+ * signature, wrong issuer or audience, not yet valid, unknown provider, untrusted certificate).
+ * @see https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html#API_AssumeRoleWithWebIdentity_Errors
+ */
+export class InvalidIdentityTokenError extends IamError {
+  readonly code = "InvalidIdentityToken";
+  readonly httpStatus = 400;
+}
+
+/** STS: the web identity token has expired. AWS's code carries the `Exception` suffix. */
+export class ExpiredTokenError extends IamError {
+  readonly code = "ExpiredTokenException";
+  readonly httpStatus = 400;
+}
+
+/** STS: the token's claims are signed but not acceptable (no subject, malformed `amr`). */
+export class IdpRejectedClaimError extends IamError {
+  readonly code = "IDPRejectedClaim";
+  readonly httpStatus = 403;
+}
+
+/** STS: the issuer's discovery document or keys could not be fetched. The caller may retry. */
+export class IdpCommunicationError extends IamError {
+  readonly code = "IDPCommunicationError";
+  readonly httpStatus = 400;
+}

@@ -1,4 +1,4 @@
-import type { CompiledPolicy, PolicySet, RequestPrincipal } from "../policy/index.js";
+import type { CompiledPolicy, PolicySet, RequestContext, RequestPrincipal } from "../policy/index.js";
 import { type AccountConfig, assumedRoleArn, parseIamArn, roleArn, userArn } from "./arns.js";
 import { InvalidatingCache } from "./cache.js";
 import {
@@ -10,7 +10,10 @@ import {
   vanishedSessionPolicy,
 } from "./compile-graph.js";
 import { sealContext } from "./context.js";
+import { webIdentityKeys } from "./oidc/context.js";
+import { oidcProviderArn } from "./oidc/url.js";
 import type { Credential, Principal } from "./principal.js";
+import type { WebIdentityClaims } from "./records.js";
 import type { IamRepository } from "./repository.js";
 import type { SecretBox } from "./secret-box.js";
 import { overlayTags, type Tag } from "./tags.js";
@@ -40,13 +43,14 @@ interface CachedCredential {
   readonly sealedSessionToken?: string | undefined;
   readonly status: "Active" | "Inactive";
   readonly expiresAt?: Date | undefined;
-  /** Temporary credentials: when STS issued them (`aws:TokenIssueTime`). */
-  readonly issuedAt?: Date | undefined;
   readonly principal: Principal;
   /** Inline session policy first, then the managed ones in the order they were passed. */
   readonly sessionPolicies?: readonly CompiledPolicy[] | undefined;
   readonly sessionTags?: readonly Tag[] | undefined;
   readonly transitiveTagKeys?: readonly string[] | undefined;
+  /** Temporary credentials: when they were issued (`aws:TokenIssueTime`). */
+  readonly createDate?: Date | undefined;
+  readonly webIdentity?: WebIdentityClaims | undefined;
 }
 
 /** What a role session carries on to a session it creates (role chaining). */
@@ -106,7 +110,6 @@ export class IamLookup {
           ? undefined
           : this.secrets.open(c.sealedSessionToken, sealContext.sessionToken(c.accessKeyId)),
       expiresAt: c.expiresAt,
-      issuedAt: c.issuedAt,
       principal: c.principal,
     };
   }
@@ -119,11 +122,13 @@ export class IamLookup {
     if (principal.type === "user") {
       const g = await this.graphs.get(`user:${principal.userId}`, () => this.loadUserGraph(principal.userId));
       if (g === undefined) return undefined;
-      if (
-        principal.sessionAccessKeyId !== undefined &&
-        !(await this.sessionAlive(principal.sessionAccessKeyId))
-      ) {
-        return undefined;
+      let sessionContext: RequestContext | undefined;
+      if (principal.sessionAccessKeyId !== undefined) {
+        const session = await this.credentials.get(principal.sessionAccessKeyId, () =>
+          this.loadCredential(principal.sessionAccessKeyId as string),
+        );
+        if (session === undefined) return undefined;
+        sessionContext = this.sessionContext(session);
       }
       return {
         principal: {
@@ -133,6 +138,7 @@ export class IamLookup {
           username: g.name,
           userId: g.id,
           tags: g.tags,
+          ...(sessionContext === undefined ? {} : { sessionContext }),
         },
         policies: { identity: g.identity, ...(g.boundary ? { boundary: g.boundary } : {}) },
       };
@@ -151,6 +157,7 @@ export class IamLookup {
         // Session tags override the role's tags with the same key, whatever its case.
         tags: overlayTags(g.tags, session.sessionTags ?? []),
         roleArn: g.arn,
+        sessionContext: this.sessionContext(session),
       },
       policies: {
         identity: g.identity,
@@ -194,8 +201,18 @@ export class IamLookup {
     this.unsubscribe();
   }
 
-  private async sessionAlive(accessKeyId: string): Promise<boolean> {
-    return (await this.credentials.get(accessKeyId, () => this.loadCredential(accessKeyId))) !== undefined;
+  /**
+   * Keys a session carries into each of its requests: `aws:TokenIssueTime` (what the AWS way of
+   * revoking a role's sessions tests) and a web-identity session's token keys.
+   * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_revoke-sessions.html
+   */
+  private sessionContext(session: CachedCredential): RequestContext {
+    return {
+      ...(session.createDate === undefined ? {} : { "aws:TokenIssueTime": session.createDate }),
+      ...(session.webIdentity === undefined
+        ? {}
+        : webIdentityKeys(oidcProviderArn(this.account, session.webIdentity.provider), session.webIdentity)),
+    };
   }
 
   private async loadUserGraph(userId: string): Promise<CompiledGraph | undefined> {
@@ -235,7 +252,7 @@ export class IamLookup {
       sealedSessionToken: s.sealedSessionToken,
       status: "Active" as const,
       expiresAt: s.expiresAt,
-      issuedAt: s.createDate,
+      createDate: s.createDate,
     };
     if (s.subject.kind === "user") {
       const user = await this.repo.getUserById(s.subject.userId);
@@ -272,6 +289,7 @@ export class IamLookup {
       ],
       sessionTags: s.sessionTags,
       transitiveTagKeys: s.transitiveTagKeys,
+      webIdentity: s.webIdentity,
     };
   }
 

@@ -40,7 +40,5 @@ export interface Credential {
   /** Temporary credentials only: the token the request must carry, and when it stops working. */
   readonly sessionToken?: string | undefined;
   readonly expiresAt?: Date | undefined;
-  /** Temporary credentials only: when STS issued them, the value of `aws:TokenIssueTime`. */
-  readonly issuedAt?: Date | undefined;
   readonly principal: Principal;
 }

@@ -80,8 +80,44 @@ export interface SessionRecord {
   readonly sessionTags?: readonly Tag[] | undefined;
   /** Keys of `sessionTags` that pass on to sessions this session creates (role chaining). */
   readonly transitiveTagKeys?: readonly string[] | undefined;
+  /** AssumeRoleWithWebIdentity sessions: what the token said, for the `HOST/PATH:sub|aud|amr` keys. */
+  readonly webIdentity?: WebIdentityClaims | undefined;
   readonly createDate: Date;
   readonly expiresAt: Date;
+}
+
+/**
+ * The claims of the web identity token a role session was created with. They become the
+ * condition keys `HOST/PATH:sub`, `HOST/PATH:aud`, `HOST/PATH:amr` (and `aws:FederatedProvider`)
+ * of every request the session makes, as in AWS.
+ * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#condition-keys-wif
+ */
+export interface WebIdentityClaims {
+  /** The provider's URL without `https://` (`HOST/PATH`), as in its ARN. */
+  readonly provider: string;
+  readonly subject: string;
+  /** The client id (`aud` value) that matched the provider's list. */
+  readonly audience: string;
+  readonly amr?: readonly string[] | undefined;
+}
+
+/**
+ * An IAM OpenID Connect identity provider. `url` is the issuer without `https://` (`HOST/PATH`),
+ * which is also the ARN's resource (`oidc-provider/HOST/PATH`) and the prefix of its condition keys.
+ * @see https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateOpenIDConnectProvider.html
+ */
+export interface OidcProviderRecord {
+  readonly url: string;
+  readonly clientIds: readonly string[];
+  /** SHA-1 thumbprints (40 lower-case hex) of certificates trusted for the issuer's HTTPS. */
+  readonly thumbprints: readonly string[];
+  readonly tags: readonly Tag[];
+  readonly createDate: Date;
+  /**
+   * iamdb only: a JWKS (JSON text) used instead of fetching the issuer's keys, for issuers the
+   * control plane cannot reach (`iamdb:PutOpenIDConnectProviderJwks`).
+   */
+  readonly staticJwks?: string | undefined;
 }
 
 export interface ManagedPolicyRecord {

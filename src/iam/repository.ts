@@ -4,6 +4,7 @@ import type {
   InlinePolicyRecord,
   KeyStatus,
   ManagedPolicyRecord,
+  OidcProviderRecord,
   OwnerRef,
   PolicyVersionRecord,
   RolePolicyGraph,
@@ -108,6 +109,32 @@ export interface SessionRepository {
   deleteExpiredSessions(before: Date): Promise<number>;
 }
 
+/** OpenID Connect providers, by URL (`HOST/PATH`, compared exactly). */
+export interface OidcProviderRepository {
+  /** False when a provider with that URL exists. */
+  insertOidcProvider(provider: OidcProviderRecord): Promise<boolean>;
+  getOidcProvider(url: string): Promise<OidcProviderRecord | undefined>;
+  /** All providers, ordered by URL. */
+  listOidcProviders(): Promise<OidcProviderRecord[]>;
+  /**
+   * Reads the provider and writes `change(current)` in one transaction (a throw from `change`
+   * rolls back), so concurrent client-id additions respect the quota. False when it is gone.
+   */
+  updateOidcProvider(
+    url: string,
+    change: (current: OidcProviderRecord) => OidcProviderPatch,
+  ): Promise<boolean>;
+  deleteOidcProvider(url: string): Promise<boolean>;
+}
+
+export interface OidcProviderPatch {
+  readonly clientIds?: readonly string[];
+  readonly thumbprints?: readonly string[];
+  readonly tags?: readonly Tag[];
+  /** null removes the static JWKS. */
+  readonly staticJwks?: string | null;
+}
+
 export interface ManagedPolicyRepository {
   /** Creates the policy with version v1 as default. False when the name is taken. */
   insertPolicy(policy: NewManagedPolicy, document: string): Promise<boolean>;
@@ -186,6 +213,7 @@ export interface IamRepository
     RoleRepository,
     AccessKeyRepository,
     SessionRepository,
+    OidcProviderRepository,
     ManagedPolicyRepository,
     PolicyAttachmentRepository,
     PolicyGraphRepository {

@@ -1,13 +1,20 @@
 import type { AccountConfig } from "./arns.js";
 import type { ServiceContext } from "./context.js";
 import { IamLookup, type LookupOptions } from "./lookup.js";
+import { type OidcKeyOptions, OidcKeyStore } from "./oidc/keys.js";
 import { type AccessKeyOperations, accessKeyOperations } from "./ops/access-keys.js";
 import { type GroupOperations, groupOperations } from "./ops/groups.js";
 import { type ManagedPolicyOperations, managedPolicyOperations } from "./ops/managed-policies.js";
+import { type OidcProviderOperations, oidcProviderOperations } from "./ops/oidc-providers.js";
 import { type PolicyHolderOperations, policyHolderOperations } from "./ops/policy-holders.js";
 import { type RoleOperations, roleOperations } from "./ops/roles.js";
 import { type StsOperations, stsOperations } from "./ops/sts.js";
 import { type UserOperations, userOperations } from "./ops/users.js";
+import {
+  type WebIdentityOperations,
+  type WebIdentityOptions,
+  webIdentityOperations,
+} from "./ops/web-identity.js";
 import type { IamRepository } from "./repository.js";
 import { SecretBox } from "./secret-box.js";
 
@@ -23,6 +30,8 @@ export interface IamServiceOptions {
   readonly now?: () => Date;
   readonly cacheEntries?: LookupOptions["cacheEntries"];
   readonly keyUseIntervalMs?: LookupOptions["keyUseIntervalMs"];
+  /** How OpenID Connect providers' keys are fetched and cached, and the web identity token skew. */
+  readonly oidc?: OidcKeyOptions & WebIdentityOptions;
 }
 
 /**
@@ -36,7 +45,9 @@ export type IamService = UserOperations &
   AccessKeyOperations &
   ManagedPolicyOperations &
   PolicyHolderOperations &
-  StsOperations & {
+  OidcProviderOperations &
+  StsOperations &
+  WebIdentityOperations & {
     readonly account: AccountConfig;
     readonly lookupCredential: IamLookup["lookupCredential"];
     readonly policySetFor: IamLookup["policySetFor"];
@@ -78,6 +89,7 @@ export function createIamService(options: IamServiceOptions): IamService {
     ...(options.cacheEntries === undefined ? {} : { cacheEntries: options.cacheEntries }),
     ...(options.keyUseIntervalMs === undefined ? {} : { keyUseIntervalMs: options.keyUseIntervalMs }),
   });
+  const oidcKeys = new OidcKeyStore(ctx.now, options.oidc);
   return {
     ...userOperations(ctx),
     ...groupOperations(ctx),
@@ -85,7 +97,9 @@ export function createIamService(options: IamServiceOptions): IamService {
     ...accessKeyOperations(ctx),
     ...managedPolicyOperations(ctx),
     ...policyHolderOperations(ctx),
+    ...oidcProviderOperations(ctx, oidcKeys),
     ...stsOperations(ctx, lookup),
+    ...webIdentityOperations(ctx, oidcKeys, options.oidc),
     account,
     lookupCredential: (id) => lookup.lookupCredential(id),
     policySetFor: (p) => lookup.policySetFor(p),

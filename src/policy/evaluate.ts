@@ -85,6 +85,12 @@ export interface RequestPrincipal {
   readonly tags?: Readonly<Record<string, string>>;
   /** For role sessions: the role's ARN, with its path. */
   readonly roleArn?: string;
+  /**
+   * Keys the principal's session carries into every request: `aws:TokenIssueTime` of temporary
+   * credentials, a web-identity session's `HOST/PATH:sub|aud|amr` and `aws:FederatedProvider`.
+   * Added unless `context` has them.
+   */
+  readonly sessionContext?: RequestContext;
 }
 
 export interface EvaluationRequest {
@@ -345,6 +351,7 @@ function prepare(
     lookup.setIfAbsent("aws:userid", principal.userId);
     for (const [key, value] of Object.entries(principal.tags ?? {}))
       lookup.setIfAbsent(`aws:PrincipalTag/${key}`, value);
+    for (const [key, value] of Object.entries(principal.sessionContext ?? {})) lookup.setIfAbsent(key, value);
   }
   if (now !== undefined && !Number.isNaN(now.getTime())) {
     lookup.setIfAbsent("aws:CurrentTime", now);

@@ -8,7 +8,7 @@ import { STSClient } from "@aws-sdk/client-sts";
 import type { IamdbServices } from "../../src/api/iamdb-actions.js";
 import { type AdminApi, startAdminApi } from "../../src/api/server.js";
 import { quietSdkNodeVersionWarning } from "../../src/cli/sdk.js";
-import { createIamService, type IamService } from "../../src/iam/service.js";
+import { createIamService, type IamService, type IamServiceOptions } from "../../src/iam/service.js";
 import { MemoryInstanceRegistry } from "../../src/instances/memory.js";
 import type { DbInstance } from "../../src/instances/types.js";
 import { openSqliteStore } from "../../src/store/sqlite/open.js";
@@ -62,6 +62,7 @@ export async function startHarness(
     instances?: DbInstance[];
     regions?: readonly string[];
     services?: IamdbServices;
+    oidc?: IamServiceOptions["oidc"];
   } = {},
 ): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), "iamdb-api-"));
@@ -69,6 +70,7 @@ export async function startHarness(
     repository: openSqliteStore({ dataDir: dir }),
     masterKey: randomBytes(32),
     accountId: ACCOUNT,
+    ...(options.oidc === undefined ? {} : { oidc: options.oidc }),
   });
   const instances = new MemoryInstanceRegistry(
     options.instances ?? [instance("orders"), instance("billing", { engine: "mysql" })],

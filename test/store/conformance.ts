@@ -1341,4 +1341,107 @@ export function conformanceSuite(name: string, harness: StoreHarness): void {
         assert.equal(await iam.lookupCredential(s.credentials.accessKeyId), undefined);
       }));
   });
+
+  describe(`${name}: OpenID Connect providers`, () => {
+    const URL = "https://oidc.example.com/id/ABC";
+    const ARN = `arn:aws:iam::${ACCOUNT}:oidc-provider/oidc.example.com/id/ABC`;
+    it("stores providers by URL: client ids, thumbprints, tags, static keys; a second instance sees changes", () =>
+      withEnv(async ({ iam, repo, store }) => {
+        const r = await iam.createOpenIdConnectProvider({
+          url: URL,
+          clientIdList: ["sts.amazonaws.com"],
+          thumbprintList: ["a".repeat(40)],
+          tags: [{ key: "cluster", value: "one" }],
+        });
+        assert.equal(r.arn, ARN);
+        await rejects(iam.createOpenIdConnectProvider({ url: URL }), EntityAlreadyExistsError);
+        // Host names compare without regard to case, paths exactly.
+        await rejects(
+          iam.createOpenIdConnectProvider({ url: "https://OIDC.example.com/id/ABC" }),
+          EntityAlreadyExistsError,
+        );
+        await iam.createOpenIdConnectProvider({ url: "https://oidc.example.com/id/abc" });
+        await iam.addClientIdToOpenIdConnectProvider({ openIdConnectProviderArn: ARN, clientId: "second" });
+        await iam.tagOpenIdConnectProvider({
+          openIdConnectProviderArn: ARN,
+          tags: [{ key: "team", value: "db" }],
+        });
+        const got = await iam.getOpenIdConnectProvider({ openIdConnectProviderArn: ARN });
+        assert.deepEqual(got.clientIdList, ["sts.amazonaws.com", "second"]);
+        assert.deepEqual(got.thumbprintList, ["a".repeat(40)]);
+        assert.deepEqual(got.tags, [
+          { key: "cluster", value: "one" },
+          { key: "team", value: "db" },
+        ]);
+        assert.deepEqual(
+          (await iam.listOpenIdConnectProviders()).map((p) => p.arn),
+          [
+            `arn:aws:iam::${ACCOUNT}:oidc-provider/oidc.example.com/id/ABC`,
+            `arn:aws:iam::${ACCOUNT}:oidc-provider/oidc.example.com/id/abc`,
+          ],
+        );
+        const jwks = JSON.stringify({
+          keys: [
+            {
+              kty: "EC",
+              crv: "P-256",
+              x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+              y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+              kid: "k",
+            },
+          ],
+        });
+        await iam.putOpenIdConnectProviderJwks({ openIdConnectProviderArn: ARN, jwks });
+        const second = await store.second();
+        try {
+          assert.equal((await second.getOidcProvider("oidc.example.com/id/ABC"))?.staticJwks, jwks);
+        } finally {
+          await second.close();
+        }
+        await iam.deleteOpenIdConnectProviderJwks({ openIdConnectProviderArn: ARN });
+        assert.equal(await iam.getOpenIdConnectProviderJwks({ openIdConnectProviderArn: ARN }), undefined);
+        await iam.deleteOpenIdConnectProvider({ openIdConnectProviderArn: ARN });
+        await rejects(iam.getOpenIdConnectProvider({ openIdConnectProviderArn: ARN }), NoSuchEntityError);
+        await rejects(iam.deleteOpenIdConnectProvider({ openIdConnectProviderArn: ARN }), NoSuchEntityError);
+        assert.equal(await repo.getOidcProvider("oidc.example.com/id/ABC"), undefined);
+      }));
+
+    it("the client-id quota holds under concurrent additions", () =>
+      withEnv(async ({ iam }) => {
+        const ids = Array.from({ length: 99 }, (_, i) => `client-${i}`);
+        await iam.createOpenIdConnectProvider({ url: URL, clientIdList: ids });
+        const results = await Promise.allSettled(
+          ["x", "y", "z"].map((clientId) =>
+            iam.addClientIdToOpenIdConnectProvider({ openIdConnectProviderArn: ARN, clientId }),
+          ),
+        );
+        assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
+        for (const r of results)
+          if (r.status === "rejected") assert.ok(r.reason instanceof LimitExceededError);
+        assert.equal(
+          (await iam.getOpenIdConnectProvider({ openIdConnectProviderArn: ARN })).clientIdList.length,
+          100,
+        );
+      }));
+
+    it("a web-identity session keeps its token's claims", () =>
+      withEnv(async ({ repo, clock }) => {
+        const claims = {
+          provider: "oidc.example.com/id/ABC",
+          subject: "sub-1",
+          audience: "sts.amazonaws.com",
+          amr: ["pwd"],
+        };
+        await repo.insertSession({
+          accessKeyId: "ASIAOIDCCONFORMANCE1",
+          sealedSecret: "s",
+          sealedSessionToken: "t",
+          subject: { kind: "role", roleId: "AROAXXXXXXXXXXXXXXXXX", sessionName: "pod" },
+          webIdentity: claims,
+          createDate: clock.now(),
+          expiresAt: new Date(clock.now().getTime() + 900_000),
+        });
+        assert.deepEqual((await repo.getSession("ASIAOIDCCONFORMANCE1"))?.webIdentity, claims);
+      }));
+  });
 }

@@ -41,12 +41,17 @@ const strings = (flag: string, required = false): ParamSpec => ({ flag, kind: "s
 const tags = (required = false): ParamSpec => ({ flag: "tags", kind: "structs", required });
 const paged = (...lists: string[]): PaginationSpec => ({ lists, limitMember: "MaxItems" });
 
-/** `--user-name` -> `UserName`, with AWS's capitalised acronyms (DBInstanceIdentifier, EnableIAM…). */
+/**
+ * `--user-name` -> `UserName`, with AWS's capitalised acronyms (DBInstanceIdentifier, EnableIAM…,
+ * OpenIDConnectProviderArn, ClientIDList; but AccessKeyId and ProviderId keep `Id`).
+ */
 export function memberName(flag: string): string {
   return flag
     .split("-")
     .map((w) => (w === "db" ? "DB" : w === "iam" ? "IAM" : w.charAt(0).toUpperCase() + w.slice(1)))
-    .join("");
+    .join("")
+    .replace("OpenIdConnect", "OpenIDConnect")
+    .replace(/ClientId(?=List|$|To|From)/, "ClientID");
 }
 
 /** `create-user` -> `CreateUser` */
@@ -161,6 +166,28 @@ export const COMMANDS: readonly CommandSpec[] = [
     paged("EvaluationResults"),
   ),
 
+  iam("create-open-id-connect-provider", [
+    req("url"),
+    strings("client-id-list"),
+    strings("thumbprint-list"),
+    tags(),
+  ]),
+  iam("get-open-id-connect-provider", [req("open-id-connect-provider-arn")]),
+  iam("list-open-id-connect-providers", []),
+  iam("delete-open-id-connect-provider", [req("open-id-connect-provider-arn")]),
+  iam("add-client-id-to-open-id-connect-provider", [req("open-id-connect-provider-arn"), req("client-id")]),
+  iam("remove-client-id-from-open-id-connect-provider", [
+    req("open-id-connect-provider-arn"),
+    req("client-id"),
+  ]),
+  iam("update-open-id-connect-provider-thumbprint", [
+    req("open-id-connect-provider-arn"),
+    strings("thumbprint-list", true),
+  ]),
+  iam("tag-open-id-connect-provider", [req("open-id-connect-provider-arn"), tags(true)]),
+  iam("untag-open-id-connect-provider", [req("open-id-connect-provider-arn"), strings("tag-keys", true)]),
+  iam("list-open-id-connect-provider-tags", [req("open-id-connect-provider-arn")], paged("Tags")),
+
   { service: "sts", name: "get-caller-identity", params: [] },
   { service: "sts", name: "get-session-token", params: [int("duration-seconds")] },
   {
@@ -173,6 +200,18 @@ export const COMMANDS: readonly CommandSpec[] = [
       str("policy"),
       str("external-id"),
       str("source-identity"),
+    ],
+  },
+  {
+    service: "sts",
+    name: "assume-role-with-web-identity",
+    params: [
+      req("role-arn"),
+      req("role-session-name"),
+      req("web-identity-token"),
+      int("duration-seconds"),
+      str("policy"),
+      { flag: "policy-arns", kind: "structs" },
     ],
   },
 

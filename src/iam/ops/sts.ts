@@ -26,7 +26,7 @@ export const SESSION_TOKEN_DURATION = { min: 900, max: 129600, default: 43200 } 
 /** Expired sessions are kept this long, so a late token is reported as expired rather than unknown. */
 const EXPIRED_SESSION_RETENTION_MS = 24 * 3600 * 1000;
 const PURGE_INTERVAL_MS = 3600 * 1000;
-const SESSION_POLICY = /^(?:[\t\n\r\u0020-\u00FF]+)$/;
+export const SESSION_POLICY = /^(?:[\t\n\r\u0020-\u00FF]+)$/;
 /** @see https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html (PolicyArns, Tags, TransitiveTagKeys) */
 export const MAX_SESSION_POLICY_ARNS = 10;
 export const MAX_SESSION_TAGS = 50;
@@ -56,19 +56,18 @@ export interface AssumeRoleResult {
 }
 
 /**
- * STS AssumeRole and GetSessionToken. `caller` is the principal that signed the request (what
- * lookupCredential answered for its access key); `context` carries request keys such as
- * aws:SourceIp for trust-policy conditions.
+ * Mints temporary credentials and stores the session (secret and token sealed); expired sessions
+ * are purged at most hourly, on the way.
  */
-export function stsOperations(ctx: ServiceContext, lookup: IamLookup) {
+export function sessionIssuer(ctx: ServiceContext) {
   let lastPurge = Number.NEGATIVE_INFINITY;
 
-  async function issue(
+  return async function issue(
     subject: SessionSubject,
     durationSeconds: number,
     session: Pick<
       SessionRecord,
-      "sessionPolicy" | "sessionPolicyArns" | "sessionTags" | "transitiveTagKeys"
+      "sessionPolicy" | "sessionPolicyArns" | "sessionTags" | "transitiveTagKeys" | "webIdentity"
     > = {},
   ): Promise<Credentials> {
     const now = ctx.now();
@@ -91,7 +90,35 @@ export function stsOperations(ctx: ServiceContext, lookup: IamLookup) {
       expiresAt: expiration,
     });
     return { accessKeyId, secretAccessKey, sessionToken, expiration };
+  };
+}
+
+/**
+ * Managed session policies by ARN, canonical (path and name as stored). STS has no
+ * NoSuchEntity: an unusable session policy is a MalformedPolicyDocument.
+ */
+export async function resolveSessionPolicyArns(
+  ctx: ServiceContext,
+  policyArns: readonly string[],
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const [i, arn] of policyArns.entries()) {
+    const p = await requirePolicy(ctx, arn, `policyArns.${i + 1}.member.arn`).catch((e: unknown) => {
+      if (e instanceof NoSuchEntityError) throw new MalformedPolicyDocumentError(e.message, { cause: e });
+      throw e;
+    });
+    out.push(policyArn(ctx.account, p.path, p.policyName));
   }
+  return out;
+}
+
+/**
+ * STS AssumeRole and GetSessionToken. `caller` is the principal that signed the request (what
+ * lookupCredential answered for its access key); `context` carries request keys such as
+ * aws:SourceIp for trust-policy conditions.
+ */
+export function stsOperations(ctx: ServiceContext, lookup: IamLookup) {
+  const issue = sessionIssuer(ctx);
 
   async function callerPolicies(caller: Principal): Promise<PrincipalPolicies> {
     const p = await lookup.policySetFor(caller);
@@ -224,16 +251,7 @@ export function stsOperations(ctx: ServiceContext, lookup: IamLookup) {
       if (sessionTags.length > 0) authorize("sts:TagSession");
 
       // Resolved after authorization, so a caller the role does not trust learns nothing of policies.
-      const sessionPolicyArns: string[] = [];
-      for (const [i, arn] of policyArns.entries()) {
-        const p = await requirePolicy(ctx, arn, `policyArns.${i + 1}.member.arn`).catch((e: unknown) => {
-          // STS has no NoSuchEntity: an unusable session policy is a MalformedPolicyDocument.
-          if (e instanceof NoSuchEntityError) throw new MalformedPolicyDocumentError(e.message, { cause: e });
-          throw e;
-        });
-        // Canonical ARN (path and name as stored), so later lookups find it exactly.
-        sessionPolicyArns.push(policyArn(ctx.account, p.path, p.policyName));
-      }
+      const sessionPolicyArns = await resolveSessionPolicyArns(ctx, policyArns);
 
       const credentials = await issue({ kind: "role", roleId: role.roleId, sessionName }, duration, {
         sessionPolicy: input.policy,
@@ -272,7 +290,7 @@ export function stsOperations(ctx: ServiceContext, lookup: IamLookup) {
 }
 
 /** PolicyArns: at most 10, each an ARN-sized string (existence is checked after authorization). */
-function checkPolicyArns(arns: readonly string[]): readonly string[] {
+export function checkPolicyArns(arns: readonly string[]): readonly string[] {
   checkListLength("policyArns", arns, MAX_SESSION_POLICY_ARNS);
   arns.forEach((arn, i) => {
     checkString(`policyArns.${i + 1}.member.arn`, arn, 20, 2048);
@@ -332,7 +350,7 @@ function checkTransitiveTagKeys(keys: readonly string[], tags: readonly Tag[]): 
  * PackedPolicySize: the percentage of the packed quota the session policies and tags use;
  * undefined when the request passes none. Over 100 % is PackedPolicyTooLarge.
  */
-function packedSize(
+export function packedSize(
   policy: string | undefined,
   policyArns: readonly string[],
   tags: readonly Tag[],

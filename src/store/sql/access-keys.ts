@@ -5,7 +5,7 @@ import { accessKeyFromRow, encodeTags, sessionFromRow } from "./rows.js";
 const KEY_COLUMNS =
   "access_key_id, user_id, secret, status, create_date, last_used_date, last_used_service, last_used_region";
 const SESSION_COLUMNS =
-  "access_key_id, secret, session_token, subject_kind, subject_id, session_name, session_policy, create_date, expires_at, session_policy_arns, session_tags, transitive_tag_keys";
+  "access_key_id, secret, session_token, subject_kind, subject_id, session_name, session_policy, create_date, expires_at, session_policy_arns, session_tags, transitive_tag_keys, web_identity";
 
 export function accessKeyQueries(db: SqlDriver): AccessKeyRepository {
   return {
@@ -69,7 +69,7 @@ export function sessionQueries(db: SqlDriver): SessionRepository {
         const subjectId = s.subject.kind === "role" ? s.subject.roleId : s.subject.userId;
         const sessionName = s.subject.kind === "role" ? s.subject.sessionName : null;
         await tx.run(
-          `INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           [
             s.accessKeyId,
             s.sealedSecret,
@@ -83,6 +83,7 @@ export function sessionQueries(db: SqlDriver): SessionRepository {
             nonEmptyJson(s.sessionPolicyArns),
             s.sessionTags === undefined || s.sessionTags.length === 0 ? null : encodeTags(s.sessionTags),
             nonEmptyJson(s.transitiveTagKeys),
+            s.webIdentity === undefined ? null : JSON.stringify(s.webIdentity),
           ],
         );
         tx.notify({ scope: "credential", accessKeyId: s.accessKeyId });

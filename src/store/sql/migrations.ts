@@ -195,6 +195,24 @@ CREATE TABLE session_commands (
 );
 `,
   },
+  {
+    version: 6,
+    name: "OpenID Connect providers and web-identity sessions",
+    // Self-contained: one table for the IAM OIDC providers (URL without https:// as the key;
+    // client ids, thumbprints and tags as JSON text; an optional static JWKS) and the claims of
+    // AssumeRoleWithWebIdentity sessions (JSON, NULL for every other session).
+    sql: `
+CREATE TABLE oidc_providers (
+  url         TEXT PRIMARY KEY,
+  client_ids  TEXT NOT NULL,
+  thumbprints TEXT NOT NULL,
+  tags        TEXT NOT NULL,
+  static_jwks TEXT,
+  create_date BIGINT NOT NULL
+);
+ALTER TABLE sessions ADD COLUMN web_identity TEXT;
+`,
+  },
 ];
 
 export function migrationSql(m: Migration, dialect: "sqlite" | "postgres"): string {

@@ -7,6 +7,7 @@ import { deploymentQueries } from "./deployment.js";
 import type { SqlDriver } from "./driver.js";
 import { graphQueries } from "./graph.js";
 import { groupQueries } from "./groups.js";
+import { oidcProviderQueries } from "./oidc-providers.js";
 import { policyQueries } from "./policies.js";
 import { roleQueries } from "./roles.js";
 import { liveSessionQueries } from "./sessions.js";
@@ -28,6 +29,7 @@ export function createSqlRepository(db: SqlDriver): StoreRepository {
     ...roleQueries(db),
     ...accessKeyQueries(db),
     ...sessionQueries(db),
+    ...oidcProviderQueries(db),
     ...policyQueries(db),
     ...attachmentQueries(db),
     ...graphQueries(db),

@@ -7,6 +7,7 @@ import type {
   RoleRecord,
   SessionRecord,
   UserRecord,
+  WebIdentityClaims,
 } from "../../iam/records.js";
 import type { Tag } from "../../iam/tags.js";
 import type { Row } from "./driver.js";
@@ -111,9 +112,16 @@ export function sessionFromRow(r: Row): SessionRecord {
     sessionPolicyArns: optJsonStrings(r, "session_policy_arns"),
     sessionTags: optStr(r, "session_tags") === undefined ? undefined : tags(r, "session_tags"),
     transitiveTagKeys: optJsonStrings(r, "transitive_tag_keys"),
+    ...webIdentity(r),
     createDate: date(r, "create_date"),
     expiresAt: date(r, "expires_at"),
   };
+}
+
+/** The web_identity column, present only when set (records compare equal otherwise). */
+function webIdentity(r: Row): { webIdentity?: WebIdentityClaims } {
+  const text = optStr(r, "web_identity");
+  return text === undefined ? {} : { webIdentity: JSON.parse(text) as WebIdentityClaims };
 }
 
 function optJsonStrings(row: Row, col: string): string[] | undefined {
