@@ -197,6 +197,7 @@ export async function startIamdb(
       instanceLimits: new Map(
         config.instances.flatMap((i) => (i.limits === undefined ? [] : [[i.identifier, i.limits] as const])),
       ),
+      sessionIdentity: new Set(config.instances.filter((i) => i.sessionIdentity).map((i) => i.identifier)),
       changes: repository.changes,
       refreshInstances: (c) =>
         c.scope === "all" || (c.scope === "deployment" && c.kind === "instances")

@@ -216,6 +216,7 @@ function instance(
       "allowPlaintext",
       "limits",
       "audit",
+      "sessionIdentity",
     ],
     where,
   );
@@ -280,9 +281,21 @@ function instance(
       ...(tls.caFile === undefined ? {} : { caFile: str(tls, "caFile", `${where}.tls`) }),
     },
     allowPlaintext: bool(o, "allowPlaintext", where, false),
+    sessionIdentity: sessionIdentity(o, where, engine),
     ...(o.limits === undefined ? {} : { limits: loginLimits(o, `${where}`) }),
     parsedAudit: audit(o, where),
   };
+}
+
+/** `sessionIdentity`: PostgreSQL only (MySQL sessions carry their identity in connection attributes). */
+function sessionIdentity(o: Json, where: string, engine: string): boolean {
+  const on = bool(o, "sessionIdentity", where, false);
+  if (on && engine !== "postgres") {
+    throw new ConfigError(
+      `${where}.sessionIdentity is for PostgreSQL instances; MySQL and MariaDB sessions always carry their identity as iamdb.* connection attributes (performance_schema.session_connect_attrs): remove the field`,
+    );
+  }
+  return on;
 }
 
 const LIMIT_FIELDS = [

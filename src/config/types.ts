@@ -20,6 +20,12 @@ export interface InstanceConfig {
   readonly tls: { readonly certFile?: string; readonly keyFile?: string; readonly caFile?: string };
   /** Accept token logins without TLS. Off by default (RDS requires TLS for IAM); for loopback demos only. */
   readonly allowPlaintext: boolean;
+  /**
+   * PostgreSQL: record who is behind each session in the database itself (`iamdb.session_identity()`,
+   * `iamdb.principal_arn()`), written by the backend administrator. MySQL/MariaDB sessions always
+   * carry it as `iamdb.*` connection attributes.
+   */
+  readonly sessionIdentity: boolean;
   /** Login limits for this instance, each field replacing the gateway's (`gateway.limits`). */
   readonly limits?: LoginLimits | undefined;
   /** The statement audit (`audit.statements: true`); absent when off. */

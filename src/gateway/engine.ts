@@ -6,6 +6,7 @@ import type { DbInstance } from "../instances/types.js";
 import type { LoginLimiter } from "../sessions/limits.js";
 import type { LiveSessions } from "../sessions/live.js";
 import type { StatementAuditor } from "./audit/statementAudit.js";
+import type { SessionIdentityWriter } from "./engines/postgres/identity.js";
 import type { Authenticator } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -28,6 +29,8 @@ export interface ListenerContext {
   readonly limiter: LoginLimiter;
   /** Cancel requests across the fleet (PostgreSQL); absent outside `iamdb up`. */
   readonly fleet?: FleetCancelRouter | undefined;
+  /** PostgreSQL with `sessionIdentity`: records who is behind each backend session (`iamdb.session_identity()`). */
+  readonly identity?: SessionIdentityWriter | undefined;
   /** The instance's statement audit; absent when it is off (the relays then do no audit work). */
   readonly audit?: StatementAuditor | undefined;
 }

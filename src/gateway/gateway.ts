@@ -7,6 +7,7 @@ import { LoginLimiter, type LoginLimits } from "../sessions/limits.js";
 import { LiveSessions } from "../sessions/live.js";
 import { SessionRevoker } from "../sessions/revocation.js";
 import { StatementAuditor } from "./audit/statementAudit.js";
+import { SessionIdentityWriter } from "./engines/postgres/identity.js";
 import { type Authenticator, RecheckPass } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
 import { DescriptorWatch } from "./descriptors.js";
@@ -59,6 +60,8 @@ export interface GatewayOptions {
   readonly fleetSize?: () => number;
   /** The statement audit of each instance that has it on, by identifier. */
   readonly audit?: ReadonlyMap<string, StatementAuditConfig>;
+  /** PostgreSQL instances whose sessions' identities are recorded in the database (`sessionIdentity`). */
+  readonly sessionIdentity?: ReadonlySet<string>;
 }
 
 export interface RunningGateway {
@@ -129,6 +132,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     followCredentialExpiry: options.limits.sessionsFollowCredentialExpiry,
   });
   // Made before any listener starts: a file with the wrong mode stops the gateway here.
+  const identities = new Map<string, SessionIdentityWriter>();
+  for (const instance of options.registry.list()) {
+    if (options.sessionIdentity?.has(instance.identifier) && instance.engine === "postgres")
+      identities.set(instance.identifier, new SessionIdentityWriter(instance.backend));
+  }
   const auditors = new Map<string, StatementAuditor>();
   for (const instance of options.registry.list()) {
     const config = options.audit?.get(instance.identifier);
@@ -171,6 +179,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         limiter,
         fleet: options.fleet,
         audit: auditors.get(identifier),
+        identity: identities.get(identifier),
       },
       instance.listen.host,
       instance.listen.port,
@@ -194,6 +203,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       await live.close();
       for (const engine of engines) engine.close?.();
       await Promise.all([...auditors.values()].map((a) => a.close()));
+      for (const w of identities.values()) w.close();
     },
   };
   return gateway;

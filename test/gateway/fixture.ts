@@ -74,6 +74,8 @@ export interface GatewayFixtureOptions {
   tags?: Array<{ key: string; value: string }>;
   /** The instance's own login limits (over limits.limits). */
   instanceLimits?: LoginLimits;
+  /** PostgreSQL: record who is behind each session in the database (`iamdb.session_identity()`). */
+  sessionIdentity?: boolean;
   /** The instance's statement audit (off when absent). */
   audit?: StatementAuditConfig;
   /** The IAM service's and the token verifier's clock (tests of expiry); real time by default. */
@@ -158,6 +160,7 @@ export async function startGatewayFixture(
     authLog,
     metrics,
     ...(options.instanceLimits ? { instanceLimits: new Map([[id, options.instanceLimits]]) } : {}),
+    ...(options.sessionIdentity ? { sessionIdentity: new Set([id]) } : {}),
     // Changes to IAM, the instance and its DB accounts reach live sessions (gateway.revocation).
     changes: store.changes,
     refreshInstances: () => registry.reload(),

@@ -5,6 +5,7 @@
  *
  * @see https://dev.mysql.com/doc/dev/mysql-server/latest/PAGE_PROTOCOL.html
  */
+export * from "./attributes.js";
 export * from "./auth.js";
 export * from "./commands.js";
 export * from "./constants.js";

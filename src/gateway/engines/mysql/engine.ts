@@ -16,6 +16,7 @@ import {
   type Packet,
   type PacketEvent,
   PacketParser,
+  withGatewayAttributes,
   Plugin,
   parseHandshakeResponse,
 } from "../../../wire/mysql/index.js";
@@ -290,7 +291,13 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
           capabilities: response.capabilities,
           charset: response.charset,
           database: response.database || undefined,
-          attributes: response.attributes,
+          // Who is behind the session, for performance_schema.session_connect_attrs: the
+          // gateway's word (a client's own iamdb.* attributes are dropped).
+          attributes: withGatewayAttributes(response.attributes, {
+            "iamdb.session_id": this.attempt.correlationId,
+            "iamdb.principal_arn": auth.principalArn,
+            "iamdb.access_key_id": auth.accessKeyId,
+          }),
         },
         ctx.limits.backendConnectTimeoutMs,
       );

@@ -335,6 +335,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
         pooled = undefined;
       }
     }
+    if (pooled && !(await this.#recordIdentity(pooled, database ?? "", auth))) return;
     if (pooled) {
       ctx.metrics.backendSession(instance.identifier, true);
       const first = [authenticationOk(), ...pooled.parameters.values()];
@@ -411,6 +412,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
       session.socket.destroy();
       return;
     }
+    if (!(await this.#recordIdentity(session, database ?? "", auth))) return;
     ctx.metrics.backendSession(instance.identifier, false);
     const first = [authenticationOk()];
     const reported = new Map<string, Buffer>();
@@ -433,6 +435,45 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
       database: database ?? "",
       backendReused: false,
     });
+  }
+
+  /**
+   * With `sessionIdentity` on, records who is behind backend `backend.processId` before the
+   * client can send anything; a failure refuses the login (a session must not run
+   * unattributed) and closes the backend. True when the session may go on.
+   */
+  async #recordIdentity(
+    backend: { socket: Socket; processId: number },
+    database: string,
+    auth: { principalArn: string; accessKeyId: string },
+  ): Promise<boolean> {
+    const writer = this.ctx.identity;
+    if (writer === undefined) return true;
+    try {
+      await writer.record(database, backend.processId, {
+        sessionId: this.attempt.correlationId,
+        principalArn: auth.principalArn,
+        accessKeyId: auth.accessKeyId,
+        dbUser: this.attempt.dbUser ?? "",
+      });
+    } catch (err) {
+      backend.socket.destroy();
+      if (this.ended !== undefined) return false;
+      const why = (err as Error).message;
+      this.ctx.authLog.failure(this.attempt, "internal-error", why);
+      this.ctx.metrics.failure(this.instance.identifier, "ServerError");
+      this.#fatal(
+        "08006",
+        `could not record who is behind this session (iamdb correlation id ${this.attempt.correlationId})`,
+        { hint: "the instance has sessionIdentity on; the operator's auth log has the cause" },
+      );
+      return false;
+    }
+    if (this.ended !== undefined) {
+      backend.socket.destroy();
+      return false;
+    }
+    return true;
   }
 
   /** The application_name a pooled backend reports now. */
@@ -476,12 +517,15 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
     // The session's closures capture these, not `this`: the handshake's state can be collected.
     const raw = this.raw;
     const pool = this.pool;
+    const identity = ctx.identity;
+    const sessionId = this.attempt.correlationId;
     const relay = new SessionRelay(
       client,
       backend.socket,
       backend.parameters,
       (reusable) => {
         cancelKey.release();
+        identity?.forget(info.database, backend.processId, sessionId);
         raw.destroy();
         ctx.metrics.sessionClosed(id);
         untrack();
