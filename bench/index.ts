@@ -1,4 +1,4 @@
-// `npm run bench` (`-- --quick` for a ~2-minute smoke run; `-- --only proxy|mysql|tokens` for
+// `npm run bench` (`-- --quick` for a ~2-minute smoke run; `-- --only proxy|mysql|tokens|client|revocation` for
 // one part; `-- --soak [--soak-minutes M]` for the soak alone, see bench/soak.ts): writes bench/results/latest.json, latest.md and latest.png. Benchmarks are never
 // assertions; they report ratios against baselines measured in the same run, paths
 // interleaved round by round, because this machine is noisy.
@@ -13,14 +13,15 @@ import { fmt, type PathResult, type Stat } from "./harness.js";
 import { benchMysql, type MysqlPathStats, type MysqlResults } from "./mysql.js";
 import type { ProfileSummary } from "./profile.js";
 import { benchProxies, type PathStats, type ProxyResults } from "./proxy.js";
+import { benchRevocation, revocationSection } from "./revocation.js";
 import { runSoak } from "./soak.js";
 import { benchTokens } from "./tokens.js";
 
 const quick = process.argv.includes("--quick");
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
-if (only !== undefined && !["proxy", "mysql", "tokens", "client"].includes(only)) {
-  console.error(`bench: --only takes proxy, mysql, tokens or client (got ${only})`);
+if (only !== undefined && !["proxy", "mysql", "tokens", "client", "revocation"].includes(only)) {
+  console.error(`bench: --only takes proxy, mysql, tokens, client or revocation (got ${only})`);
   process.exit(2);
 }
 const rounds = quick ? 3 : 5;
@@ -376,6 +377,7 @@ const doTokens = only === undefined || only === "tokens";
 const doProxy = only === undefined || only === "proxy";
 const doMysql = only === undefined || only === "mysql";
 const doClient = only === undefined || only === "client";
+const doRevocation = only === undefined || only === "revocation";
 if (doTokens) log("tokens and authorization ...");
 const tokens = doTokens ? await benchTokens(rounds, msPerRound) : undefined;
 const authz = doTokens ? await benchAuthz(quick) : undefined;
@@ -407,6 +409,15 @@ const clientProxy = doClient
     })
   : undefined;
 
+// Revocation of live sessions: fleet latency and the cost of a pass over 10,000 sessions.
+if (doRevocation) log("revocation ...");
+const revocation = doRevocation
+  ? await benchRevocation(quick).catch((err: Error) => {
+      log(`revocation skipped: ${err.message}`);
+      return undefined;
+    })
+  : undefined;
+
 const sections: string[] = [
   `# iamdb benchmarks — ${started.toISOString()}${quick ? " (quick)" : ""}${only ? ` (only ${only})` : ""}`,
   "",
@@ -416,6 +427,7 @@ const sections: string[] = [
 if (proxies) sections.push(proxySection(proxies));
 if (mysqlResults) sections.push(mysqlSection(mysqlResults));
 if (clientProxy) sections.push(clientProxySection(clientProxy));
+if (revocation) sections.push(revocationSection(revocation));
 if (tokens && authz) {
   const [ourSign, awsSign] = tokens.sign as [PathResult, PathResult];
   const [cachedVerify] = tokens.verify as [PathResult, PathResult];
@@ -437,7 +449,7 @@ const markdown = sections.join("\n");
 mkdirSync(dir, { recursive: true });
 writeFileSync(
   join(dir, "latest.json"),
-  `${JSON.stringify({ started: started.toISOString(), quick, only, rounds, msPerRound, node: process.version, proxies, mysql: mysqlResults, clientProxy, tokens, authz }, null, 2)}\n`,
+  `${JSON.stringify({ started: started.toISOString(), quick, only, rounds, msPerRound, node: process.version, proxies, mysql: mysqlResults, clientProxy, revocation, tokens, authz }, null, 2)}\n`,
 );
 writeFileSync(join(dir, "latest.md"), markdown);
 const written = proxies
