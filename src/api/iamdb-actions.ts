@@ -43,16 +43,7 @@ export interface IamdbServices {
   };
 }
 
-function sessions(c: ActionCall): NonNullable<IamdbServices["sessions"]> {
-  if (c.services.sessions === undefined) {
-    throw new ApiError(
-      "ServiceUnavailable",
-      503,
-      "This endpoint has no live sessions; call a gateway's admin API.",
-    );
-  }
-  return c.services.sessions;
-}
+const sessions = (c: ActionCall) => service(c, "sessions", "has no live sessions");
 
 /** ListDBSessions' and TerminateDBSessions' filter; DBInstanceIdentifier must name an instance. */
 function sessionFilter(c: ActionCall): SessionFilter {
@@ -101,16 +92,20 @@ function instanceTarget(c: ActionCall): Target {
   return { resource: c.instances.arn(i), context };
 }
 
-function dbUsers(c: ActionCall): NonNullable<IamdbServices["dbUsers"]> {
-  if (c.services.dbUsers === undefined) {
-    throw new ApiError(
-      "ServiceUnavailable",
-      503,
-      "This endpoint does not manage DB users; call a gateway's admin API.",
-    );
+/** A gateway's service behind an action, or 503 where the API runs without that gateway part. */
+function service<K extends "dbUsers" | "sessions">(
+  c: ActionCall,
+  name: K,
+  what: string,
+): NonNullable<IamdbServices[K]> {
+  const s = c.services[name];
+  if (s === undefined) {
+    throw new ApiError("ServiceUnavailable", 503, `This endpoint ${what}; call a gateway's admin API.`);
   }
-  return c.services.dbUsers;
+  return s as NonNullable<IamdbServices[K]>;
 }
+
+const dbUsers = (c: ActionCall) => service(c, "dbUsers", "does not manage DB users");
 
 /** PostgreSQL and MySQL user names iamdb provisions: printable, no NUL, at most 63 bytes (NAMEDATALEN − 1). */
 function username(c: ActionCall): string {

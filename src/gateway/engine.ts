@@ -6,9 +6,9 @@ import type { DbInstance } from "../instances/types.js";
 import type { LoginLimiter } from "../sessions/limits.js";
 import type { LiveSessions } from "../sessions/live.js";
 import type { StatementAuditor } from "./audit/statementAudit.js";
-import type { SessionIdentityWriter } from "./engines/postgres/identity.js";
 import type { Authenticator } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
+import type { SessionIdentityWriter } from "./engines/postgres/identity.js";
 import type { GatewayMetrics } from "./metrics.js";
 
 /** What an engine needs to serve one connection; shared by every connection of a listener. */

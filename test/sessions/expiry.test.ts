@@ -7,6 +7,19 @@ import { SessionRevoker } from "../../src/sessions/revocation.js";
 
 const feed = { subscribe: () => () => undefined, poll: () => undefined, live: true };
 
+/** Live sessions with a revoker that allows every session (only expiry can end one). */
+function withRevoker(followCredentialExpiry: boolean) {
+  const live = new LiveSessions();
+  const revoker = new SessionRevoker({
+    sessions: live,
+    changes: feed,
+    begin: () => async () => ({ ok: true }),
+    mode: "terminate",
+    followCredentialExpiry,
+  });
+  return { live, revoker };
+}
+
 function session(live: LiveSessions, id: string, expiresInMs: number | undefined, ended: Termination[]) {
   return live.add({
     record: {
@@ -32,14 +45,7 @@ function session(live: LiveSessions, id: string, expiresInMs: number | undefined
 
 describe("sessions that follow their credentials' expiry", () => {
   it("on: ends the session at expiry with the reason; a long-term key's session is untouched", async () => {
-    const live = new LiveSessions();
-    const revoker = new SessionRevoker({
-      sessions: live,
-      changes: feed,
-      begin: () => async () => ({ ok: true }),
-      mode: "terminate",
-      followCredentialExpiry: true,
-    });
+    const { live, revoker } = withRevoker(true);
     const ended: Termination[] = [];
     session(live, "temp", 150, ended);
     session(live, "long", undefined, ended);
@@ -56,14 +62,7 @@ describe("sessions that follow their credentials' expiry", () => {
   });
 
   it("off (the default): the session outlives its credentials", async () => {
-    const live = new LiveSessions();
-    const revoker = new SessionRevoker({
-      sessions: live,
-      changes: feed,
-      begin: () => async () => ({ ok: true }),
-      mode: "terminate",
-      followCredentialExpiry: false,
-    });
+    const { live, revoker } = withRevoker(false);
     const ended: Termination[] = [];
     session(live, "temp", 50, ended);
     await new Promise((r) => setTimeout(r, 200));

@@ -1,6 +1,7 @@
 import { isAbsolute, relative, resolve } from "node:path";
 import { ConfigError, loadConfig } from "../../config/load.js";
 import type { Config } from "../../config/types.js";
+import { type Connection, resolveConnection } from "../admin/connection.js";
 import { UserError } from "../errors.js";
 
 /** The options every command that works on a deployment takes. */
@@ -17,6 +18,33 @@ export function deploymentConfig(opts: DeploymentOptions): Config {
       throw new UserError(`${err.message} (fix the configuration file and run the command again)`);
     throw err;
   }
+}
+
+/** What a command that calls the admin API takes to find it and sign for it. */
+export interface AdminApiOptions extends DeploymentOptions {
+  endpointUrl?: string;
+  profile?: string;
+  region?: string;
+}
+
+/**
+ * The deployment's configuration and the admin API connection its flags name: the data
+ * directory's administrator profile unless `--profile`, `--endpoint-url`, `--region` say otherwise.
+ */
+export async function adminApiConnection(
+  opts: AdminApiOptions,
+): Promise<{ config: Config; connection: Connection }> {
+  const config = deploymentConfig(opts);
+  const connection = await resolveConnection(
+    {
+      dataDir: config.dataDir,
+      ...(opts.endpointUrl === undefined ? {} : { endpointUrl: opts.endpointUrl }),
+      ...(opts.profile === undefined ? {} : { profile: opts.profile }),
+      ...(opts.region === undefined ? {} : { region: opts.region }),
+    },
+    process.env,
+  );
+  return { config, connection };
 }
 
 /** `word` as a POSIX shell reads it back: as is when it needs no quoting, else in single quotes. */

@@ -1,18 +1,14 @@
 import type { Connection } from "../admin/connection.js";
-import { resolveConnection } from "../admin/connection.js";
 import { callIamdb, child, IamdbApiError } from "../admin/iamdbClient.js";
 import { UsageError, UserError } from "../errors.js";
 import type { CliIO } from "../io.js";
-import { type DeploymentOptions, deploymentConfig } from "./context.js";
+import { type AdminApiOptions, adminApiConnection } from "./context.js";
 
-export interface DbUserOptions extends DeploymentOptions {
+export interface DbUserOptions extends AdminApiOptions {
   dbInstanceIdentifier?: string;
   username?: string;
   keepRole?: boolean;
   allowSuperuser?: boolean;
-  endpointUrl?: string;
-  profile?: string;
-  region?: string;
 }
 
 const ACTIONS = {
@@ -30,7 +26,7 @@ const ACTIONS = {
  */
 export async function explainNotFound(
   err: unknown,
-  opts: DeploymentOptions,
+  opts: AdminApiOptions,
   connection: Connection,
 ): Promise<never> {
   if (!(err instanceof IamdbApiError) || err.code !== "DBInstanceNotFound") throw err;
@@ -69,16 +65,7 @@ export async function dbUserCommand(action: string, opts: DbUserOptions, io: Cli
     throw new UsageError(`unknown db-user action ${action}: use create, enable, rotate, delete or list`);
   }
   const apiAction = ACTIONS[action as keyof typeof ACTIONS];
-  const config = deploymentConfig(opts);
-  const connection = await resolveConnection(
-    {
-      dataDir: config.dataDir,
-      ...(opts.endpointUrl === undefined ? {} : { endpointUrl: opts.endpointUrl }),
-      ...(opts.profile === undefined ? {} : { profile: opts.profile }),
-      ...(opts.region === undefined ? {} : { region: opts.region }),
-    },
-    process.env,
-  );
+  const { connection } = await adminApiConnection(opts);
   if (action === "list") {
     const result = await callIamdb(connection, apiAction, { DBInstanceIdentifier: identifier }).catch((err) =>
       explainNotFound(err, opts, connection),

@@ -1,16 +1,12 @@
 import { readFileSync } from "node:fs";
-import { resolveConnection } from "../admin/connection.js";
 import { callIamdb, child } from "../admin/iamdbClient.js";
 import { UsageError, UserError } from "../errors.js";
 import type { CliIO } from "../io.js";
-import { type DeploymentOptions, deploymentConfig } from "./context.js";
+import { type AdminApiOptions, adminApiConnection } from "./context.js";
 
-export interface OidcJwksOptions extends DeploymentOptions {
+export interface OidcJwksOptions extends AdminApiOptions {
   openIdConnectProviderArn?: string;
   jwksFile?: string;
-  endpointUrl?: string;
-  profile?: string;
-  region?: string;
 }
 
 const ACTIONS = {
@@ -38,16 +34,7 @@ export async function oidcJwksCommand(action: string, opts: OidcJwksOptions, io:
       throw new UserError(`cannot read ${opts.jwksFile}: ${(e as Error).message}`);
     }
   }
-  const config = deploymentConfig(opts);
-  const connection = await resolveConnection(
-    {
-      dataDir: config.dataDir,
-      ...(opts.endpointUrl === undefined ? {} : { endpointUrl: opts.endpointUrl }),
-      ...(opts.profile === undefined ? {} : { profile: opts.profile }),
-      ...(opts.region === undefined ? {} : { region: opts.region }),
-    },
-    process.env,
-  );
+  const { connection } = await adminApiConnection(opts);
   const result = await callIamdb(connection, ACTIONS[action as keyof typeof ACTIONS], params);
   if (action === "get") {
     const text = child(result, "Jwks")?.text;

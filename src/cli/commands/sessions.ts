@@ -1,19 +1,15 @@
-import { resolveConnection } from "../admin/connection.js";
 import { callIamdb, child, type XmlNode } from "../admin/iamdbClient.js";
 import { UsageError } from "../errors.js";
 import type { CliIO } from "../io.js";
-import { type DeploymentOptions, deploymentConfig } from "./context.js";
+import { type AdminApiOptions, adminApiConnection } from "./context.js";
 import { explainNotFound } from "./dbUser.js";
 
-export interface SessionsOptions extends DeploymentOptions {
+export interface SessionsOptions extends AdminApiOptions {
   dbInstanceIdentifier?: string;
   principalArn?: string;
   accessKeyId?: string;
   sessionId?: string;
   dbUser?: string;
-  endpointUrl?: string;
-  profile?: string;
-  region?: string;
   json?: boolean;
 }
 
@@ -72,16 +68,7 @@ function table(rows: ReturnType<typeof sessionJson>[]): string {
 export async function sessionsCommand(action: string, opts: SessionsOptions, io: CliIO): Promise<number> {
   if (action !== "list" && action !== "terminate")
     throw new UsageError(`unknown sessions action ${action}: use list or terminate`);
-  const config = deploymentConfig(opts);
-  const connection = await resolveConnection(
-    {
-      dataDir: config.dataDir,
-      ...(opts.endpointUrl === undefined ? {} : { endpointUrl: opts.endpointUrl }),
-      ...(opts.profile === undefined ? {} : { profile: opts.profile }),
-      ...(opts.region === undefined ? {} : { region: opts.region }),
-    },
-    process.env,
-  );
+  const { connection } = await adminApiConnection(opts);
   const params: Record<string, string> = {};
   if (opts.dbInstanceIdentifier !== undefined) params.DBInstanceIdentifier = opts.dbInstanceIdentifier;
   if (opts.principalArn !== undefined) params.PrincipalArn = opts.principalArn;

@@ -158,17 +158,7 @@ export function stsOperations(ctx: ServiceContext, lookup: IamLookup) {
     }): Promise<AssumeRoleResult> {
       const requested = checkString("roleArn", input.roleArn, 20, 2048);
       const sessionName = checkRoleSessionName("roleSessionName", input.roleSessionName);
-      const duration = checkInteger(
-        "durationSeconds",
-        input.durationSeconds ?? ASSUME_ROLE_DURATION.default,
-        ASSUME_ROLE_DURATION.min,
-        ASSUME_ROLE_DURATION.max,
-      );
-      if (input.policy !== undefined) {
-        checkString("policy", input.policy, 1, 2048, SESSION_POLICY);
-        validatePolicy(input.policy, "session");
-      }
-      const policyArns = checkPolicyArns(input.policyArns ?? []);
+      const { duration, policyArns } = checkSessionRequest(input, ASSUME_ROLE_DURATION);
       const tags = checkSessionTags(input.tags ?? []);
       const transitiveTagKeys = checkTransitiveTagKeys(input.transitiveTagKeys ?? [], tags);
 
@@ -290,6 +280,31 @@ export function stsOperations(ctx: ServiceContext, lookup: IamLookup) {
 }
 
 /** PolicyArns: at most 10, each an ARN-sized string (existence is checked after authorization). */
+/**
+ * What AssumeRole and AssumeRoleWithWebIdentity check alike: DurationSeconds within the
+ * action's bounds (the default when absent), the inline session policy, the managed ones.
+ */
+export function checkSessionRequest(
+  input: {
+    durationSeconds?: number | undefined;
+    policy?: string | undefined;
+    policyArns?: readonly string[] | undefined;
+  },
+  bounds: { readonly min: number; readonly max: number; readonly default: number },
+): { duration: number; policyArns: readonly string[] } {
+  const duration = checkInteger(
+    "durationSeconds",
+    input.durationSeconds ?? bounds.default,
+    bounds.min,
+    bounds.max,
+  );
+  if (input.policy !== undefined) {
+    checkString("policy", input.policy, 1, 2048, SESSION_POLICY);
+    validatePolicy(input.policy, "session");
+  }
+  return { duration, policyArns: checkPolicyArns(input.policyArns ?? []) };
+}
+
 export function checkPolicyArns(arns: readonly string[]): readonly string[] {
   checkListLength("policyArns", arns, MAX_SESSION_POLICY_ARNS);
   arns.forEach((arn, i) => {

@@ -11,16 +11,14 @@ import { webIdentityKeys } from "../oidc/context.js";
 import type { OidcKeyStore } from "../oidc/keys.js";
 import { unverifiedIssuer, verifyWebIdentityToken } from "../oidc/token.js";
 import { oidcProviderArn, providerKey } from "../oidc/url.js";
-import { validatePolicy } from "../policy-port.js";
 import type { WebIdentityClaims } from "../records.js";
 import { compiledTrustPolicy } from "../trust.js";
-import { checkInteger, checkRoleSessionName, checkString } from "../validation.js";
+import { checkRoleSessionName, checkString } from "../validation.js";
 import {
   type AssumeRoleResult,
-  checkPolicyArns,
+  checkSessionRequest,
   packedSize,
   resolveSessionPolicyArns,
-  SESSION_POLICY,
   sessionIssuer,
 } from "./sts.js";
 
@@ -77,17 +75,7 @@ export function webIdentityOperations(
           "iamdb accepts OpenID Connect ID tokens only: omit ProviderId (it names OAuth 2.0 providers such as www.amazon.com).",
         );
       }
-      const duration = checkInteger(
-        "durationSeconds",
-        input.durationSeconds ?? WEB_IDENTITY_DURATION.default,
-        WEB_IDENTITY_DURATION.min,
-        WEB_IDENTITY_DURATION.max,
-      );
-      if (input.policy !== undefined) {
-        checkString("policy", input.policy, 1, 2048, SESSION_POLICY);
-        validatePolicy(input.policy, "session");
-      }
-      const policyArns = checkPolicyArns(input.policyArns ?? []);
+      const { duration, policyArns } = checkSessionRequest(input, WEB_IDENTITY_DURATION);
 
       const issuer = unverifiedIssuer(input.webIdentityToken);
       const provider = await ctx.repo.getOidcProvider(providerKey(issuer));

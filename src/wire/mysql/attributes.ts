@@ -12,7 +12,10 @@ export const GATEWAY_ATTRIBUTE_PREFIX = "iamdb.";
  * `add` alone.
  * @see https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase_packets_protocol_handshake_response.html
  */
-export function withGatewayAttributes(raw: Buffer | undefined, add: Readonly<Record<string, string>>): Buffer {
+export function withGatewayAttributes(
+  raw: Buffer | undefined,
+  add: Readonly<Record<string, string>>,
+): Buffer {
   const pairs: Array<[Buffer, Buffer]> = [];
   if (raw !== undefined && raw.length > 0) {
     try {
@@ -21,7 +24,8 @@ export function withGatewayAttributes(raw: Buffer | undefined, add: Readonly<Rec
       while (body.remaining > 0) {
         const key = body.lenencBytes();
         const value = body.lenencBytes();
-        if (!key.toString("utf8").toLowerCase().startsWith(GATEWAY_ATTRIBUTE_PREFIX)) pairs.push([key, value]);
+        if (!key.toString("utf8").toLowerCase().startsWith(GATEWAY_ATTRIBUTE_PREFIX))
+          pairs.push([key, value]);
       }
     } catch {
       pairs.length = 0;

@@ -16,9 +16,9 @@ import {
   type Packet,
   type PacketEvent,
   PacketParser,
-  withGatewayAttributes,
   Plugin,
   parseHandshakeResponse,
+  withGatewayAttributes,
 } from "../../../wire/mysql/index.js";
 import { auditIdentity, type SessionAudit } from "../../audit/statementAudit.js";
 import { LoginConnection, refuseThrottled } from "../../connection.js";
