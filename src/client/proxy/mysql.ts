@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import { ConnectionClosed, EventQueue } from "../../gateway/queue.js";
-import { log } from "../../log/logger.js";
 import {
   Capability,
   ErrorCode,
@@ -23,7 +22,7 @@ import {
   type ServerHandshake,
   sslRequest,
 } from "../../wire/mysql/index.js";
-import { asLoginError } from "./postgres.js";
+import { recordLoginFailure } from "./postgres.js";
 import {
   connectTarget,
   refusedHint,
@@ -253,15 +252,12 @@ export async function serveMysqlClient(client: Socket, ctx: TargetContext, onEnd
     onEnd();
   };
   const failLogin = (err: unknown) => {
-    const e = asLoginError(err, ctx);
-    if (client.destroyed) {
-      ctx.metrics.login(ctx.name, "client-closed");
+    const e = recordLoginFailure(ctx, err, started, client);
+    if (e === undefined) {
       detach();
       onEnd();
       return;
     }
-    ctx.metrics.login(ctx.name, e.kind, (performance.now() - started) / 1000);
-    log().warn({ target: ctx.name, kind: e.kind, user: ctx.config.username }, e.message);
     if (e.kind === "refused" && e.serverCode === ErrorCode.ACCESS_DENIED) {
       return fail(
         ErrorCode.ACCESS_DENIED,

@@ -130,15 +130,12 @@ export async function servePostgresClient(
       target = s;
     });
   } catch (err) {
-    const e = asLoginError(err, ctx);
-    if (client.destroyed) {
-      ctx.metrics.login(ctx.name, "client-closed");
+    const e = recordLoginFailure(ctx, err, started, client);
+    if (e === undefined) {
       detach();
       onEnd();
       return;
     }
-    ctx.metrics.login(ctx.name, e.kind, (performance.now() - started) / 1000);
-    log().warn({ target: ctx.name, kind: e.kind, user: ctx.config.username }, e.message);
     if (e.kind === "refused") {
       return fatal(String(e.serverCode ?? "28000"), e.serverMessage ?? "authentication failed", {
         hint: `iamdb proxy: ${e.message}`,
@@ -279,6 +276,26 @@ async function loginWithRetry(
     ctx.tokens.invalidate();
     return loginOnce(ctx, parameters, opened);
   }
+}
+
+/**
+ * A failed target login counted and logged; undefined when the client has gone meanwhile
+ * (counted as client-closed: there is nobody to tell).
+ */
+export function recordLoginFailure(
+  ctx: TargetContext,
+  err: unknown,
+  started: number,
+  client: Socket,
+): TargetLoginError | undefined {
+  const e = asLoginError(err, ctx);
+  if (client.destroyed) {
+    ctx.metrics.login(ctx.name, "client-closed");
+    return undefined;
+  }
+  ctx.metrics.login(ctx.name, e.kind, (performance.now() - started) / 1000);
+  log().warn({ target: ctx.name, kind: e.kind, user: ctx.config.username }, e.message);
+  return e;
 }
 
 /** Any failure of a login, as a {@link TargetLoginError} whose message says what to do. */
