@@ -187,6 +187,16 @@ export function authSwitchRequest(plugin: string, data: Buffer = Buffer.alloc(0)
 }
 
 /**
+ * Protocol::AuthMoreData: 0x01 and the plugin's data. For caching_sha2_password,
+ * {@link CachingSha2.PERFORM_FULL_AUTHENTICATION} asks the client for its password as is
+ * (over TLS), as a server does when its cache has no entry for the account.
+ * @see https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase_packets_protocol_auth_more_data.html
+ */
+export function authMoreData(data: Buffer): Buffer {
+  return Buffer.concat([Buffer.of(0x01), data]);
+}
+
+/**
  * ERR_Packet. `sqlState` is sent only once the client has said it speaks protocol 4.1;
  * errors before the handshake (too many connections) go without it, as mysqld sends them.
  * @see https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_basic_err_packet.html

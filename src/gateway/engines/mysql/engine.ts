@@ -1,7 +1,9 @@
 import { randomBytes, randomInt } from "node:crypto";
 import type { Socket } from "node:net";
 import {
+  authMoreData,
   authSwitchRequest,
+  CachingSha2,
   Capability,
   Command,
   CommandTracker,
@@ -107,6 +109,12 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
   readonly #parser = new PacketParser(MAX_PREAUTH_PACKET);
   /** Sequence id of our next packet in the connection phase. */
   #seq = 0;
+  /** The scramble of our HandshakeV10, given again with an AuthSwitch. */
+  #scramble: Buffer = Buffer.alloc(20);
+  /** The plugin we asked the client to send its password with (for the log when it hangs up instead). */
+  #asked: string | undefined;
+  /** The plugin the token came with, for the auth log's success line. */
+  #via: string = Plugin.CLEAR;
 
   constructor(
     raw: Socket,
@@ -122,9 +130,10 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
   }
 
   protected override closedReason(): string {
-    return this.stage === "password"
-      ? "client closed the connection instead of sending a password: it does not allow mysql_clear_password (mysql: --enable-cleartext-plugin or LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN=1; mysql2: enableCleartextPlugin: true)"
-      : super.closedReason();
+    if (this.stage !== "password") return super.closedReason();
+    return this.#asked === Plugin.CLEAR
+      ? "client closed the connection instead of sending a password: it supports neither caching_sha2_password nor mysql_clear_password (mysql: --enable-cleartext-plugin or LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN=1; mysql2: enableCleartextPlugin: true, or an mysql2 version with caching_sha2_password)"
+      : `client closed the connection instead of sending a password (asked for with ${this.#asked ?? "the handshake"}): make sure it uses TLS (mariadb/mysql: --ssl-ca; mysql2: ssl)`;
   }
 
   protected serverError(message: string): Buffer {
@@ -191,6 +200,8 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
   protected async handshake(): Promise<void> {
     const { ctx } = this;
     const instance = this.instance;
+    const scramble = newScramble();
+    this.#scramble = scramble;
     const serverVersion = await this.versions.forGreeting(
       instance,
       Math.min(VERSION_WAIT_MS, ctx.limits.loginTimeoutMs / 4),
@@ -202,10 +213,12 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
         handshakeV10({
           serverVersion,
           connectionId: this.connectionId,
-          scramble: newScramble(),
           capabilities: GATEWAY_CAPABILITIES,
           // Not mysql_clear_password: a client that skips TLS must not send the token in its first packet.
-          authPlugin: Plugin.NATIVE,
+          // caching_sha2_password: the client's first answer is a scramble, never its password;
+          // the token comes only once TLS is up and we ask for full authentication.
+          authPlugin: Plugin.CACHING_SHA2,
+          scramble,
         }),
       ),
     );
@@ -251,25 +264,20 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
 
     ctx.metrics.request(instance.identifier);
     this.stage = "password";
-    let password: string;
-    if (response.authPlugin === Plugin.CLEAR) {
-      password = clearPasswordFrom(response.authResponse);
-    } else if (!(response.capabilities & Capability.PLUGIN_AUTH)) {
+    if (response.authPlugin === undefined && !(response.capabilities & Capability.PLUGIN_AUTH)) {
       return this.loginFailed(
         "malformed",
-        "the client cannot switch authentication plugins (no CLIENT_PLUGIN_AUTH); IAM logins need mysql_clear_password",
+        "the client cannot switch authentication plugins (no CLIENT_PLUGIN_AUTH); IAM logins need caching_sha2_password or mysql_clear_password",
       );
-    } else {
-      this.socket.write(encodePacket(this.#seq, authSwitchRequest(Plugin.CLEAR)));
-      let reply: Packet;
-      try {
-        reply = await this.#next();
-      } catch (err) {
-        if (err instanceof MysqlProtocolError) return this.loginFailed("malformed", err.message);
-        throw err;
-      }
-      password = clearPasswordFrom(reply.payload);
     }
+    let password: string | undefined;
+    try {
+      password = await this.#readToken(response);
+    } catch (err) {
+      if (err instanceof MysqlProtocolError) return this.loginFailed("malformed", err.message);
+      throw err;
+    }
+    if (password === undefined) return;
     if (this.#parser.buffered > 0 || this.queue.size > 0) {
       return this.loginFailed(
         "malformed",
@@ -307,7 +315,71 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
     const audit = ctx.audit?.session(auditIdentity(this.attempt, response.database || undefined), {
       mysqlCharset: response.charset,
     });
-    this.#relay(session, auth.detail, response.database ?? "", audit);
+    this.#relay(session, `${auth.detail} (token sent with ${this.#via})`, response.database ?? "", audit);
+  }
+
+  /**
+   * The token, as the client's authentication plugin carries it, or undefined when the login
+   * was refused here. Over TLS:
+   * - mysql_clear_password (in the first response): the token itself;
+   * - caching_sha2_password: its scramble cannot be checked (the gateway does not know the
+   *   token), so the fast path is answered with "perform full authentication", and the client
+   *   sends its password as is; a request for the server's RSA key instead is refused (an
+   *   empty scramble, an empty password, is switched to mysql_clear_password instead);
+   * - sha256_password: the password itself over TLS, in the first response or after an
+   *   AuthSwitch to the plugin;
+   * - anything else (mysql_native_password: a client without caching_sha2_password):
+   *   AuthSwitch to mysql_clear_password.
+   * Without TLS (only with `allowPlaintext`) only mysql_clear_password is used: neither
+   * SHA-2 plugin ever takes a password over an unencrypted connection.
+   */
+  async #readToken(response: HandshakeResponse): Promise<string | undefined> {
+    const plugin = this.tls ? response.authPlugin : Plugin.CLEAR;
+    if (plugin === Plugin.CLEAR && response.authPlugin === Plugin.CLEAR) {
+      return clearPasswordFrom(response.authResponse);
+    }
+    this.#via = plugin === Plugin.SHA256 ? plugin : Plugin.CLEAR;
+    // An empty scramble is an empty password (a token never is): such a client gets its token
+    // elsewhere, typically from an mysql_clear_password plugin entry (mysql2's authPlugins, the
+    // client kit's helpers), so it is offered that plugin instead of full authentication.
+    if (plugin === Plugin.CACHING_SHA2 && response.authResponse.length > 0) {
+      this.#asked = Plugin.CACHING_SHA2;
+      this.#via = Plugin.CACHING_SHA2;
+      this.socket.write(
+        encodePacket(this.#seq, authMoreData(Buffer.of(CachingSha2.PERFORM_FULL_AUTHENTICATION))),
+      );
+      return this.#cleartextReply(Plugin.CACHING_SHA2);
+    }
+    if (plugin === Plugin.SHA256) {
+      // 0x01 asks for the server's RSA key; empty is an empty password.
+      const data = response.authResponse;
+      if (data.length > 1) return clearPasswordFrom(data);
+      this.#asked = Plugin.SHA256;
+      // The scramble NUL-terminated, as mysqld sends it: libmariadb's plugin wants 21 bytes.
+      this.socket.write(
+        encodePacket(
+          this.#seq,
+          authSwitchRequest(Plugin.SHA256, Buffer.concat([this.#scramble, Buffer.of(0)])),
+        ),
+      );
+      return this.#cleartextReply(Plugin.SHA256);
+    }
+    this.#asked = Plugin.CLEAR;
+    this.socket.write(encodePacket(this.#seq, authSwitchRequest(Plugin.CLEAR)));
+    return clearPasswordFrom((await this.#next()).payload);
+  }
+
+  /** The client's password after a request for it by a SHA-2 plugin; refuses a request for our RSA key. */
+  async #cleartextReply(plugin: string): Promise<string | undefined> {
+    const reply = (await this.#next()).payload;
+    if (reply.length === 1 && (reply[0] === CachingSha2.REQUEST_PUBLIC_KEY || reply[0] === 1)) {
+      this.loginFailed(
+        "malformed",
+        `the client asked for the server's RSA public key (${plugin}), as it does when it thinks the connection is unencrypted; iamdb takes the token only over TLS: configure the client's TLS options (mariadb/mysql: --ssl-ca; mysql2: ssl) so that it sends it`,
+      );
+      return undefined;
+    }
+    return clearPasswordFrom(reply);
   }
 
   #backendFailed(user: string, e: MysqlBackendError): void {
