@@ -16,7 +16,8 @@ export function isMysqlAuthError(err: unknown): boolean {
  * `mysql_clear_password` with a current token from `password`. mysql2 ≥ 3.22 refuses that
  * plugin unless `enableCleartextPlugin` is set or such an entry is given; with the entry the
  * token is fetched per connection, when the server asks, never captured once in a pool's
- * `password`. Send it only over TLS (the helpers' `ssl` does that).
+ * `password`. (An iamdb gateway also takes a token given as mysql2's plain `password`, through
+ * caching_sha2_password; RDS needs this entry.) Send it only over TLS (the helpers' `ssl` does that).
  */
 export function mysqlClearPasswordPlugin(password: TokenFunction) {
   return () => async () => Buffer.from(`${await password()}\0`, "utf8");

@@ -22,6 +22,30 @@ function terminationLead(t: Termination): string {
   }
 }
 
+type LoginOk = Extract<LoginResult, { ok: true }>;
+
+/** Who is behind a session after it changed user: a live session of its own from then on. */
+export interface SessionIdentity {
+  /** The change's attempt: its correlation id becomes the live session's id. */
+  readonly attempt: AuthAttempt;
+  readonly login: LoginOk;
+  readonly database: string;
+  readonly backendReused: boolean;
+  /** Its place under maxSessionsPerPrincipal, when a limit is set. */
+  readonly release?: (() => void) | undefined;
+}
+
+/** A tracked session: call it once when it ends. */
+export interface TrackedSession {
+  (): void;
+  /**
+   * The session now acts for another login: the live session of the old identity ends (its
+   * place under the limits is given back) and one of the new identity starts, so revocation,
+   * credential expiry, limits and the fleet's listing follow whoever is behind it now.
+   */
+  reidentify(next: SessionIdentity): void;
+}
+
 /** Where a login is: the two busy stages are the gateway's (the client waits, unread). */
 export type LoginStage = "startup" | "password" | "authenticating" | "backend";
 
@@ -332,67 +356,78 @@ export abstract class LoginConnection<Event> {
    * Records a session that starts relaying: for shutdown's drain (`close`), and as a live
    * session the fleet lists and iamdb may end (`terminate` sends the protocol's termination
    * error saying the message it is given, then closes). Returns what the engine calls once
-   * when the session ends. What it returns closes over none of `this`.
+   * when the session ends, with `reidentify` for a session that changes who is behind it
+   * (MySQL's COM_CHANGE_USER). What it returns closes over none of `this`.
    */
   protected track(
     info: { readonly database: string; readonly backendReused: boolean },
     close: () => void,
     terminate: (message: string) => void,
-  ): () => void {
+  ): TrackedSession {
     const { ctx } = this;
-    const attempt: AuthAttempt = { ...this.attempt };
-    const login = this.#login;
-    const release = this.#reservation;
+    let attempt: AuthAttempt = { ...this.attempt };
+    let release = this.#reservation;
     this.#reservation = undefined;
     const untrack = ctx.sessions.opened(close);
-    if (login === undefined) {
-      return () => {
-        untrack();
-        release?.();
-      };
-    }
+    const sourceIp = this.raw.remoteAddress ?? "";
+    const secureTransport = this.tls;
     let ended = false;
-    const remove = ctx.live.add({
-      record: {
-        sessionId: attempt.correlationId,
-        memberId: ctx.live.memberId,
-        instance: attempt.instance,
-        engine: attempt.engine,
-        dbUser: attempt.dbUser ?? "",
-        database: info.database,
-        principalArn: login.principalArn,
-        accessKeyId: login.accessKeyId,
-        temporary: login.temporary,
-        credentialExpiresAt: login.credentialExpiresAt,
-        client: attempt.client,
-        started: new Date(),
-        backendReused: info.backendReused,
-      },
-      sourceIp: this.raw.remoteAddress ?? "",
-      secureTransport: this.tls,
-      terminate: (t: Termination) => {
-        if (ended) return;
-        ended = true;
-        ctx.authLog.sessionEnded(attempt, t.kind, t.reason, t.detail);
-        ctx.metrics.sessionTerminated(attempt.instance, t.kind);
-        log().info(
-          {
-            correlationId: attempt.correlationId,
-            instance: attempt.instance,
-            cause: t.kind,
-            reason: t.reason,
-          },
-          "session ended by iamdb",
-        );
-        terminate(`${terminationLead(t)}: ${t.reason} (iamdb correlation id ${attempt.correlationId})`);
-      },
-    });
-    return () => {
+    const live = (login: LoginOk, database: string, backendReused: boolean) =>
+      ctx.live.add({
+        record: {
+          sessionId: attempt.correlationId,
+          memberId: ctx.live.memberId,
+          instance: attempt.instance,
+          engine: attempt.engine,
+          dbUser: attempt.dbUser ?? "",
+          database,
+          principalArn: login.principalArn,
+          accessKeyId: login.accessKeyId,
+          temporary: login.temporary,
+          credentialExpiresAt: login.credentialExpiresAt,
+          client: attempt.client,
+          started: new Date(),
+          backendReused,
+        },
+        sourceIp,
+        secureTransport,
+        terminate: (t: Termination) => {
+          if (ended) return;
+          ended = true;
+          ctx.authLog.sessionEnded(attempt, t.kind, t.reason, t.detail);
+          ctx.metrics.sessionTerminated(attempt.instance, t.kind);
+          log().info(
+            {
+              correlationId: attempt.correlationId,
+              instance: attempt.instance,
+              cause: t.kind,
+              reason: t.reason,
+            },
+            "session ended by iamdb",
+          );
+          terminate(`${terminationLead(t)}: ${t.reason} (iamdb correlation id ${attempt.correlationId})`);
+        },
+      });
+    let remove = this.#login === undefined ? undefined : live(this.#login, info.database, info.backendReused);
+    const end = () => {
       ended = true;
       untrack();
-      remove();
+      remove?.();
       release?.();
     };
+    return Object.assign(end, {
+      reidentify(next: SessionIdentity) {
+        if (ended) {
+          next.release?.();
+          return;
+        }
+        remove?.();
+        release?.();
+        attempt = { ...next.attempt };
+        release = next.release;
+        remove = live(next.login, next.database, next.backendReused);
+      },
+    });
   }
 
   /** The login succeeded: the timer stops, the session is counted and logged. */

@@ -18,6 +18,7 @@ import {
   nativePasswordProof,
   type PacketEvent,
   PacketParser,
+  parseChangeUser,
   parseErrPacket,
   parseHandshakeResponse,
   parseServerHandshake,
@@ -385,5 +386,58 @@ describe("CommandTracker", () => {
         { numRuns: 500 },
       );
     });
+  });
+});
+
+describe("COM_CHANGE_USER", () => {
+  const caps =
+    Capability.PROTOCOL_41 | Capability.SECURE_CONNECTION | Capability.PLUGIN_AUTH | Capability.CONNECT_ATTRS;
+  const attrs = Buffer.from([4, 1, 0x61, 1, 0x62]);
+  const payload = Buffer.concat([
+    Buffer.from([0x11]),
+    Buffer.from("bob\0"),
+    Buffer.from([3, 1, 2, 3]),
+    Buffer.from("test\0"),
+    Buffer.from([45, 0]),
+    Buffer.from("caching_sha2_password\0"),
+    attrs,
+  ]);
+
+  it("parses every field with the session's capabilities", () => {
+    const r = parseChangeUser(payload, caps);
+    assert.equal(r.username, "bob");
+    assert.deepEqual(r.authResponse, Buffer.from([1, 2, 3]));
+    assert.equal(r.database, "test");
+    assert.equal(r.charset, 45);
+    assert.equal(r.authPlugin, "caching_sha2_password");
+    assert.deepEqual(r.attributes, attrs);
+  });
+
+  it("arbitrary bytes: parsed or a protocol error, never anything else", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        try {
+          parseChangeUser(Buffer.concat([Buffer.from([0x11]), Buffer.from(bytes)]), caps);
+        } catch (err) {
+          assert.ok(err instanceof MysqlProtocolError);
+        }
+      }),
+    );
+  });
+
+  it("the tracker says where it starts in the chunk, after pipelined commands, at every split", () => {
+    const query = frame(0, Buffer.from("\x03select 1"));
+    const stream = Buffer.concat([query, frame(0, payload)]);
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const t = new CommandTracker();
+      const set = new Set([0x11]);
+      const a = t.scan(stream.subarray(0, cut), set);
+      if (a !== undefined) {
+        assert.equal(t.foundAt, query.length, `cut ${cut}`);
+        continue;
+      }
+      assert.equal(t.scan(stream.subarray(cut), set), 0x11, `cut ${cut}`);
+      assert.equal(t.foundAt, query.length - cut, `cut ${cut}`);
+    }
   });
 });

@@ -93,7 +93,13 @@ class PacketWalker {
    */
   walk(
     chunk: Buffer,
-    onPacket: (length: number, seq: number, first: number, continuation: boolean) => boolean | undefined,
+    onPacket: (
+      length: number,
+      seq: number,
+      first: number,
+      continuation: boolean,
+      at: number,
+    ) => boolean | undefined,
   ): void {
     let i = 0;
     while (i < chunk.length) {
@@ -114,7 +120,9 @@ class PacketWalker {
       this.#headerLength = 0;
       this.#skip = length > 0 ? length - 1 : 0;
       const first = length > 0 ? (this.#header[4] as number) : -1;
-      if (onPacket(length, this.#header[3] as number, first, continuation)) return;
+      // Where the packet's header starts in this chunk (negative: it began in an earlier one).
+      const at = i - (length > 0 ? 5 : 4);
+      if (onPacket(length, this.#header[3] as number, first, continuation, at)) return;
     }
   }
 }
@@ -144,8 +152,8 @@ class PacketWalker {
  * @see https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_com_query_response_local_infile_request.html
  */
 export class CommandTracker {
-  readonly #client = new PacketWalker();
-  readonly #server = new PacketWalker();
+  #client = new PacketWalker();
+  #server = new PacketWalker();
   /** Packets the client started since the server last said anything. */
   #unanswered = 0;
   /** Whether the last of them is a COM_QUERY. */
@@ -155,12 +163,26 @@ export class CommandTracker {
   /** The last file packet had 0xFFFFFF bytes: an empty packet now continues it, and ends nothing. */
   #uploadContinued = false;
   #found: number | undefined;
+  #foundAt = 0;
   #forbidden: ReadonlySet<number> = new Set();
   /** Statements completed during the current scan, handed over at its end. */
   #statements: MysqlStatementText[] = [];
 
   /** @param capture when given, COM_QUERY and COM_STMT_PREPARE texts are read (the statement audit). */
   constructor(private readonly capture?: StatementCapture) {}
+
+  /**
+   * Forgets everything about the stream so far: the session continues on a new backend
+   * connection (after COM_CHANGE_USER), from a packet boundary on both sides.
+   */
+  reset(): void {
+    this.#client = new PacketWalker();
+    this.#server = new PacketWalker();
+    this.#unanswered = 0;
+    this.#lastIsQuery = false;
+    this.#uploadSeq = -1;
+    this.#uploadContinued = false;
+  }
 
   /** Whether the client is sending a LOCAL INFILE file (for tests and logs). */
   get uploading(): boolean {
@@ -180,6 +202,15 @@ export class CommandTracker {
     return this.#found;
   }
 
+  /**
+   * Where, in the chunk of the last {@link scan} that found a forbidden command, that
+   * command's packet starts: the bytes before it are earlier commands. Negative when its
+   * header began in an earlier chunk (those bytes were relayed already).
+   */
+  get foundAt(): number {
+    return this.#foundAt;
+  }
+
   /** Whether what the server sent so far ends with a whole packet (a packet of ours may follow). */
   get serverAtBoundary(): boolean {
     return this.#server.atBoundary;
@@ -190,7 +221,13 @@ export class CommandTracker {
     this.#server.walk(chunk, this.#onServerPacket);
   }
 
-  readonly #onClientPacket = (length: number, seq: number, first: number, continuation: boolean) => {
+  readonly #onClientPacket = (
+    length: number,
+    seq: number,
+    first: number,
+    continuation: boolean,
+    at: number,
+  ) => {
     if (this.#uploadSeq >= 0) {
       if (seq === this.#uploadSeq) {
         this.#uploadSeq = (seq + 1) & 0xff;
@@ -207,6 +244,7 @@ export class CommandTracker {
     this.#lastIsQuery = seq === 0 && first === Command.QUERY;
     if (seq === 0 && this.#forbidden.has(first)) {
       this.#found = first;
+      this.#foundAt = at;
       return true;
     }
     if (

@@ -98,6 +98,18 @@ export const Plugin = {
   SHA256: "sha256_password",
 } as const;
 
+/**
+ * caching_sha2_password's one-byte messages after the client's scramble.
+ * @see https://dev.mysql.com/doc/dev/mysql-server/latest/page_caching_sha2_authentication_exchanges.html
+ */
+export const CachingSha2 = {
+  /** Client to server (also sha256_password's 0x01): "send me your RSA public key". */
+  REQUEST_PUBLIC_KEY: 2,
+  FAST_AUTH_SUCCESS: 3,
+  /** Server to client: no cached entry; over TLS the client answers with its password, NUL-terminated. */
+  PERFORM_FULL_AUTHENTICATION: 4,
+} as const;
+
 /** Server error numbers the gateway sends. @see https://mariadb.com/kb/en/mariadb-error-code-reference/ */
 export const ErrorCode = {
   CON_COUNT: 1040,

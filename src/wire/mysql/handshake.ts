@@ -187,6 +187,16 @@ export function authSwitchRequest(plugin: string, data: Buffer = Buffer.alloc(0)
 }
 
 /**
+ * Protocol::AuthMoreData: 0x01 and the plugin's data. For caching_sha2_password,
+ * {@link CachingSha2.PERFORM_FULL_AUTHENTICATION} asks the client for its password as is
+ * (over TLS), as a server does when its cache has no entry for the account.
+ * @see https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase_packets_protocol_auth_more_data.html
+ */
+export function authMoreData(data: Buffer): Buffer {
+  return Buffer.concat([Buffer.of(0x01), data]);
+}
+
+/**
  * ERR_Packet. `sqlState` is sent only once the client has said it speaks protocol 4.1;
  * errors before the handshake (too many connections) go without it, as mysqld sends them.
  * @see https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_basic_err_packet.html
@@ -229,4 +239,38 @@ export function parseAuthSwitch(payload: Buffer): { plugin: string; data: Buffer
 export function clearPasswordFrom(authResponse: Buffer): string {
   const end = authResponse.indexOf(0);
   return authResponse.subarray(0, end === -1 ? authResponse.length : end).toString("utf8");
+}
+
+/** What a client's COM_CHANGE_USER asks for. */
+export interface ChangeUserRequest {
+  readonly username: string;
+  readonly authResponse: Buffer;
+  readonly database: string;
+  /** Absent from clients without CLIENT_PROTOCOL_41. */
+  readonly charset: number | undefined;
+  readonly authPlugin: string | undefined;
+  readonly attributes: Buffer | undefined;
+}
+
+/**
+ * COM_CHANGE_USER, read with the capabilities the client chose at login.
+ * @see https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_com_change_user.html
+ */
+export function parseChangeUser(payload: Buffer, capabilities: number): ChangeUserRequest {
+  const r = new PayloadReader(payload, "COM_CHANGE_USER");
+  if (r.uint8() !== 0x11) r.fail("not a COM_CHANGE_USER");
+  const username = r.cstring().toString("utf8");
+  const authResponse = capabilities & Capability.SECURE_CONNECTION ? r.bytes(r.uint8()) : r.cstring(true);
+  const database = r.remaining > 0 ? r.cstring(true).toString("utf8") : "";
+  let charset: number | undefined;
+  if (r.remaining >= 2) charset = r.uint16();
+  let authPlugin: string | undefined;
+  if (capabilities & Capability.PLUGIN_AUTH && r.remaining > 0) authPlugin = r.cstring(true).toString("utf8");
+  let attributes: Buffer | undefined;
+  if (capabilities & Capability.CONNECT_ATTRS && r.remaining > 0) {
+    const start = payload.length - r.remaining;
+    r.lenencBytes();
+    attributes = Buffer.from(payload.subarray(start, payload.length - r.remaining));
+  }
+  return { username, authResponse: Buffer.from(authResponse), database, charset, authPlugin, attributes };
 }

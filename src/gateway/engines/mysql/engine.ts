@@ -1,7 +1,9 @@
-import { randomBytes, randomInt } from "node:crypto";
+import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import {
+  authMoreData,
   authSwitchRequest,
+  CachingSha2,
   Capability,
   Command,
   CommandTracker,
@@ -21,10 +23,19 @@ import {
   withGatewayAttributes,
 } from "../../../wire/mysql/index.js";
 import { auditIdentity, type SessionAudit } from "../../audit/statementAudit.js";
+import type { LoginResult } from "../../authenticate.js";
+import type { AuthAttempt } from "../../authLog.js";
 import { LoginConnection, refuseThrottled } from "../../connection.js";
 import type { Engine, ListenerContext, RefusalReason } from "../../engine.js";
+import { classify, type LoginFailureCause } from "../../outcome.js";
 import { ConnectionClosed } from "../../queue.js";
-import { MysqlBackendError, type MysqlBackendSession, mysqlBackendLogin } from "./backendLogin.js";
+import {
+  MysqlBackendError,
+  type MysqlBackendSession,
+  type MysqlLogin,
+  mysqlBackendLogin,
+} from "./backendLogin.js";
+import { readChangeUserToken } from "./changeUser.js";
 import { ServerVersions } from "./serverVersion.js";
 
 /**
@@ -44,8 +55,8 @@ export const MAX_PREAUTH_PACKET = 70 * 1024;
 /** The first byte of a TLS record carrying a handshake message (the ClientHello). */
 const TLS_HANDSHAKE_RECORD = 0x16;
 
-/** Commands never relayed: COM_CHANGE_USER would switch identity without a token. */
-const FORBIDDEN_COMMANDS: ReadonlySet<number> = new Set([Command.CHANGE_USER]);
+/** Commands the relay handles itself: COM_CHANGE_USER is re-authenticated with a token, never relayed. */
+const INTERCEPTED_COMMANDS: ReadonlySet<number> = new Set([Command.CHANGE_USER]);
 
 /** The client address as MySQL prints it in "Access denied for user 'u'@'HOST'". */
 function clientHost(socket: Socket): string {
@@ -108,6 +119,12 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
   readonly #parser = new PacketParser(MAX_PREAUTH_PACKET);
   /** Sequence id of our next packet in the connection phase. */
   #seq = 0;
+  /** The scramble of our HandshakeV10, given again with an AuthSwitch. */
+  #scramble: Buffer = Buffer.alloc(20);
+  /** The plugin we asked the client to send its password with (for the log when it hangs up instead). */
+  #asked: string | undefined;
+  /** The plugin the token came with, for the auth log's success line. */
+  #via: string = Plugin.CLEAR;
 
   constructor(
     raw: Socket,
@@ -123,9 +140,10 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
   }
 
   protected override closedReason(): string {
-    return this.stage === "password"
-      ? "client closed the connection instead of sending a password: it does not allow mysql_clear_password (mysql: --enable-cleartext-plugin or LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN=1; mysql2: enableCleartextPlugin: true)"
-      : super.closedReason();
+    if (this.stage !== "password") return super.closedReason();
+    return this.#asked === Plugin.CLEAR
+      ? "client closed the connection instead of sending a password: it supports neither caching_sha2_password nor mysql_clear_password (mysql: --enable-cleartext-plugin or LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN=1; mysql2: enableCleartextPlugin: true, or an mysql2 version with caching_sha2_password)"
+      : `client closed the connection instead of sending a password (asked for with ${this.#asked ?? "the handshake"}): make sure it uses TLS (mariadb/mysql: --ssl-ca; mysql2: ssl)`;
   }
 
   protected serverError(message: string): Buffer {
@@ -192,6 +210,8 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
   protected async handshake(): Promise<void> {
     const { ctx } = this;
     const instance = this.instance;
+    const scramble = newScramble();
+    this.#scramble = scramble;
     const serverVersion = await this.versions.forGreeting(
       instance,
       Math.min(VERSION_WAIT_MS, ctx.limits.loginTimeoutMs / 4),
@@ -203,10 +223,12 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
         handshakeV10({
           serverVersion,
           connectionId: this.connectionId,
-          scramble: newScramble(),
           capabilities: GATEWAY_CAPABILITIES,
           // Not mysql_clear_password: a client that skips TLS must not send the token in its first packet.
-          authPlugin: Plugin.NATIVE,
+          // caching_sha2_password: the client's first answer is a scramble, never its password;
+          // the token comes only once TLS is up and we ask for full authentication.
+          authPlugin: Plugin.CACHING_SHA2,
+          scramble,
         }),
       ),
     );
@@ -252,25 +274,20 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
 
     ctx.metrics.request(instance.identifier);
     this.stage = "password";
-    let password: string;
-    if (response.authPlugin === Plugin.CLEAR) {
-      password = clearPasswordFrom(response.authResponse);
-    } else if (!(response.capabilities & Capability.PLUGIN_AUTH)) {
+    if (response.authPlugin === undefined && !(response.capabilities & Capability.PLUGIN_AUTH)) {
       return this.loginFailed(
         "malformed",
-        "the client cannot switch authentication plugins (no CLIENT_PLUGIN_AUTH); IAM logins need mysql_clear_password",
+        "the client cannot switch authentication plugins (no CLIENT_PLUGIN_AUTH); IAM logins need caching_sha2_password or mysql_clear_password",
       );
-    } else {
-      this.socket.write(encodePacket(this.#seq, authSwitchRequest(Plugin.CLEAR)));
-      let reply: Packet;
-      try {
-        reply = await this.#next();
-      } catch (err) {
-        if (err instanceof MysqlProtocolError) return this.loginFailed("malformed", err.message);
-        throw err;
-      }
-      password = clearPasswordFrom(reply.payload);
     }
+    let password: string | undefined;
+    try {
+      password = await this.#readToken(response);
+    } catch (err) {
+      if (err instanceof MysqlProtocolError) return this.loginFailed("malformed", err.message);
+      throw err;
+    }
+    if (password === undefined) return;
     if (this.#parser.buffered > 0 || this.queue.size > 0) {
       return this.loginFailed(
         "malformed",
@@ -314,7 +331,82 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
     const audit = ctx.audit?.session(auditIdentity(this.attempt, response.database || undefined), {
       mysqlCharset: response.charset,
     });
-    this.#relay(session, auth.detail, response.database ?? "", audit);
+    this.#relay(
+      session,
+      `${auth.detail} (token sent with ${this.#via})`,
+      {
+        username: user,
+        capabilities: response.capabilities,
+        charset: response.charset,
+        database: response.database || undefined,
+        attributes: response.attributes,
+      },
+      audit,
+    );
+  }
+
+  /**
+   * The token, as the client's authentication plugin carries it, or undefined when the login
+   * was refused here. Over TLS:
+   * - mysql_clear_password (in the first response): the token itself;
+   * - caching_sha2_password: its scramble cannot be checked (the gateway does not know the
+   *   token), so the fast path is answered with "perform full authentication", and the client
+   *   sends its password as is; a request for the server's RSA key instead is refused (an
+   *   empty scramble, an empty password, is switched to mysql_clear_password instead);
+   * - sha256_password: the password itself over TLS, in the first response or after an
+   *   AuthSwitch to the plugin;
+   * - anything else (mysql_native_password: a client without caching_sha2_password):
+   *   AuthSwitch to mysql_clear_password.
+   * Without TLS (only with `allowPlaintext`) only mysql_clear_password is used: neither
+   * SHA-2 plugin ever takes a password over an unencrypted connection.
+   */
+  async #readToken(response: HandshakeResponse): Promise<string | undefined> {
+    const plugin = this.tls ? response.authPlugin : Plugin.CLEAR;
+    if (plugin === Plugin.CLEAR && response.authPlugin === Plugin.CLEAR) {
+      return clearPasswordFrom(response.authResponse);
+    }
+    this.#via = plugin === Plugin.SHA256 ? plugin : Plugin.CLEAR;
+    // An empty scramble is an empty password (a token never is): such a client gets its token
+    // elsewhere, typically from an mysql_clear_password plugin entry (mysql2's authPlugins, the
+    // client kit's helpers), so it is offered that plugin instead of full authentication.
+    if (plugin === Plugin.CACHING_SHA2 && response.authResponse.length > 0) {
+      this.#asked = Plugin.CACHING_SHA2;
+      this.#via = Plugin.CACHING_SHA2;
+      this.socket.write(
+        encodePacket(this.#seq, authMoreData(Buffer.of(CachingSha2.PERFORM_FULL_AUTHENTICATION))),
+      );
+      return this.#cleartextReply(Plugin.CACHING_SHA2);
+    }
+    if (plugin === Plugin.SHA256) {
+      // 0x01 asks for the server's RSA key; empty is an empty password.
+      const data = response.authResponse;
+      if (data.length > 1) return clearPasswordFrom(data);
+      this.#asked = Plugin.SHA256;
+      // The scramble NUL-terminated, as mysqld sends it: libmariadb's plugin wants 21 bytes.
+      this.socket.write(
+        encodePacket(
+          this.#seq,
+          authSwitchRequest(Plugin.SHA256, Buffer.concat([this.#scramble, Buffer.of(0)])),
+        ),
+      );
+      return this.#cleartextReply(Plugin.SHA256);
+    }
+    this.#asked = Plugin.CLEAR;
+    this.socket.write(encodePacket(this.#seq, authSwitchRequest(Plugin.CLEAR)));
+    return clearPasswordFrom((await this.#next()).payload);
+  }
+
+  /** The client's password after a request for it by a SHA-2 plugin; refuses a request for our RSA key. */
+  async #cleartextReply(plugin: string): Promise<string | undefined> {
+    const reply = (await this.#next()).payload;
+    if (reply.length === 1 && (reply[0] === CachingSha2.REQUEST_PUBLIC_KEY || reply[0] === 1)) {
+      this.loginFailed(
+        "malformed",
+        `the client asked for the server's RSA public key (${plugin}), as it does when it thinks the connection is unencrypted; iamdb takes the token only over TLS: configure the client's TLS options (mariadb/mysql: --ssl-ca; mysql2: ssl) so that it sends it`,
+      );
+      return undefined;
+    }
+    return clearPasswordFrom(reply);
   }
 
   #backendFailed(user: string, e: MysqlBackendError): void {
@@ -344,18 +436,26 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
     );
   }
 
-  #relay(session: MysqlBackendSession, detail: string, database: string, audit?: SessionAudit): void {
+  #relay(
+    session: MysqlBackendSession,
+    detail: string,
+    login: Omit<MysqlLogin, "password">,
+    audit?: SessionAudit,
+  ): void {
     const { ctx } = this;
-    const id = this.instance.identifier;
+    const instance = this.instance;
+    const id = instance.identifier;
     const client = this.socket;
-    const backend = session.socket;
+    let backend = session.socket;
     const raw = this.raw;
-    const attempt = this.attempt;
+    const tls = this.tls;
+    let attempt: AuthAttempt = { ...this.attempt };
     this.sessionStarted(detail);
     // What the session keeps: these locals, never `this` (the handshake's state).
     // With the statement audit on, the tracker also reads COM_QUERY and COM_STMT_PREPARE texts.
+    let sessionAudit = audit;
     const tracker = new CommandTracker(
-      audit && { maxTextBytes: audit.maxTextBytes, onStatement: (s) => audit.mysql(s) },
+      audit && { maxTextBytes: audit.maxTextBytes, onStatement: (s) => sessionAudit?.mysql(s) },
     );
     let closed = false;
     /** Ends the session; `last` is a packet for the client to read before its socket closes. */
@@ -374,52 +474,198 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
       ctx.metrics.sessionClosed(id);
       untrack();
     };
+    const onGone = () => close();
+    const watchBackend = (on: boolean) => {
+      for (const e of ["close", "error"]) on ? backend.on(e, onGone) : backend.off(e, onGone);
+    };
+    /** Ends the session with `last`, whatever either side does meanwhile. */
+    const closeWith = (last: Buffer) => {
+      client.off("close", onGone);
+      client.off("error", onGone);
+      watchBackend(false);
+      close(last);
+    };
     // iamdb ends the session (revocation, an administrator): the client's commands stop here,
     // and ER_CONNECTION_KILLED goes out once the server's packet in flight is whole. Sequence
     // id 1: what answers the command the client has sent or sends next.
     let killedWith: Buffer | undefined;
-    const sendKilled = () => {
-      for (const s of [client, backend]) {
-        s.off("close", onGone);
-        s.off("error", onGone);
-      }
-      close(killedWith);
-    };
+    let changing = false;
+    const sendKilled = () => close(killedWith);
     const terminate = (message: string) => {
       if (closed || killedWith !== undefined) return;
       killedWith = encodePacket(1, errPacket(ErrorCode.CONNECTION_KILLED, message, "70100"));
       client.off("data", fromClient);
-      if (tracker.serverAtBoundary) sendKilled();
+      client.off("close", onGone);
+      client.off("error", onGone);
+      watchBackend(false);
+      if (changing || tracker.serverAtBoundary) sendKilled();
       else setTimeout(sendKilled, 1000).unref();
     };
-    const untrack = this.track({ database, backendReused: false }, close, terminate);
-    const onGone = () => close();
-    const refuseChangeUser = () => {
-      ctx.authLog.failure(
-        attempt,
-        "not-authorized",
-        "COM_CHANGE_USER refused: an iamdb session cannot switch identity; open a new connection with a token for the other user",
-      );
-      for (const s of [client, backend]) {
-        s.off("close", onGone);
-        s.off("error", onGone);
-      }
-      close(
+    const untrack = this.track({ database: login.database ?? "", backendReused: false }, close, terminate);
+    /** COM_CHANGE_USER refused or failed: 1045, and the session ends (the backend never saw it). */
+    const denyChange = (seq: number, user: string) =>
+      closeWith(
         encodePacket(
-          1,
+          seq,
           errPacket(
-            1227,
-            "Access denied; COM_CHANGE_USER is not supported through IAM authentication: open a new connection with a token for that user",
-            "42000",
+            ErrorCode.ACCESS_DENIED,
+            `Access denied for user '${user}'@'${clientHost(raw)}' (using password: YES)`,
+            "28000",
           ),
         ),
       );
+    /**
+     * COM_CHANGE_USER with a token: the new user is authenticated and authorized as a login is,
+     * and the session moves to a backend connection logged in as that user's IAM-only account
+     * (the old one is closed: what it held is what COM_CHANGE_USER resets anyway). Never
+     * forwarded; any failure ends the session with 1045.
+     */
+    const changeUser = async (first: Buffer) => {
+      const began = performance.now();
+      changing = true;
+      client.off("data", fromClient);
+      backend.off("data", fromBackend);
+      watchBackend(false);
+      backend.destroy();
+      const change: AuthAttempt = {
+        correlationId: randomUUID(),
+        client: attempt.client,
+        instance: id,
+        engine: attempt.engine,
+      };
+      const fail = (cause: LoginFailureCause, why: string, seq: number, user: string) => {
+        ctx.authLog.failure(change, cause, `COM_CHANGE_USER (session ${attempt.correlationId}): ${why}`);
+        ctx.metrics.failure(id, classify(cause).kind);
+        denyChange(seq, user);
+      };
+      const read = await readChangeUserToken(
+        client,
+        first,
+        login.capabilities,
+        newScramble(),
+        MAX_PREAUTH_PACKET,
+        ctx.limits.loginTimeoutMs,
+      );
+      if (closed) return;
+      const user = read.request?.username ?? "";
+      change.dbUser = user;
+      ctx.metrics.request(id);
+      if (!read.ok) return fail("malformed", read.detail, read.seq, user);
+      const now = ctx.instance();
+      let auth: LoginResult;
+      try {
+        auth = await ctx.authenticator.authenticate({
+          instance: now,
+          dbUser: user,
+          password: read.token,
+          sourceIp: raw.remoteAddress ?? "",
+          secureTransport: tls,
+        });
+      } catch (err) {
+        return fail(
+          "internal-error",
+          `authentication could not complete: ${(err as Error).message}`,
+          read.seq,
+          user,
+        );
+      }
+      if (closed) return;
+      change.accessKeyId = auth.accessKeyId;
+      change.principalArn = auth.principalArn;
+      if (!auth.ok) {
+        ctx.authLog.failure(
+          change,
+          auth.cause,
+          `COM_CHANGE_USER (session ${attempt.correlationId}): ${auth.detail}`,
+          auth.tokenErrorCode,
+        );
+        ctx.metrics.failure(id, classify(auth.cause, auth.tokenErrorCode).kind);
+        return denyChange(read.seq, user);
+      }
+      let release: (() => void) | undefined;
+      if (ctx.limiter.active(id)) {
+        const admitted = await ctx.limiter.admit(id, auth.principalArn);
+        if (closed) {
+          if (admitted.ok) admitted.release();
+          return;
+        }
+        if (!admitted.ok) return fail("throttled", admitted.message, read.seq, user);
+        release = admitted.release;
+      }
+      const request = read.request;
+      const next: MysqlLogin = {
+        username: user,
+        password: auth.backendPassword,
+        capabilities: login.capabilities,
+        charset: request.charset ?? login.charset,
+        database: request.database || undefined,
+        attributes: request.attributes ?? login.attributes,
+      };
+      let fresh: MysqlBackendSession;
+      try {
+        fresh = await mysqlBackendLogin(now.backend, next, ctx.limits.backendConnectTimeoutMs);
+      } catch (err) {
+        release?.();
+        const message = err instanceof Error ? err.message : String(err);
+        return fail(
+          "backend-login-failed",
+          `the backend login as '${user}' failed: ${message}`,
+          read.seq,
+          user,
+        );
+      }
+      if (closed) {
+        release?.();
+        fresh.socket.destroy();
+        return;
+      }
+      ctx.metrics.backendSession(id, false);
+      backend = fresh.socket;
+      tracker.reset();
+      untrack.reidentify({
+        attempt: change,
+        login: auth,
+        database: next.database ?? "",
+        backendReused: false,
+        release,
+      });
+      const seconds = (performance.now() - began) / 1000;
+      ctx.metrics.success(id, seconds, seconds, attempt.engine);
+      ctx.authLog.success(
+        change,
+        `COM_CHANGE_USER (the session was ${attempt.correlationId}): ${auth.detail}`,
+      );
+      attempt = change;
+      sessionAudit = ctx.audit?.session(auditIdentity(change, next.database), { mysqlCharset: next.charset });
+      login = {
+        username: next.username,
+        capabilities: next.capabilities,
+        charset: next.charset,
+        database: next.database,
+        attributes: next.attributes,
+      };
+      changing = false;
+      start(encodePacket(read.seq, fresh.ok), fresh.remainder);
     };
     // Chunks as read, with backpressure both ways; the client's commands are followed so that
-    // COM_CHANGE_USER never reaches the backend (the chunk that holds it is dropped), and the
-    // backend's answers so that a LOAD DATA LOCAL upload's packets are not taken for commands.
+    // COM_CHANGE_USER never reaches the backend, and the backend's answers so that a LOAD DATA
+    // LOCAL upload's packets are not taken for commands.
     const fromClient = (chunk: Buffer) => {
-      if (tracker.scan(chunk, FORBIDDEN_COMMANDS) !== undefined) return refuseChangeUser();
+      if (tracker.scan(chunk, INTERCEPTED_COMMANDS) !== undefined) {
+        const at = tracker.foundAt;
+        if (at < 0) {
+          // Its header went out with the previous chunk: the backend's stream is no longer whole.
+          ctx.authLog.failure(
+            attempt,
+            "protocol-violation",
+            "COM_CHANGE_USER split across reads after a pipelined command; the session ends",
+          );
+          return denyChange(1, attempt.dbUser ?? "");
+        }
+        if (at > 0) backend.write(chunk.subarray(0, at));
+        void changeUser(chunk.subarray(at)).catch(() => close());
+        return;
+      }
       if (!backend.write(chunk)) {
         client.pause();
         backend.once("drain", () => client.resume());
@@ -437,15 +683,17 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
         client.once("drain", () => backend.resume());
       }
     };
-    client.write(encodePacket(this.#seq, session.ok));
-    if (session.remainder.length > 0) client.write(session.remainder);
-    client.on("data", fromClient);
-    backend.on("data", fromBackend);
-    for (const s of [client, backend]) {
-      s.on("error", onGone);
-      s.on("close", onGone);
-    }
-    client.resume();
-    backend.resume();
+    const start = (ok: Buffer, remainder: Buffer) => {
+      client.write(ok);
+      if (remainder.length > 0) client.write(remainder);
+      client.on("data", fromClient);
+      backend.on("data", fromBackend);
+      watchBackend(true);
+      client.resume();
+      backend.resume();
+    };
+    client.on("error", onGone);
+    client.on("close", onGone);
+    start(encodePacket(this.#seq, session.ok), session.remainder);
   }
 }
