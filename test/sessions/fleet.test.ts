@@ -3,7 +3,7 @@
 // (`iamdb sessions terminate`), and a change to IAM made through one ends sessions on both.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -41,6 +41,8 @@ function start(name: string): Promise<RunningIamdb> {
           identifier: "pg1",
           listen: { port: 0 },
           port: 0,
+          // Counted across the fleet: this gateway's sessions plus the others' from the store.
+          limits: { maxSessionsPerPrincipal: 2 },
           backend: { host: "127.0.0.1", port: 5432, database: "test", adminUser: "postgres" },
         },
       ],
@@ -133,6 +135,29 @@ describe("live sessions in a fleet", () => {
         assert.match(String(s.ClientAddress), /^(::ffff:)?127\.0\.0\.1:\d+$/);
       }
     }
+  });
+
+  it("maxSessionsPerPrincipal counts the other gateway's sessions: a third login on A is refused with 53300", async () => {
+    const port = portOf(a);
+    const client = new pg.Client({
+      host: "localhost",
+      port,
+      user: USER,
+      database: "test",
+      ssl: { ca: readFileSync(a.status.instances[0]?.caFile as string, "utf8") },
+      password: generateAuthToken({
+        hostname: "localhost",
+        port,
+        username: USER,
+        region: "us-east-1",
+        credentials: creds,
+      }) as string,
+    });
+    await assert.rejects(client.connect(), (e: { code?: string; message: string }) => {
+      assert.equal(e.code, "53300");
+      assert.match(e.message, /already has 2 sessions on pg1: the limit is 2 \(maxSessionsPerPrincipal\)/);
+      return true;
+    });
   });
 
   it("iamdb sessions terminate through gateway A ends a session gateway B holds, and only that one", async () => {
