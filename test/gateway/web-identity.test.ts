@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { type AdminApi, startAdminApi } from "../../src/api/server.js";
 import { awsCliResult } from "../helpers/aws.js";
+import { iamdb } from "../helpers/cli.js";
 import { startTestIssuer, type TestIssuer } from "../helpers/oidcIssuer.js";
 import { pgClient, refusal } from "./clients.js";
 import { ACCOUNT, REGION, startTestGateway, type TestGateway } from "./fixture.js";
@@ -256,6 +257,29 @@ describe("web identity credentials log in through the gateway", () => {
         REGION,
       ],
       env,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const token = r.stdout.trim();
+    assert.match(token, /X-Amz-Security-Token=/);
+    assert.equal(await login(token), DB_USER);
+  });
+
+  it("iamdb token with the same pod environment: the SDK chain inside iamdb signs a token that logs in", async () => {
+    const tokenFile = join(dir, "token-iamdb");
+    writeFileSync(tokenFile, await issuer.token({ sub: SUB }));
+    const r = await iamdb(
+      [
+        "token",
+        "--hostname",
+        "localhost",
+        "--port",
+        String(gw.port),
+        "--username",
+        DB_USER,
+        "--region",
+        REGION,
+      ],
+      { ...podEnv(tokenFile), AWS_EC2_METADATA_DISABLED: "true" },
     );
     assert.equal(r.code, 0, r.stderr);
     const token = r.stdout.trim();
