@@ -28,7 +28,7 @@ import { loadMasterKey } from "../store/master-key.js";
 import { openPostgresStore } from "../store/postgres/open.js";
 import type { StoreRepository } from "../store/sql/repository.js";
 import { openSqliteStore } from "../store/sqlite/open.js";
-import { ensureListenerTls } from "../tls/index.js";
+import { ensureListenerTls, type ListenerTls } from "../tls/index.js";
 import { IAMDB_VERSION } from "../version.js";
 import { type IamdbStatus, removeStatus, writeStatus } from "./status.js";
 
@@ -160,16 +160,34 @@ export async function startIamdb(
     cleanups.push(() => deployment.close());
     const { registry, accounts } = deployment;
 
-    const allNames = [...new Set(config.instances.flatMap((i) => i.endpoints))];
-    const operatorTls = config.instances.find((i) => i.tls.certFile !== undefined)?.tls;
-    const tls = await ensureListenerTls({
-      dir: join(config.dataDir, "tls"),
-      names: allNames,
-      ...(operatorTls?.certFile ? { certFile: operatorTls.certFile } : {}),
-      ...(operatorTls?.keyFile ? { keyFile: operatorTls.keyFile } : {}),
-      ...(operatorTls?.caFile ? { caFile: operatorTls.caFile } : {}),
-      authority: deployment.listenerCa,
-    });
+    // Each instance with its own files serves them; the others share one generated certificate
+    // (signed by the deployment's CA) for all their names.
+    const tlsByInstance = new Map<string, ListenerTls>();
+    for (const i of config.instances) {
+      const { certFile, keyFile, caFile } = i.tls;
+      if (certFile === undefined && keyFile === undefined && caFile === undefined) continue;
+      tlsByInstance.set(
+        i.identifier,
+        await ensureListenerTls({
+          dir: join(config.dataDir, "tls"),
+          names: [...i.endpoints],
+          ...(certFile ? { certFile } : {}),
+          ...(keyFile ? { keyFile } : {}),
+          ...(caFile ? { caFile } : {}),
+        }),
+      );
+    }
+    const generatedFor = config.instances.filter((i) => !tlsByInstance.has(i.identifier));
+    const generated =
+      generatedFor.length === 0
+        ? undefined
+        : await ensureListenerTls({
+            dir: join(config.dataDir, "tls"),
+            names: [...new Set(generatedFor.flatMap((i) => i.endpoints))],
+            authority: deployment.listenerCa,
+          });
+    if (generated) for (const i of generatedFor) tlsByInstance.set(i.identifier, generated);
+    const tlsOf = (id: string) => tlsByInstance.get(id) as ListenerTls;
 
     const metrics = new GatewayMetrics(config.instances);
     const sink = authLogSink(config.authLog, { onWriteError: () => metrics.authLogWriteFailed() });
@@ -188,7 +206,7 @@ export async function startIamdb(
     const gateway = await startGateway({
       registry,
       fleet: cancelRouter,
-      tls: new Map(config.instances.map((i) => [i.identifier, tls])),
+      tls: tlsByInstance,
       plaintextAllowed: new Set(config.instances.filter((i) => i.allowPlaintext).map((i) => i.identifier)),
       limits: config.gateway,
       authenticator,
@@ -336,7 +354,7 @@ export async function startIamdb(
           region: i.region,
           dbiResourceId: i.dbiResourceId,
           iamAuthEnabled: i.iamAuthEnabled,
-          caFile: tls.caFile,
+          caFile: tlsOf(i.identifier).caFile,
           backend: {
             host: backend.host,
             port: backend.port,

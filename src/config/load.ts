@@ -480,7 +480,16 @@ export function parseConfig(raw: unknown, baseDir: string = process.cwd()): Conf
   const absolute = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   const resolvedDataDir = absolute(dataDir);
   const auditFiles = new Map<string, string>();
-  const instances: InstanceConfig[] = parsed.map(({ parsedAudit, ...i }) => {
+  const instances: InstanceConfig[] = parsed.map(({ parsedAudit, ...parsedInstance }) => {
+    // Files named in the config file are found next to it, as dataDir and authLog are.
+    const files = (t: InstanceConfig["tls"]) =>
+      Object.fromEntries(Object.entries(t).map(([k, v]) => [k, absolute(v as string)])) as InstanceConfig["tls"];
+    const b = parsedInstance.backend;
+    const i: InstanceConfig = {
+      ...parsedInstance,
+      tls: files(parsedInstance.tls),
+      backend: b.type === "server" && b.caFile !== undefined ? { ...b, caFile: absolute(b.caFile) } : b,
+    };
     if (parsedAudit === undefined) return i;
     const file =
       parsedAudit.file === undefined
