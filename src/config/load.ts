@@ -483,7 +483,9 @@ export function parseConfig(raw: unknown, baseDir: string = process.cwd()): Conf
   const instances: InstanceConfig[] = parsed.map(({ parsedAudit, ...parsedInstance }) => {
     // Files named in the config file are found next to it, as dataDir and authLog are.
     const files = (t: InstanceConfig["tls"]) =>
-      Object.fromEntries(Object.entries(t).map(([k, v]) => [k, absolute(v as string)])) as InstanceConfig["tls"];
+      Object.fromEntries(
+        Object.entries(t).map(([k, v]) => [k, absolute(v as string)]),
+      ) as InstanceConfig["tls"];
     const b = parsedInstance.backend;
     const i: InstanceConfig = {
       ...parsedInstance,

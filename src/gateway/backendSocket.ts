@@ -1,3 +1,4 @@
+import { readFileSync, statSync } from "node:fs";
 import { connect as netConnect, type Socket } from "node:net";
 import { destroySelf } from "./connection.js";
 
@@ -31,4 +32,20 @@ export function connectBackendTcp(
       resolve(socket);
     });
   });
+}
+
+const caFiles = new Map<string, { mtimeMs: number; size: number; pem: Buffer }>();
+
+/**
+ * A backend's CA file, read once and again only when it changes (its modification time or
+ * size), not at every backend TLS connection. A file that cannot be read throws, as reading
+ * it would.
+ */
+export function backendCa(file: string): Buffer {
+  const st = statSync(file);
+  const cached = caFiles.get(file);
+  if (cached && cached.mtimeMs === st.mtimeMs && cached.size === st.size) return cached.pem;
+  const pem = readFileSync(file);
+  caFiles.set(file, { mtimeMs: st.mtimeMs, size: st.size, pem });
+  return pem;
 }

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import type { Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import type { BackendSpec } from "../../../instances/types.js";
@@ -19,7 +18,7 @@ import {
   SESSION_CAPABILITIES,
   sslRequest,
 } from "../../../wire/mysql/index.js";
-import { connectBackendTcp } from "../../backendSocket.js";
+import { backendCa, connectBackendTcp } from "../../backendSocket.js";
 import { ConnectionClosed, EventQueue } from "../../queue.js";
 
 /** The backend refused or broke the login; `err` is its ERR packet when it sent one. */
@@ -245,7 +244,7 @@ function startTls(socket: Socket, spec: BackendSpec): Promise<Socket> {
       socket,
       servername: /^[\d.:]+$/.test(spec.host) ? undefined : spec.host,
       rejectUnauthorized: spec.tls === "verify-full",
-      ...(spec.caFile ? { ca: readFileSync(spec.caFile) } : {}),
+      ...(spec.caFile ? { ca: backendCa(spec.caFile) } : {}),
     });
     const onError = (err: Error) => {
       secure.destroy();

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import type { Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import type { BackendSpec } from "../../../instances/types.js";
@@ -13,7 +12,7 @@ import {
   sslRequest,
   startupMessage,
 } from "../../../wire/postgres/index.js";
-import { connectBackendTcp } from "../../backendSocket.js";
+import { backendCa, connectBackendTcp } from "../../backendSocket.js";
 import { ConnectionClosed, EventQueue } from "../../queue.js";
 
 /** The backend refused or broke the login; `fields` is its ErrorResponse when it sent one. */
@@ -91,7 +90,7 @@ function within<T>(work: Promise<T>, ms: number, onTimeout: () => void, error: (
  */
 export async function openBackend(spec: BackendSpec, timeoutMs: number): Promise<Socket> {
   // Read before connecting: a missing CA file must not leave a half-open socket behind.
-  const ca = spec.tls !== "disable" && spec.caFile ? readFileSync(spec.caFile) : undefined;
+  const ca = spec.tls !== "disable" && spec.caFile ? backendCa(spec.caFile) : undefined;
   const socket = await connectBackendTcp(
     spec.host,
     spec.port,
