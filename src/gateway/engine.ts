@@ -1,14 +1,14 @@
 import type { Socket } from "node:net";
 import type { SecureContext } from "node:tls";
-import type { GatewayLimits } from "../config/types.js";
+import type { GatewayLimits, TransactionPoolConfig } from "../config/types.js";
 import type { FleetCancelRouter } from "../fleet/cancelRouter.js";
 import type { DbInstance } from "../instances/types.js";
 import type { LoginLimiter } from "../sessions/limits.js";
 import type { LiveSessions } from "../sessions/live.js";
 import type { StatementAuditor } from "./audit/statementAudit.js";
-import type { SessionIdentityWriter } from "./engines/postgres/identity.js";
 import type { Authenticator } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
+import type { SessionIdentityWriter } from "./engines/postgres/identity.js";
 import type { GatewayMetrics } from "./metrics.js";
 
 /** What an engine needs to serve one connection; shared by every connection of a listener. */
@@ -33,6 +33,8 @@ export interface ListenerContext {
   readonly identity?: SessionIdentityWriter | undefined;
   /** The instance's statement audit; absent when it is off (the relays then do no audit work). */
   readonly audit?: StatementAuditor | undefined;
+  /** PostgreSQL in transaction pooling mode: its settings (absent in session mode). */
+  readonly transactionPool?: TransactionPoolConfig | undefined;
 }
 
 export type RefusalReason = "throttled" | "out-of-descriptors";

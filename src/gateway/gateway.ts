@@ -1,5 +1,5 @@
 import { createSecureContext, type SecureContext } from "node:tls";
-import type { GatewayLimits, StatementAuditConfig } from "../config/types.js";
+import type { GatewayLimits, StatementAuditConfig, TransactionPoolConfig } from "../config/types.js";
 import type { FleetCancelRouter } from "../fleet/cancelRouter.js";
 import type { ChangeFeed, Invalidation } from "../iam/repository.js";
 import type { DbEngine, InstanceRegistry } from "../instances/types.js";
@@ -7,13 +7,13 @@ import { LoginLimiter, type LoginLimits } from "../sessions/limits.js";
 import { LiveSessions } from "../sessions/live.js";
 import { SessionRevoker } from "../sessions/revocation.js";
 import { StatementAuditor } from "./audit/statementAudit.js";
-import { SessionIdentityWriter } from "./engines/postgres/identity.js";
 import { type Authenticator, RecheckPass } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
 import { DescriptorWatch } from "./descriptors.js";
 import type { Engine, ListenerContext } from "./engine.js";
 import { MysqlEngine } from "./engines/mysql/engine.js";
 import { newBackendPool, PostgresEngine } from "./engines/postgres/engine.js";
+import { SessionIdentityWriter } from "./engines/postgres/identity.js";
 import type { BackendPool } from "./engines/postgres/pool.js";
 import { type RunningListener, startListener } from "./listener.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -62,6 +62,8 @@ export interface GatewayOptions {
   readonly audit?: ReadonlyMap<string, StatementAuditConfig>;
   /** PostgreSQL instances whose sessions' identities are recorded in the database (`sessionIdentity`). */
   readonly sessionIdentity?: ReadonlySet<string>;
+  /** PostgreSQL instances in transaction pooling mode, with their pool settings. */
+  readonly transactionPools?: ReadonlyMap<string, TransactionPoolConfig>;
 }
 
 export interface RunningGateway {
@@ -180,6 +182,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         fleet: options.fleet,
         audit: auditors.get(identifier),
         identity: identities.get(identifier),
+        transactionPool: options.transactionPools?.get(identifier),
       },
       instance.listen.host,
       instance.listen.port,
