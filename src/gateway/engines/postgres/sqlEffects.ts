@@ -73,6 +73,8 @@ export interface SqlEffects {
 
 /** The text with comments, string literals and dollar-quoted bodies blanked, in lower case. */
 export function blankLiterals(sql: string): string {
+  // Most statements have nothing to blank.
+  if (!/['$]|--|\/\*/.test(sql)) return sql.toLowerCase();
   let out = "";
   let i = 0;
   const n = sql.length;
@@ -140,6 +142,25 @@ const PIN_ANYWHERE: ReadonlyArray<[RegExp, PinReason]> = [
  * transaction block when it sent it (a SET there may be rolled back: not remembered, pinned).
  */
 export function sqlEffects(sql: string, inTransaction: boolean): SqlEffects {
+  // Clients send the same texts again and again (every -M extended execution parses anew).
+  const cache = inTransaction ? IN_TRANSACTION : OUTSIDE;
+  const known = cache.get(sql);
+  if (known !== undefined) return known;
+  const effects = readEffects(sql, inTransaction);
+  if (sql.length <= MAX_CACHED_TEXT) {
+    if (cache.size >= MAX_CACHED) cache.clear();
+    cache.set(sql, effects);
+  }
+  return effects;
+}
+
+/** Texts whose effects are remembered, per transaction state, and the longest remembered. */
+const MAX_CACHED = 2048;
+const MAX_CACHED_TEXT = 4096;
+const OUTSIDE = new Map<string, SqlEffects>();
+const IN_TRANSACTION = new Map<string, SqlEffects>();
+
+function readEffects(sql: string, inTransaction: boolean): SqlEffects {
   const text = blankLiterals(sql);
   for (const [re, reason] of PIN_ANYWHERE) if (re.test(text)) return { pin: reason };
   const statements = text
