@@ -427,6 +427,27 @@ describe("transaction pooling", () => {
     }
   });
 
+  it("a backend killed while a client holds it ends that client only; the pool serves the rest", async () => {
+    const { gw, creds } = await gateway({ maxBackendConnections: 2 });
+    try {
+      const a = await client(gw, creds);
+      const b = await client(gw, creds);
+      await a.query("begin");
+      const pid = (await a.query("select pg_backend_pid() pid")).rows[0].pid;
+      const ended = new Promise<string>((resolve) =>
+        a.once("error", (e: { code?: string }) => resolve(e.code ?? "")),
+      );
+      await admin((c) => c.query("select pg_terminate_backend($1)", [pid]));
+      assert.match(await ended, /^(57P01|08006)$/);
+      assert.equal((await b.query("select 3 v")).rows[0].v, 3);
+      const c = await client(gw, creds);
+      assert.notEqual((await c.query("select pg_backend_pid() pid")).rows[0].pid, pid);
+      await Promise.all([b.end(), c.end()]);
+    } finally {
+      await gw.close();
+    }
+  });
+
   it("after ALTER TABLE a cached plan's 0A000 is followed by a working retry (statements prepared again)", async () => {
     const { gw, creds } = await gateway({ maxBackendConnections: 1 });
     try {
