@@ -612,6 +612,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
       state,
       maxPreparedStatements: config.maxPreparedStatements,
       borrow: () => txPool.borrow(key, principal, open),
+      takeIdle: () => txPool.takeIdle(key),
       release: (backend, reusable) => txPool.release(backend, reusable),
       onPin: (reason) => {
         pinned = true;

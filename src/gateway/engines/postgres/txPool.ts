@@ -294,11 +294,22 @@ export class TransactionPool {
     this.#parked.set(backend, { since: performance.now(), drop });
   }
 
-  #takeIdle(key: string): TxBackend | undefined {
+  /**
+   * An idle connection for `key` now, or undefined: the relay's fast path, no promise and no
+   * pause. The caller attaches its listeners before returning to the event loop.
+   */
+  takeIdle(key: string): TxBackend | undefined {
+    if (this.#closed) return undefined;
+    const b = this.#takeIdle(key, false);
+    if (b) this.options.onBorrow?.(0, false);
+    return b;
+  }
+
+  #takeIdle(key: string, pause = true): TxBackend | undefined {
     for (let i = this.#idle.length - 1; i >= 0; i--) {
       const b = this.#idle[i] as TxBackend;
       if (b.key !== key) continue;
-      this.#dropIdle(b);
+      this.#dropIdle(b, pause);
       if (b.socket.destroyed || !b.socket.readable || !b.socket.writable) {
         b.socket.destroy();
         this.#total--;
@@ -310,7 +321,7 @@ export class TransactionPool {
     return undefined;
   }
 
-  #dropIdle(b: TxBackend): void {
+  #dropIdle(b: TxBackend, pause = true): void {
     const at = this.#idle.indexOf(b);
     if (at >= 0) this.#idle.splice(at, 1);
     const parked = this.#parked.get(b);
@@ -319,7 +330,7 @@ export class TransactionPool {
       b.socket.off("data", parked.drop);
       b.socket.off("close", parked.drop);
     }
-    b.socket.pause();
+    if (pause) b.socket.pause();
   }
 
   #sweep(): void {

@@ -106,6 +106,8 @@ export interface TransactionRelayOptions {
   readonly maxPreparedStatements: number;
   /** Borrows a backend for the next transaction. */
   readonly borrow: () => Borrow;
+  /** An idle backend now, if the pool has one (no wait, no promise). */
+  readonly takeIdle: () => TxBackend | undefined;
   /** Gives a backend back: `reusable` when idle and clean, else it is closed. */
   readonly release: (backend: TxBackend, reusable: boolean) => void;
   /** The session is pinned to its backend from now on (called once). */
@@ -347,6 +349,11 @@ export class TransactionRelay {
       if (this.#borrow !== undefined) return;
       if (this.#answerParsesHere()) {
         this.#pump();
+        return;
+      }
+      const idle = this.o.takeIdle();
+      if (idle !== undefined) {
+        this.#attach(idle);
         return;
       }
       this.o.client.pause();
