@@ -41,6 +41,8 @@ const NO_STATEMENT = Buffer.from("iamdb_none", "latin1");
 /** The body of a Parse of an empty statement, used to make the server report a duplicate name itself. */
 const EMPTY_STATEMENT = Buffer.from([0x3b, 0, 0, 0]);
 const STATEMENT_TARGET = 0x53; // 'S'
+/** Client bytes held while waiting for a backend before the client is no longer read. */
+const INBOX_LIMIT = 64 * 1024;
 const READY_IDLE = Buffer.from([B_READY, 0, 0, 0, 5, 0x49]);
 
 /** The client's session as the pool carries it from backend to backend. */
@@ -330,12 +332,17 @@ export class TransactionRelay {
       this.#fatal("08P01", "invalid message from the client (message length out of range)");
       return;
     }
+    if (this.#borrow !== undefined && this.#inboxBytes > INBOX_LIMIT) this.o.client.pause();
     this.#pump();
   };
 
   readonly #takeClientMessage = (_type: number, message: Buffer) => {
     this.#inbox.push(message);
+    this.#inboxBytes += message.length;
   };
+
+  /** Bytes in the inbox: while a borrow waits the client is read on until this passes INBOX_LIMIT. */
+  #inboxBytes = 0;
 
   /** Handles the inbox when a backend is ready for it; borrows one when none is attached. */
   #pump(): void {
@@ -356,7 +363,8 @@ export class TransactionRelay {
         this.#attach(idle);
         return;
       }
-      this.o.client.pause();
+      // Not paused for a short wait (pause and resume cost a system call each): only when
+      // the client keeps sending past INBOX_LIMIT meanwhile (see #onClientData).
       const borrow = this.o.borrow();
       this.#borrow = borrow;
       borrow.backend.then(
@@ -377,6 +385,7 @@ export class TransactionRelay {
       return;
     }
     if (this.#restoring) return;
+    this.#inboxBytes = 0;
     const out: Buffer[] = [];
     while (this.#inbox.length > 0) {
       const message = this.#inbox.shift() as Buffer;
