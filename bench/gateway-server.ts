@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { DEFAULTS } from "../src/config/load.js";
+import type { TransactionPoolConfig } from "../src/config/types.js";
 import { Authenticator } from "../src/gateway/authenticate.js";
 import { AuthLog, authLogSink } from "../src/gateway/authLog.js";
 import { startGateway } from "../src/gateway/gateway.js";
@@ -41,8 +42,14 @@ export interface GatewayServerConfig {
   backend: { port: number; database: string; adminUser?: string };
   /** DB user created on the backend and allowed by the bench user's policy. */
   dbUser: string;
-  /** `audit`: the statement audit on (default settings, the file in `dir`). */
-  instances: Array<{ identifier: string; certFile: string; keyFile: string; audit?: boolean }>;
+  /** `audit`: the statement audit on (default settings, the file in `dir`); `pool`: transaction pooling. */
+  instances: Array<{
+    identifier: string;
+    certFile: string;
+    keyFile: string;
+    audit?: boolean;
+    pool?: TransactionPoolConfig;
+  }>;
   /** False when the backend is the soak's stand-in, which has no roles to provision. */
   provision?: boolean;
 }
@@ -107,6 +114,9 @@ const gateway = await startGateway({
   authLog: new AuthLog(authLogSink(join(config.dir, "auth.log"))),
   metrics: new GatewayMetrics(
     config.instances.map((i) => ({ identifier: i.identifier, engine: "postgres" })),
+  ),
+  transactionPools: new Map(
+    config.instances.flatMap((i) => (i.pool ? [[i.identifier, i.pool] as const] : [])),
   ),
   audit: new Map(
     config.instances

@@ -260,7 +260,30 @@ function proxySection(p: ProxyResults): string {
       num(1),
       "s/GB",
     ),
+    ...(p.multiplex ? [multiplexSection(p.multiplex)] : []),
     profileSection(p),
+  ].join("\n");
+}
+
+function multiplexSection(m: NonNullable<ProxyResults["multiplex"]>): string {
+  const get = (prefix: string) => m.paths.find((s) => s.name.startsWith(prefix));
+  const prepared = get("iamdb transaction mode, -M prepared");
+  const extended = get("iamdb transaction mode, -M extended");
+  const bouncer = get("pgbouncer");
+  const direct = get("direct");
+  const med = (s: PathStats | undefined) => s?.value.median ?? Number.NaN;
+  return [
+    `### Transaction pooling: pgbench -S, ${m.clients} clients over ${m.backends} backend connections`,
+    "",
+    `iamdb with \`pool.mode: "transaction"\` (maxBackendConnections ${m.backends}) vs pgbouncer in transaction mode (pool size ${m.backends}; Debian's 1.18 has no max_prepared_statements, so it runs -M extended) vs direct (one backend per client). Ratios: iamdb -M extended / pgbouncer -M extended ${x(med(extended), med(bouncer))}; iamdb -M prepared / pgbouncer -M extended ${x(med(prepared), med(bouncer))}; iamdb -M prepared / direct -M prepared ${x(med(prepared), med(direct))}.`,
+    "",
+    "| path | TPS median | min | max | proxy CPU µs/txn median | min | max | proxy RSS MB | most backends | errors |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+    ...m.paths.map(
+      (s) =>
+        `| ${s.name} | ${stat(s.value, num(0))} | ${s.cpu ? stat(s.cpu, num(1)) : "– | – | –"} | ${s.rss ? num(1)(s.rss.median / 1e6) : "–"} | ${s.maxBackends} | ${s.errors} |`,
+    ),
+    "",
   ].join("\n");
 }
 
@@ -388,6 +411,8 @@ const proxies = doProxy
         seconds: quick ? 2 : 6,
         idleSessions: quick ? 150 : 2000,
         profileDir: join(dir, "profiles"),
+        // 2 cores: pgbench with -j 2 saturates before 400 clients do.
+        multiplexClients: quick ? 100 : 200,
       },
       log,
     )

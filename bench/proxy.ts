@@ -4,6 +4,8 @@
 //   connect     pgbench -C -S -c 8 -j 2         connections/s, proxy CPU µs per connection
 //   idle        N authenticated idle sessions   proxy RSS per session
 //   copy        COPY of 1M rows out             MB/s, proxy CPU s per GB
+//   multiplex   pgbench -S -c MANY over 20 backends, transaction pooling (iamdb and pgbouncer)
+//               vs direct: TPS, proxy CPU µs per transaction, proxy RSS, most backends seen
 // Proxy CPU is utime+stime from /proc/PID/stat of the proxy process; pgbench, psql and
 // PostgreSQL share the same 2 cores, so every figure is relative to this machine and run.
 import { spawn } from "node:child_process";
@@ -31,7 +33,12 @@ export interface ProxyBenchOptions {
   idleSessions: number;
   /** Where CPU profiles of the gateway are written. */
   profileDir: string;
+  /** pgbench clients of the transaction-pooling runs (0 skips them), over MULTIPLEX_BACKENDS backends. */
+  multiplexClients: number;
 }
+
+/** Backend connections of the transaction-pooling paths (iamdb's pool.maxBackendConnections, pgbouncer's pool size). */
+const MULTIPLEX_BACKENDS = 20;
 
 interface Target {
   name: string;
@@ -49,12 +56,23 @@ export interface PathStats {
   cpu?: Stat;
 }
 
+/** Transaction pooling: many clients over few backends. */
+export interface MultiplexStats extends PathStats {
+  /** Proxy RSS at the end of the run, bytes. */
+  rss?: Stat;
+  /** The most backend connections of the bench user seen in pg_stat_activity during the runs. */
+  maxBackends: number;
+  errors: number;
+}
+
 export interface ProxyResults {
   setup: { scale: number; copyBytes: number; idleSessions: number; seconds: number; rounds: number };
   relay: PathStats[];
   connect: PathStats[];
   idle: PathStats[];
   copy: PathStats[];
+  /** Transaction pooling, when run: `clients` over `backends` backend connections. */
+  multiplex?: { clients: number; backends: number; paths: MultiplexStats[] };
   profiles: { relay: ProfileSummary; connect: ProfileSummary };
 }
 
@@ -84,19 +102,25 @@ async function pgbench(
   t: Target,
   args: string[],
   seconds: number,
-): Promise<PgbenchRun> {
+  clients = 8,
+  appName?: string,
+): Promise<PgbenchRun & { failed: number }> {
   const password = await t.password?.();
   const cpu0 = t.pid ? cpuSeconds(t.pid) : 0;
   const { stdout } = await execFileP(
     pgBin("pgbench"),
-    ["-n", "-S", "-c", "8", "-j", "2", "-T", String(seconds), ...args],
-    { env: pgEnv(t, password), maxBuffer: 1 << 20 },
+    ["-n", "-S", "-c", String(clients), "-j", "2", "-T", String(seconds), ...args],
+    {
+      env: { ...pgEnv(t, password), ...(appName === undefined ? {} : { PGAPPNAME: appName }) },
+      maxBuffer: 1 << 20,
+    },
   );
   const cpu1 = t.pid ? cpuSeconds(t.pid) : 0;
   const tps = Number(/^tps = ([\d.]+)/m.exec(stdout)?.[1]);
   const transactions = Number(/actually processed: (\d+)/.exec(stdout)?.[1]);
+  const failed = Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? 0);
   if (!Number.isFinite(tps) || !transactions) throw new Error(`pgbench through ${t.name} failed:\n${stdout}`);
-  return { tps, transactions, cpuSeconds: cpu1 - cpu0 };
+  return { tps, transactions, cpuSeconds: cpu1 - cpu0, failed };
 }
 
 /** Bytes a COPY TO STDOUT delivered through `t`, with the wall time and proxy CPU. */
@@ -173,6 +197,121 @@ async function waitForBackends(postgres: Postgres, atMost: number): Promise<void
 const perUnit = (cpu: number, units: number, scale: number) =>
   units > 0 ? (cpu * scale) / units : Number.NaN;
 
+/**
+ * The most backend connections serving one path at once while `running` settles, sampled every
+ * 250 ms: those whose application_name is the path's own (both poolers set the client's
+ * application_name on the backend they lend; direct backends carry it from the login).
+ */
+async function mostBackends(postgres: Postgres, appName: string, running: Promise<unknown>): Promise<number> {
+  const c = new pg.Client({ host: "127.0.0.1", port: postgres.port, user: "postgres", database: DB });
+  await c.connect();
+  let done = false;
+  const finished = running.finally(() => {
+    done = true;
+  });
+  let most = 0;
+  try {
+    while (!done) {
+      const r = await c.query(
+        "SELECT count(*)::int n FROM pg_stat_activity WHERE usename = $1 AND application_name = $2",
+        [DB_USER, appName],
+      );
+      most = Math.max(most, Number(r.rows[0].n));
+      await Promise.race([sleep(250), finished.catch(() => undefined)]);
+    }
+  } finally {
+    await c.end();
+  }
+  return most;
+}
+
+/**
+ * Transaction pooling: `clients` pgbench connections (-S, -j 2) over MULTIPLEX_BACKENDS backend
+ * connections, iamdb (-M prepared and -M extended) vs pgbouncer in transaction mode (-M
+ * extended: Debian's pgbouncer 1.18 predates max_prepared_statements, so -M prepared would
+ * fail there) vs direct (-M prepared, one backend per client), interleaved.
+ */
+async function benchMultiplex(
+  env: {
+    gw: GatewayProcess;
+    postgres: Postgres;
+    bouncerConfig: Parameters<typeof startPgbouncer>[0];
+    direct: Target;
+    pgBin: (n: string) => string;
+    rounds: number;
+    seconds: number;
+    stops: Array<() => Promise<void>>;
+  },
+  clients: number,
+  log: (s: string) => void,
+): Promise<NonNullable<ProxyResults["multiplex"]>> {
+  const { gw, postgres, pgBin, seconds } = env;
+  const bouncer = await startPgbouncer({
+    ...env.bouncerConfig,
+    maxClients: Math.max(env.bouncerConfig.maxClients, clients),
+    transactionPoolSize: MULTIPLEX_BACKENDS,
+  });
+  env.stops.push(() => bouncer.stop());
+  const iamdbTx: Target = {
+    name: "iamdb transaction mode",
+    port: gw.ports["pg-tx"] ?? 0,
+    pid: gw.pid,
+    password: () => gw.token("pg-tx"),
+  };
+  const bouncerTx: Target = { name: "pgbouncer transaction mode", port: bouncer.port, pid: bouncer.pid };
+  const paths = [
+    { name: "iamdb transaction mode, -M prepared", t: iamdbTx, mode: "prepared" },
+    { name: "iamdb transaction mode, -M extended", t: iamdbTx, mode: "extended" },
+    { name: "pgbouncer 1.18 transaction mode, -M extended", t: bouncerTx, mode: "extended" },
+    { name: "direct, -M prepared", t: env.direct, mode: "prepared" },
+  ];
+  const got = new Map(
+    paths.map((p) => [
+      p.name,
+      { v: [] as number[], c: [] as number[], rss: [] as number[], most: 0, errors: 0 },
+    ]),
+  );
+  for (const p of paths) await pgbench(pgBin, p.t, ["-M", p.mode], 1, clients).catch(() => undefined);
+  for (let r = 0; r < env.rounds; r++) {
+    log(
+      `transaction pooling round ${r + 1}/${env.rounds}: ${clients} clients over ${MULTIPLEX_BACKENDS} backends ...`,
+    );
+    for (let i = 0; i < paths.length; i++) {
+      const p = paths[(i + r) % paths.length] as (typeof paths)[number];
+      const s = got.get(p.name) as NonNullable<ReturnType<typeof got.get>>;
+      const appName = `txbench-${(i + r) % paths.length}`;
+      const run = pgbench(pgBin, p.t, ["-M", p.mode], seconds, clients, appName);
+      const most = await mostBackends(postgres, appName, run);
+      try {
+        const result = await run;
+        s.v.push(result.tps);
+        s.errors += result.failed;
+        if (p.t.pid) {
+          s.c.push(perUnit(result.cpuSeconds, result.transactions, 1e6));
+          s.rss.push(rssBytes(p.t.pid));
+        }
+      } catch (err) {
+        s.errors++;
+        log(`${p.name}: ${(err as Error).message.split("\n")[0]}`);
+      }
+      s.most = Math.max(s.most, most);
+      await waitForBackends(postgres, 2 * MULTIPLEX_BACKENDS + 60);
+    }
+  }
+  return {
+    clients,
+    backends: MULTIPLEX_BACKENDS,
+    paths: [...got].map(([name, s]) => ({
+      name,
+      value: summarize(s.v),
+      ...(s.c.length > 0 ? { cpu: summarize(s.c) } : {}),
+      ...(s.rss.length > 0 ? { rss: summarize(s.rss) } : {}),
+      maxBackends: s.most,
+      errors: s.errors,
+    })),
+  };
+}
+
 export async function benchProxies(
   options: ProxyBenchOptions,
   log: (s: string) => void,
@@ -210,6 +349,16 @@ export async function benchProxies(
         { identifier: "pg1", ...tlsFiles("ecdsa") },
         { identifier: "pg-rsa", ...tlsFiles("rsa") },
         { identifier: "pg-audit", ...tlsFiles("ecdsa"), audit: true },
+        {
+          identifier: "pg-tx",
+          ...tlsFiles("ecdsa"),
+          pool: {
+            mode: "transaction" as const,
+            maxBackendConnections: MULTIPLEX_BACKENDS,
+            borrowTimeoutMs: 120_000,
+            maxPreparedStatements: 200,
+          },
+        },
       ],
     };
     const gw: GatewayProcess = await startGatewayProcess(gatewayConfig);
@@ -323,6 +472,15 @@ export async function benchProxies(
       await waitForBackends(postgres, pooled);
     }
 
+    const multiplex =
+      options.multiplexClients > 0
+        ? await benchMultiplex(
+            { gw, postgres, bouncerConfig, direct, pgBin, rounds: Math.min(rounds, 3), seconds, stops },
+            options.multiplexClients,
+            log,
+          )
+        : undefined;
+
     log("profiling the gateway (V8 CPU profiler, 200 µs sampling) ...");
     mkdirSync(options.profileDir, { recursive: true });
     const relayProfile = join(options.profileDir, "relay.cpuprofile");
@@ -346,6 +504,7 @@ export async function benchProxies(
       connect: stats(connect),
       idle: stats(idle),
       copy: stats(copy),
+      ...(multiplex ? { multiplex } : {}),
       profiles: {
         relay: summarizeProfile(JSON.parse(readFileSync(relayProfile, "utf8"))),
         connect: summarizeProfile(JSON.parse(readFileSync(connectProfile, "utf8"))),

@@ -1,4 +1,4 @@
-// Debian's pgbouncer in session mode, TLS to clients with the certificate iamdb serves,
+// Debian's pgbouncer in session mode (or transaction mode), TLS to clients with the certificate iamdb serves,
 // plaintext to the loopback backend (as iamdb's backend link), trust auth (see postgres.ts).
 // Run in the foreground as the postgres OS user so the bench can read its /proc entries.
 import type { ChildProcess } from "node:child_process";
@@ -30,6 +30,8 @@ export async function startPgbouncer(options: {
   certFile: string;
   keyFile: string;
   maxClients: number;
+  /** Transaction mode with this many server connections (session mode, one per client, when absent). */
+  transactionPoolSize?: number;
 }): Promise<Pgbouncer> {
   ensureCommand("pgbouncer", "pgbouncer");
   const ids = postgresIds();
@@ -50,12 +52,12 @@ export async function startPgbouncer(options: {
     "listen_addr = 127.0.0.1",
     `listen_port = ${port}`,
     `unix_socket_dir = ${dir}`,
-    "pool_mode = session",
+    `pool_mode = ${options.transactionPoolSize === undefined ? "session" : "transaction"}`,
     "auth_type = trust",
     `auth_file = ${join(dir, "users.txt")}`,
     // Session mode holds one server connection per client: size the pool for every client.
     `max_client_conn = ${options.maxClients + 100}`,
-    `default_pool_size = ${options.maxClients + 20}`,
+    `default_pool_size = ${options.transactionPoolSize ?? options.maxClients + 20}`,
     "client_tls_sslmode = require",
     `client_tls_cert_file = ${join(dir, "server.crt")}`,
     `client_tls_key_file = ${join(dir, "server.key")}`,

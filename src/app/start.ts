@@ -216,6 +216,9 @@ export async function startIamdb(
         config.instances.flatMap((i) => (i.limits === undefined ? [] : [[i.identifier, i.limits] as const])),
       ),
       sessionIdentity: new Set(config.instances.filter((i) => i.sessionIdentity).map((i) => i.identifier)),
+      transactionPools: new Map(
+        config.instances.flatMap((i) => (i.pool ? [[i.identifier, i.pool] as const] : [])),
+      ),
       changes: repository.changes,
       refreshInstances: (c) =>
         c.scope === "all" || (c.scope === "deployment" && c.kind === "instances")

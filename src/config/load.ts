@@ -11,6 +11,7 @@ import type {
   InstanceConfig,
   StatementAuditConfig,
   StoreConfig,
+  TransactionPoolConfig,
 } from "./types.js";
 
 /** A configuration problem; the message names the field and says what is expected. */
@@ -54,6 +55,11 @@ export const DEFAULTS = {
   fleet: {
     heartbeatMs: 2_000,
     drainDelayMs: 0,
+  },
+  pool: {
+    maxBackendConnections: 20,
+    borrowTimeoutMs: 120_000,
+    maxPreparedStatements: 200,
   },
   audit: {
     maxBytes: 100 * 1024 * 1024,
@@ -217,6 +223,7 @@ function instance(
       "limits",
       "audit",
       "sessionIdentity",
+      "pool",
     ],
     where,
   );
@@ -282,6 +289,7 @@ function instance(
     },
     allowPlaintext: bool(o, "allowPlaintext", where, false),
     sessionIdentity: sessionIdentity(o, where, engine),
+    ...poolConfig(o, where, engine),
     ...(o.limits === undefined ? {} : { limits: loginLimits(o, `${where}`) }),
     parsedAudit: audit(o, where),
   };
@@ -296,6 +304,50 @@ function sessionIdentity(o: Json, where: string, engine: string): boolean {
     );
   }
   return on;
+}
+
+const POOL_TUNING = ["maxBackendConnections", "borrowTimeoutMs", "maxPreparedStatements"] as const;
+
+/**
+ * `pool`: session mode (the default, backends reused only after a client leaves) or
+ * transaction mode (PostgreSQL on a server backend, without sessionIdentity, which names
+ * one client per backend process). The tuning fields belong to transaction mode.
+ */
+function poolConfig(o: Json, where: string, engine: string): { pool?: TransactionPoolConfig } {
+  if (o.pool === undefined) return {};
+  const p = obj(o, "pool", where);
+  const w = `${where}.pool`;
+  known(p, ["mode", ...POOL_TUNING], w);
+  const mode = oneOf(p, "mode", w, ["session", "transaction"] as const, "session");
+  if (mode === "session") {
+    const tuning = POOL_TUNING.find((k) => p[k] !== undefined);
+    if (tuning !== undefined)
+      throw new ConfigError(
+        `${w}.${tuning} applies to transaction mode only: set ${w}.mode to "transaction" or remove the field (session mode opens one backend connection per client)`,
+      );
+    return {};
+  }
+  if (engine !== "postgres")
+    throw new ConfigError(
+      `${w}.mode "transaction" is for PostgreSQL instances; MySQL and MariaDB sessions use session mode: remove the field`,
+    );
+  if (o.backend === undefined || o.backend === "embedded")
+    throw new ConfigError(
+      `${w}.mode "transaction" needs a server backend: the embedded backend serves every client from one session`,
+    );
+  if (o.sessionIdentity === true)
+    throw new ConfigError(
+      `${w}.mode "transaction" cannot be combined with sessionIdentity: a backend process serves many clients in turn, so iamdb.session_identity() could not name one; turn one of them off`,
+    );
+  const d = DEFAULTS.pool;
+  return {
+    pool: {
+      mode,
+      maxBackendConnections: int(p, "maxBackendConnections", w, d.maxBackendConnections, 1, 100_000),
+      borrowTimeoutMs: int(p, "borrowTimeoutMs", w, d.borrowTimeoutMs, 1, 3_600_000),
+      maxPreparedStatements: int(p, "maxPreparedStatements", w, d.maxPreparedStatements, 1, 100_000),
+    },
+  };
 }
 
 const LIMIT_FIELDS = [

@@ -30,6 +30,22 @@ export interface InstanceConfig {
   readonly limits?: LoginLimits | undefined;
   /** The statement audit (`audit.statements: true`); absent when off. */
   readonly audit?: StatementAuditConfig | undefined;
+  /** PostgreSQL transaction pooling (`pool.mode: "transaction"`); absent in session mode (the default). */
+  readonly pool?: TransactionPoolConfig | undefined;
+}
+
+/**
+ * `pool` with `mode: "transaction"`: a backend connection serves a client for one transaction
+ * (or one simple query outside one) and then goes back to be shared (docs/gateway-postgres.md).
+ */
+export interface TransactionPoolConfig {
+  readonly mode: "transaction";
+  /** Backend connections the instance opens in all, every DB user together (default 20). */
+  readonly maxBackendConnections: number;
+  /** How long a client waits for a backend before it is refused (default 120000, RDS Proxy's ConnectionBorrowTimeout). */
+  readonly borrowTimeoutMs: number;
+  /** Prepared statements kept per backend connection, least recently used closed first (default 200, pgbouncer 1.24's). */
+  readonly maxPreparedStatements: number;
 }
 
 /** An instance's statement audit: one JSON line per statement, in a file of its own. */

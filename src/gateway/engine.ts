@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import type { SecureContext } from "node:tls";
-import type { GatewayLimits } from "../config/types.js";
+import type { GatewayLimits, TransactionPoolConfig } from "../config/types.js";
 import type { FleetCancelRouter } from "../fleet/cancelRouter.js";
 import type { DbInstance } from "../instances/types.js";
 import type { LoginLimiter } from "../sessions/limits.js";
@@ -33,6 +33,8 @@ export interface ListenerContext {
   readonly identity?: SessionIdentityWriter | undefined;
   /** The instance's statement audit; absent when it is off (the relays then do no audit work). */
   readonly audit?: StatementAuditor | undefined;
+  /** PostgreSQL in transaction pooling mode: its settings (absent in session mode). */
+  readonly transactionPool?: TransactionPoolConfig | undefined;
 }
 
 export type RefusalReason = "throttled" | "out-of-descriptors";

@@ -1,5 +1,5 @@
 import { createSecureContext, type SecureContext } from "node:tls";
-import type { GatewayLimits, StatementAuditConfig } from "../config/types.js";
+import type { GatewayLimits, StatementAuditConfig, TransactionPoolConfig } from "../config/types.js";
 import type { FleetCancelRouter } from "../fleet/cancelRouter.js";
 import type { ChangeFeed, Invalidation } from "../iam/repository.js";
 import type { DbEngine, InstanceRegistry } from "../instances/types.js";
@@ -62,6 +62,8 @@ export interface GatewayOptions {
   readonly audit?: ReadonlyMap<string, StatementAuditConfig>;
   /** PostgreSQL instances whose sessions' identities are recorded in the database (`sessionIdentity`). */
   readonly sessionIdentity?: ReadonlySet<string>;
+  /** PostgreSQL instances in transaction pooling mode, with their pool settings. */
+  readonly transactionPools?: ReadonlyMap<string, TransactionPoolConfig>;
 }
 
 export interface RunningGateway {
@@ -180,6 +182,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         fleet: options.fleet,
         audit: auditors.get(identifier),
         identity: identities.get(identifier),
+        transactionPool: options.transactionPools?.get(identifier),
       },
       instance.listen.host,
       instance.listen.port,

@@ -96,6 +96,14 @@ export const LOGIN_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0
 /** An instance, named for labels: a bare identifier leaves the engine unknown until a login says it. */
 export type MetricsInstance = string | { readonly identifier: string; readonly engine: string };
 
+/** What a transaction pool's gauges read. */
+export interface TransactionPoolStats {
+  readonly inUse: number;
+  readonly idle: number;
+  readonly waiting: number;
+  readonly pinned: number;
+}
+
 /** One instance's child handles, resolved once so that a login touches no label maps of ours. */
 interface InstanceMetrics {
   readonly counters: Record<CounterKey, Counter.Internal>;
@@ -137,6 +145,11 @@ export class GatewayMetrics {
   readonly #process: Record<ProcessCounter, Counter>;
   readonly #auditWritten: Counter<"instance">;
   readonly #auditDropped: Counter<"instance" | "reason">;
+  readonly #pinned: Counter<"instance" | "reason">;
+  readonly #borrowTimeouts: Counter<"instance">;
+  readonly #borrowWait: Histogram<"instance">;
+  /** Transaction pools by instance: what their gauges read at each scrape. */
+  readonly #pools = new Map<string, () => TransactionPoolStats>();
   /** Per instance with the statement audit on: written, then dropped by reason. */
   readonly #audit = new Map<string, { written: Counter.Internal; dropped: Map<string, Counter.Internal> }>();
 
@@ -213,6 +226,56 @@ export class GatewayMetrics {
       labelNames: ["instance", "reason"],
       registers,
     });
+    this.#pinned = new Counter({
+      name: "iamdb_sessions_pinned_total",
+      help: "Transaction-mode sessions pinned to their backend connection for the rest of the session, by instance and reason (the first reason found; each session counted once).",
+      labelNames: ["instance", "reason"],
+      registers,
+    });
+    this.#borrowTimeouts = new Counter({
+      name: "iamdb_pool_borrow_timeouts_total",
+      help: "Transaction-mode clients refused because no backend connection came free within pool.borrowTimeoutMs.",
+      labelNames: ["instance"],
+      registers,
+    });
+    this.#borrowWait = new Histogram({
+      name: "iamdb_pool_borrow_wait_seconds",
+      help: "Time a transaction-mode client waited for a backend connection (0 when one was idle).",
+      labelNames: ["instance"],
+      buckets: LOGIN_BUCKETS,
+      registers,
+    });
+    const pools = this.#pools;
+    const poolGauge = (name: string, help: string, read: (s: TransactionPoolStats) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["instance"],
+        registers,
+        collect() {
+          for (const [instance, stats] of pools) this.set({ instance }, read(stats()));
+        },
+      });
+    poolGauge(
+      "iamdb_pool_backends_in_use",
+      "Transaction-mode backend connections serving a client now (or logging in).",
+      (s) => s.inUse,
+    );
+    poolGauge(
+      "iamdb_pool_backends_idle",
+      "Transaction-mode backend connections idle in the pool.",
+      (s) => s.idle,
+    );
+    poolGauge(
+      "iamdb_pool_clients_waiting",
+      "Transaction-mode clients waiting for a backend connection.",
+      (s) => s.waiting,
+    );
+    poolGauge(
+      "iamdb_sessions_pinned",
+      "Transaction-mode sessions pinned to their backend connection now (RDS's DatabaseConnectionsCurrentlySessionPinned).",
+      (s) => s.pinned,
+    );
     for (const i of instances) {
       if (typeof i === "string") this.#instance(i);
       else this.#loginHistogram(this.#instance(i.identifier), i.identifier, i.engine);
@@ -265,6 +328,23 @@ export class GatewayMetrics {
       m.login.set(engine, h);
     }
     return h;
+  }
+
+  /** A transaction pool for `instance`: its gauges read `stats` at each scrape. */
+  transactionPool(instance: string, stats: () => TransactionPoolStats): void {
+    this.#pools.set(instance, stats);
+    this.#borrowTimeouts.labels(instance).inc(0);
+  }
+
+  /** A transaction-mode session was pinned to its backend for `reason`. */
+  sessionPinned(instance: string, reason: string): void {
+    this.#pinned.labels(instance, reason).inc();
+  }
+
+  /** A client got a backend after `seconds`, or (`timedOut`) was refused. */
+  borrowed(instance: string, seconds: number, timedOut: boolean): void {
+    if (timedOut) this.#borrowTimeouts.labels(instance).inc();
+    else this.#borrowWait.labels(instance).observe(seconds);
   }
 
   /** A session started on a new backend login (`reused` false) or a pooled backend connection. */

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULTS } from "../../src/config/load.js";
-import type { GatewayLimits, StatementAuditConfig } from "../../src/config/types.js";
+import type { GatewayLimits, StatementAuditConfig, TransactionPoolConfig } from "../../src/config/types.js";
 import { Authenticator } from "../../src/gateway/authenticate.js";
 import { AuthLog, type NoiseLimits } from "../../src/gateway/authLog.js";
 import { type RunningGateway, startGateway } from "../../src/gateway/gateway.js";
@@ -80,6 +80,8 @@ export interface GatewayFixtureOptions {
   audit?: StatementAuditConfig;
   /** The IAM service's and the token verifier's clock (tests of expiry); real time by default. */
   now?: () => Date;
+  /** PostgreSQL transaction pooling (session mode when absent). */
+  transactionPool?: TransactionPoolConfig;
 }
 
 /** What differs between the engines' fixtures: the instance, its backend, and how a DB user is provisioned. */
@@ -161,6 +163,7 @@ export async function startGatewayFixture(
     metrics,
     ...(options.instanceLimits ? { instanceLimits: new Map([[id, options.instanceLimits]]) } : {}),
     ...(options.sessionIdentity ? { sessionIdentity: new Set([id]) } : {}),
+    ...(options.transactionPool ? { transactionPools: new Map([[id, options.transactionPool]]) } : {}),
     // Changes to IAM, the instance and its DB accounts reach live sessions (gateway.revocation).
     changes: store.changes,
     refreshInstances: () => registry.reload(),

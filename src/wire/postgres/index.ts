@@ -10,6 +10,7 @@ export * from "./constants.js";
 export * from "./errors.js";
 export * from "./framer.js";
 export * from "./frontend.js";
+export * from "./messages.js";
 export { saslprep } from "./saslprep.js";
 export * from "./serialize.js";
 export * from "./statements.js";

@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import type { GatewayLimits } from "../../../config/types.js";
+import { log } from "../../../log/logger.js";
 import {
   authenticationCleartextPassword,
   authenticationOk,
@@ -30,6 +31,14 @@ import {
   sharedParameterStatus,
 } from "./pool.js";
 import { SessionRelay } from "./relay.js";
+import { REAPPLIED_REPORTED } from "./sqlEffects.js";
+import { BorrowTimeoutError, TransactionPool, type TxBackend } from "./txPool.js";
+import {
+  parameterValue as parameterValueOf,
+  startupParameterStatus,
+  TransactionRelay,
+  type TxClientState,
+} from "./txRelay.js";
 
 /** A TLS record of type handshake: a client that starts TLS without an SSLRequest (PostgreSQL 17 sslnegotiation=direct). */
 const TLS_HANDSHAKE_RECORD = 0x16;
@@ -78,6 +87,8 @@ export function backendRefusalAdvice(
 export class PostgresEngine implements Engine {
   readonly cancelKeys = new CancelKeys();
   #pool: BackendPool | undefined;
+  /** Transaction pools, by instance (instances in transaction mode only). */
+  readonly #txPools = new Map<string, TransactionPool>();
 
   /**
    * @param sharedPool the gateway's one pool for every PostgreSQL instance, so the bound on
@@ -92,14 +103,38 @@ export class PostgresEngine implements Engine {
     return this.#pool;
   }
 
+  /** The instance's transaction pool, made with its first connection; undefined in session mode. */
+  transactionPool(ctx: ListenerContext): TransactionPool | undefined {
+    const config = ctx.transactionPool;
+    if (config === undefined) return undefined;
+    const id = ctx.instance().identifier;
+    let pool = this.#txPools.get(id);
+    if (!pool) {
+      const created = new TransactionPool({
+        maxBackendConnections: config.maxBackendConnections,
+        borrowTimeoutMs: config.borrowTimeoutMs,
+        idleTimeoutMs: ctx.limits.backendPoolIdleTimeoutMs,
+        lifetimeMs: ctx.limits.backendPoolLifetimeMs,
+        onBorrow: (seconds, timedOut) => ctx.metrics.borrowed(id, seconds, timedOut),
+      });
+      ctx.metrics.transactionPool(id, () => ({ ...created.stats, pinned: created.pinned }));
+      this.#txPools.set(id, created);
+      pool = created;
+    }
+    return pool;
+  }
+
   handle(socket: Socket, ctx: ListenerContext): void {
-    new PostgresConnection(socket, ctx, this.cancelKeys, this.pool(ctx)).run().catch(() => {
-      socket.destroy();
-    });
+    new PostgresConnection(socket, ctx, this.cancelKeys, this.pool(ctx), this.transactionPool(ctx))
+      .run()
+      .catch(() => {
+        socket.destroy();
+      });
   }
 
   close(): void {
     this.#pool?.close();
+    for (const pool of this.#txPools.values()) pool.close();
   }
 
   refuse(socket: Socket, ctx: ListenerContext, reason: RefusalReason): void {
@@ -124,6 +159,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
     ctx: ListenerContext,
     private readonly cancelKeys: CancelKeys,
     private readonly pool: BackendPool,
+    private readonly txPool: TransactionPool | undefined,
   ) {
     super(raw, ctx);
   }
@@ -318,6 +354,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
     this.stage = "backend";
     const spec = instance.backend;
     const forwarded = Object.fromEntries(Object.entries(parameters).filter(([k]) => !isProtocolOption(k)));
+    if (this.txPool !== undefined) return this.#transactionMode(this.txPool, forwarded, auth, database ?? "");
     const poolKeyOrNone =
       this.pool.enabled && spec.reuseConnections !== false
         ? poolKey(spec, forwarded, auth.backendPassword)
@@ -370,43 +407,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
         session = await login();
       }
     } catch (err) {
-      const e = err instanceof BackendLoginError ? err : new BackendLoginError(String(err), "protocol");
-      const code = e.fields?.C;
-      if (e.kind === "refused" && code !== "28P01" && code !== "28000") {
-        // The backend's own refusal of the session (unknown database, too many connections):
-        // the client's to see, as it would connecting directly.
-        ctx.authLog.failure(
-          this.attempt,
-          "backend-login-failed",
-          `backend refused the session: ${code} ${e.message}`,
-        );
-        ctx.metrics.failure(instance.identifier, "ServerError");
-        return this.#fatal(code ?? "08006", e.message, e.fields?.D ? { detail: e.fields.D } : {});
-      }
-      const detail =
-        e.kind === "refused"
-          ? backendRefusalAdvice(
-              code,
-              e.message,
-              instance.identifier,
-              user,
-              this.ctx.authenticator.commandFlags,
-            )
-          : e.message;
-      ctx.authLog.failure(
-        this.attempt,
-        e.kind === "refused" ? "backend-login-failed" : "backend-unavailable",
-        detail,
-      );
-      ctx.metrics.failure(instance.identifier, "ServerError");
-      if (e.kind === "refused") return this.closeWith(this.authFailed(), detail);
-      return this.#fatal(
-        "08006",
-        `could not connect to the database (iamdb correlation id ${this.attempt.correlationId})`,
-        {
-          hint: "the gateway could not reach or log in to its backend; the operator's auth log has the cause",
-        },
-      );
+      return this.#backendLoginFailed(err, user);
     }
     if (this.ended !== undefined) {
       session.socket.destroy();
@@ -435,6 +436,240 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
       database: database ?? "",
       backendReused: false,
     });
+  }
+
+  /** The backend refused or failed the gateway's login: logged with advice, the client told. */
+  #backendLoginFailed(err: unknown, user: string): void {
+    const { ctx, instance } = this;
+    const e = err instanceof BackendLoginError ? err : new BackendLoginError(String(err), "protocol");
+    const code = e.fields?.C;
+    if (e.kind === "refused" && code !== "28P01" && code !== "28000") {
+      // The backend's own refusal of the session (unknown database, too many connections):
+      // the client's to see, as it would connecting directly.
+      ctx.authLog.failure(
+        this.attempt,
+        "backend-login-failed",
+        `backend refused the session: ${code} ${e.message}`,
+      );
+      ctx.metrics.failure(instance.identifier, "ServerError");
+      this.#fatal(code ?? "08006", e.message, e.fields?.D ? { detail: e.fields.D } : {});
+      return;
+    }
+    const detail =
+      e.kind === "refused"
+        ? backendRefusalAdvice(
+            code,
+            e.message,
+            instance.identifier,
+            user,
+            this.ctx.authenticator.commandFlags,
+          )
+        : e.message;
+    ctx.authLog.failure(
+      this.attempt,
+      e.kind === "refused" ? "backend-login-failed" : "backend-unavailable",
+      detail,
+    );
+    ctx.metrics.failure(instance.identifier, "ServerError");
+    if (e.kind === "refused") {
+      this.closeWith(this.authFailed(), detail);
+      return;
+    }
+    this.#fatal(
+      "08006",
+      `could not connect to the database (iamdb correlation id ${this.attempt.correlationId})`,
+      {
+        hint: "the gateway could not reach or log in to its backend; the operator's auth log has the cause",
+      },
+    );
+  }
+
+  /**
+   * Transaction mode (docs/gateway-postgres.md): the login borrows a backend from the
+   * instance's transaction pool (a fresh backend login when none is idle, with the same
+   * refusals as session mode), applies the client's startup parameters to it, greets the
+   * client and gives the backend back; each later transaction borrows one again.
+   */
+  async #transactionMode(
+    txPool: TransactionPool,
+    forwarded: Record<string, string>,
+    auth: { principalArn: string; backendPassword: string; detail: string },
+    database: string,
+  ): Promise<void> {
+    const { ctx, instance } = this;
+    const id = instance.identifier;
+    const spec = instance.backend;
+    const timeoutMs = ctx.limits.backendConnectTimeoutMs;
+    const config = ctx.transactionPool as NonNullable<ListenerContext["transactionPool"]>;
+    // Parameters the pool re-applies are left out of the backend login, and of the key.
+    const startupState = new Map<string, Buffer>();
+    const loginParameters: Record<string, string> = {};
+    for (const [name, value] of Object.entries(forwarded)) {
+      if (REAPPLIED_REPORTED.has(name.toLowerCase()))
+        startupState.set(name, startupParameterStatus(name, value));
+      else loginParameters[name] = value;
+    }
+    const key = poolKey(spec, loginParameters, auth.backendPassword);
+    const server = `${spec.host}:${spec.port}`;
+    const open = async (): Promise<TxBackend> => {
+      const session = await backendLogin(
+        await openBackend(spec, timeoutMs),
+        loginParameters,
+        auth.backendPassword,
+        timeoutMs,
+      );
+      if (session.remainder.length > 0) {
+        session.socket.destroy();
+        throw new BackendLoginError("backend sent data after ReadyForQuery at login", "protocol");
+      }
+      const parameters = new Map<string, Buffer>();
+      for (const m of session.startup)
+        if (m.kind === "ParameterStatus") parameters.set(sharedName(m.name), sharedParameterStatus(m.raw));
+      return {
+        socket: session.socket,
+        processId: session.processId,
+        secretKey: session.secretKey,
+        parameters,
+        initial: new Map(parameters),
+        createdAt: performance.now(),
+        server,
+        key,
+        prepared: new Map(),
+        sets: new Map(),
+        invalidated: false,
+      };
+    };
+    const principal = auth.principalArn;
+    const known = txPool.initialParameters(key);
+    let first: TxBackend | undefined;
+    if (known === undefined || txPool.lendsNow(key)) {
+      try {
+        first = await txPool.borrow(key, principal, open).backend;
+      } catch (err) {
+        if (this.ended !== undefined) return;
+        if (err instanceof BorrowTimeoutError) {
+          ctx.authLog.failure(this.attempt, "throttled", err.message);
+          ctx.metrics.failure(id, "Throttling");
+          return this.#fatal("53300", err.message, {
+            detail: `iamdb correlation id ${this.attempt.correlationId}`,
+          });
+        }
+        return this.#backendLoginFailed(err, this.attempt.dbUser ?? "");
+      }
+      if (this.ended !== undefined) {
+        txPool.release(first, true);
+        return;
+      }
+    }
+    // A fresh login's values (the backend's at its own login), then the client's startup ones.
+    const fresh = first?.initial ?? known ?? new Map<string, Buffer>();
+    // The server's spelling of each name (a client may say datestyle for DateStyle).
+    const spelling = new Map([...fresh.keys()].map((n) => [n.toLowerCase(), n]));
+    const state: TxClientState = {
+      parameters: new Map([
+        ...fresh,
+        ...[...startupState].map(([n, v]): [string, Buffer] => {
+          const name = spelling.get(n.toLowerCase()) ?? n;
+          return [name, startupParameterStatus(name, parameterValueOf(v))];
+        }),
+      ]),
+      sets: new Map(),
+      statements: new Map(),
+    };
+    let relay: TransactionRelay | undefined;
+    const cancelKey = this.cancelKeys.issue(
+      {
+        get processId() {
+          return relay?.backend?.processId ?? 0;
+        },
+        get secretKey() {
+          return relay?.backend?.secretKey ?? Buffer.alloc(4);
+        },
+        // Only to the backend serving this client now; checked again once the cancel
+        // connection is open, so a backend handed to another client meanwhile is left alone.
+        send: (pid, secret) => {
+          const target = relay?.backend;
+          if (target === undefined || target.processId !== pid) return;
+          openBackend(spec, timeoutMs)
+            .then((s) => {
+              if (relay?.backend === target) s.end(cancelRequest(pid, secret));
+              else s.destroy();
+              setTimeout(() => s.destroy(), timeoutMs).unref();
+            })
+            .catch(() => {
+              // Best effort, as in PostgreSQL.
+            });
+        },
+      },
+      ctx.fleet?.memberNo,
+    );
+    this.sessionStarted(`${auth.detail}; transaction pooling`);
+    const raw = this.raw;
+    const correlationId = this.attempt.correlationId;
+    let pinned = false;
+    relay = new TransactionRelay({
+      client: this.socket,
+      state,
+      maxPreparedStatements: config.maxPreparedStatements,
+      borrow: () => txPool.borrow(key, principal, open),
+      takeIdle: () => txPool.takeIdle(key),
+      release: (backend, reusable) => txPool.release(backend, reusable),
+      onPin: (reason) => {
+        pinned = true;
+        txPool.pinned++;
+        ctx.metrics.sessionPinned(id, reason);
+        log().info(
+          { correlationId, instance: id, reason },
+          "session pinned to its backend connection (transaction pooling): it keeps this backend until it ends",
+        );
+      },
+      borrowFailed: (err) => {
+        if (err instanceof BorrowTimeoutError)
+          return errorResponse({
+            severity: "FATAL",
+            code: "53300",
+            message: err.message,
+            detail: `iamdb correlation id ${correlationId}`,
+          });
+        log().warn(
+          { correlationId, instance: id, err: err.message },
+          "transaction pooling: no backend connection",
+        );
+        return errorResponse({
+          severity: "FATAL",
+          code: "08006",
+          message: `could not connect to the database (iamdb correlation id ${correlationId})`,
+          hint: "the gateway could not reach or log in to its backend; the operator's log has the cause",
+        });
+      },
+      onEnd: () => {
+        cancelKey.release();
+        raw.destroy();
+        ctx.metrics.sessionClosed(id);
+        if (pinned) txPool.pinned--;
+        untrack();
+      },
+      audit: ctx.audit?.session(auditIdentity(this.attempt, this.#database)),
+    });
+    const live = relay;
+    const untrack = this.track(
+      { database, backendReused: true },
+      () =>
+        live.terminate(
+          errorResponse({
+            severity: "FATAL",
+            code: "57P01",
+            message: "terminating connection: the gateway is shutting down",
+          }),
+        ),
+      (message) => live.terminate(errorResponse({ severity: "FATAL", code: "57P01", message })),
+    );
+    relay.start(first, (parameters) => [
+      authenticationOk(),
+      ...parameters,
+      backendKeyData(cancelKey.processId, cancelKey.secretKey),
+      readyForQuery("I"),
+    ]);
   }
 
   /**
