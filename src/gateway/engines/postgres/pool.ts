@@ -175,7 +175,7 @@ export function applyApplicationName(
 const TERMINATE = terminate();
 
 /** Ends a backend connection politely (Terminate, so the server logs no EOF), or at once if it cannot be written. */
-function retire(socket: Socket): void {
+export function retire(socket: Socket): void {
   if (socket.destroyed || !socket.writable) {
     socket.destroy();
     return;

@@ -1,6 +1,4 @@
-import type { Socket } from "node:net";
-import { terminate } from "../../../wire/postgres/index.js";
-import type { PooledBackend } from "./pool.js";
+import { type PooledBackend, retire } from "./pool.js";
 
 /**
  * A backend connection of a transaction pool: what it has been told, so that the next client
@@ -53,17 +51,6 @@ interface Waiter {
 export interface Borrow {
   readonly backend: Promise<TxBackend>;
   cancel(): void;
-}
-
-const TERMINATE = terminate();
-
-function retire(socket: Socket): void {
-  if (socket.destroyed || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  socket.end(TERMINATE);
-  setTimeout(() => socket.destroy(), 1000).unref();
 }
 
 export interface TransactionPoolOptions {
