@@ -100,6 +100,16 @@ const AUTH_STATUS: Readonly<Record<RequestAuthErrorCode, number>> = {
 
 const IAM_NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/";
 
+/** NoSuchVersion when the request names a Version other than the service's (absent is fine). */
+function versionError(service: ServiceSpec, version: string | undefined): ApiError | undefined {
+  if (version === undefined || version === service.version) return undefined;
+  return new ApiError(
+    "NoSuchVersion",
+    400,
+    `The requested version (${version}) of service ${service.name} does not exist; use ${service.version}.`,
+  );
+}
+
 export function errorDocument(namespace: string, error: ApiError, requestId: string): string {
   return (
     `<ErrorResponse xmlns="${namespace}"><Error><Type>${error.type}</Type>` +
@@ -229,16 +239,8 @@ export function createApiHandler(options: ApiHandlerOptions): (request: ApiReque
       if (unsigned !== undefined && (service === undefined || service.name === "sts")) {
         service = SERVICES.sts as ServiceSpec;
         action = unsignedName;
-        const version = values.get("Version");
-        if (version !== undefined && version !== service.version) {
-          return fail(
-            new ApiError(
-              "NoSuchVersion",
-              400,
-              `The requested version (${version}) of service sts does not exist; use ${service.version}.`,
-            ),
-          );
-        }
+        const wrongVersion = versionError(service, values.get("Version"));
+        if (wrongVersion) return fail(wrongVersion);
         const result = await unsigned.run({
           iam,
           params: new QueryParams(values, service.style),
@@ -286,16 +288,8 @@ export function createApiHandler(options: ApiHandlerOptions): (request: ApiReque
       if (action === undefined || action === "") {
         return fail(new ApiError("MissingAction", 400, "The request must contain the parameter Action."));
       }
-      const version = values.get("Version");
-      if (version !== undefined && version !== service.version) {
-        return fail(
-          new ApiError(
-            "NoSuchVersion",
-            400,
-            `The requested version (${version}) of service ${service.name} does not exist; use ${service.version}.`,
-          ),
-        );
-      }
+      const wrongVersion = versionError(service, values.get("Version"));
+      if (wrongVersion) return fail(wrongVersion);
       const spec = Object.hasOwn(service.actions, action) ? service.actions[action] : undefined;
       if (spec === undefined) return fail(invalidAction(action, service.version));
 

@@ -1,4 +1,6 @@
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import {
   type AwsCredentials,
   type CredentialProvider,
@@ -81,7 +83,21 @@ export function tokenFunction(options: IamdbAuthOptions): TokenFunction {
 }
 
 /** The CA from `ca` or `caFile`, if either is given. */
-export function caOf(options: IamdbAuthOptions): string | Buffer | undefined {
+function caOf(options: IamdbAuthOptions): string | Buffer | undefined {
   if (options.ca !== undefined) return options.ca;
   return options.caFile === undefined ? undefined : readFileSync(options.caFile);
+}
+
+/**
+ * TLS options both drivers take: verified against `ca`/`caFile` (else Node's roots), the
+ * certificate checked for `host` even when connecting through `connectHost`.
+ */
+export function verifiedTls(options: IamdbAuthOptions) {
+  const ca = caOf(options);
+  return {
+    rejectUnauthorized: true,
+    ...(ca !== undefined ? { ca } : {}),
+    ...(isIP(options.host) ? {} : { servername: options.host }),
+    checkServerIdentity: (_: string, cert: PeerCertificate) => checkServerIdentity(options.host, cert),
+  };
 }

@@ -1,7 +1,5 @@
-import { isIP } from "node:net";
-import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import mysql from "mysql2";
-import { caOf, type IamdbAuthOptions, type TokenFunction, tokenFunction } from "./auth.js";
+import { type IamdbAuthOptions, type TokenFunction, tokenFunction, verifiedTls } from "./auth.js";
 
 /** ER_ACCESS_DENIED_ERROR: the server refused the login. */
 const ACCESS_DENIED = 1045;
@@ -39,18 +37,12 @@ export function iamdbMysqlConfig(
   options: IamdbMysqlOptions,
 ): mysql.ConnectionOptions & { password?: undefined } {
   const password = tokenFunction(options);
-  const ca = caOf(options);
   return {
     host: options.connectHost ?? options.host,
     port: options.connectPort ?? options.port,
     user: options.user,
     ...(options.database !== undefined ? { database: options.database } : {}),
-    ssl: {
-      rejectUnauthorized: true,
-      ...(ca !== undefined ? { ca } : {}),
-      ...(isIP(options.host) ? {} : { servername: options.host }),
-      checkServerIdentity: (_: string, cert: PeerCertificate) => checkServerIdentity(options.host, cert),
-    } as mysql.SslOptions,
+    ssl: verifiedTls(options) as mysql.SslOptions,
     enableCleartextPlugin: true,
     authPlugins: { mysql_clear_password: mysqlClearPasswordPlugin(password) },
     // Kept beside the options so createIamdbMysqlPool finds the cache to invalidate.

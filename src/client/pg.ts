@@ -1,7 +1,5 @@
-import { isIP } from "node:net";
-import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import pg from "pg";
-import { caOf, type IamdbAuthOptions, type TokenFunction, tokenFunction } from "./auth.js";
+import { type IamdbAuthOptions, type TokenFunction, tokenFunction, verifiedTls } from "./auth.js";
 
 /** SQLSTATEs of a refused password (invalid_authorization_specification, invalid_password). */
 const AUTH_REFUSED = new Set(["28000", "28P01"]);
@@ -33,19 +31,13 @@ export interface IamdbPgOptions extends IamdbAuthOptions {
  * `host` even when connecting through `connectHost`. Spread your own settings over it.
  */
 export function iamdbPgConfig(options: IamdbPgOptions): pg.ClientConfig & { password: TokenFunction } {
-  const ca = caOf(options);
   return {
     host: options.connectHost ?? options.host,
     port: options.connectPort ?? options.port,
     user: options.user,
     ...(options.database !== undefined ? { database: options.database } : {}),
     password: iamdbPassword(options),
-    ssl: {
-      rejectUnauthorized: true,
-      ...(ca !== undefined ? { ca } : {}),
-      ...(isIP(options.host) ? {} : { servername: options.host }),
-      checkServerIdentity: (_: string, cert: PeerCertificate) => checkServerIdentity(options.host, cert),
-    },
+    ssl: verifiedTls(options),
   };
 }
 

@@ -11,10 +11,10 @@ import {
   psqlInvocation,
 } from "../../client/connect.js";
 import { ProxyConfigError, parseEngine, parseHostPort } from "../../client/proxy/config.js";
-import { generateAuthToken, TokenInputError } from "../../token/index.js";
 import { resolveCredentials, resolveRegion } from "../credentials.js";
 import { UsageError, UserError } from "../errors.js";
 import type { CliIO } from "../io.js";
+import { signToken } from "./token.js";
 
 export interface ConnectOptions {
   host: string;
@@ -158,19 +158,13 @@ export async function connectCommand(opts: ConnectOptions, extra: string[], io: 
   }
   const region = await resolveRegion(io.env, opts.region, opts.profile);
   const credentials = await resolveCredentials(io.env, opts.profile);
-  let token: string;
-  try {
-    token = generateAuthToken({
-      hostname: tokenHost.host,
-      port: tokenHost.port,
-      username: opts.username,
-      region,
-      credentials,
-    });
-  } catch (err) {
-    if (err instanceof TokenInputError) throw new UserError(err.message);
-    throw err;
-  }
+  const token = signToken({
+    hostname: tokenHost.host,
+    port: tokenHost.port,
+    username: opts.username,
+    region,
+    credentials,
+  });
   const target: ConnectTarget = {
     engine,
     host: endpoint.host,

@@ -12,6 +12,7 @@ import { log } from "../../log/logger.js";
 import { resolveRegion } from "../credentials.js";
 import { UsageError, UserError } from "../errors.js";
 import type { CliIO } from "../io.js";
+import { untilStopSignal } from "../signals.js";
 
 export interface ProxyOptions extends TargetInput {
   config?: string;
@@ -137,20 +138,12 @@ export async function proxyCommand(opts: ProxyOptions, io: CliIO): Promise<numbe
     io.out(`  connect: ${howToConnect(l, t.username, t.database)}`);
   }
   if (running.opsUrl) io.out(`  ${running.opsUrl}/healthz /readyz /metrics`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log().info(
-        { sessions: running.connections, drainTimeoutMs: config.drainTimeoutMs },
-        `${signal}: no new connections; draining`,
-      );
-      process.off("SIGTERM", onTerm);
-      process.off("SIGINT", onInt);
-      running.stop().then(resolve, resolve);
-    };
-    const onTerm = () => stop("SIGTERM");
-    const onInt = () => stop("SIGINT");
-    process.on("SIGTERM", onTerm);
-    process.on("SIGINT", onInt);
+  await untilStopSignal((signal) => {
+    log().info(
+      { sessions: running.connections, drainTimeoutMs: config.drainTimeoutMs },
+      `${signal}: no new connections; draining`,
+    );
+    return running.stop();
   });
   log().info("iamdb proxy stopped");
   return 0;

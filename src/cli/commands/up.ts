@@ -4,6 +4,7 @@ import { startIamdb } from "../../app/start.js";
 import type { IamdbStatus } from "../../app/status.js";
 import { log } from "../../log/logger.js";
 import type { CliIO } from "../io.js";
+import { untilStopSignal } from "../signals.js";
 import { type DeploymentOptions, deploymentConfig, deploymentFlags } from "./context.js";
 import { checkPorts, listenFailure } from "./listenError.js";
 
@@ -107,19 +108,11 @@ export async function upCommand(opts: DeploymentOptions, io: CliIO): Promise<num
       endpoint: await reachableEndpoint(pg?.endpoints ?? []),
     }),
   );
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log().info(
-        `${signal}: no new connections; draining ${running.gateway.sessions.size} session(s) for up to ${config.gateway.drainTimeoutMs} ms`,
-      );
-      process.off("SIGTERM", onTerm);
-      process.off("SIGINT", onInt);
-      running.stop().then(resolve, resolve);
-    };
-    const onTerm = () => stop("SIGTERM");
-    const onInt = () => stop("SIGINT");
-    process.on("SIGTERM", onTerm);
-    process.on("SIGINT", onInt);
+  await untilStopSignal((signal) => {
+    log().info(
+      `${signal}: no new connections; draining ${running.gateway.sessions.size} session(s) for up to ${config.gateway.drainTimeoutMs} ms`,
+    );
+    return running.stop();
   });
   log().info("iamdb stopped");
   return 0;

@@ -59,6 +59,25 @@ export interface AssumeRoleResult {
  * Mints temporary credentials and stores the session (secret and token sealed); expired sessions
  * are purged at most hourly, on the way.
  */
+/** Issues a role session's credentials and names its assumed-role user, as every AssumeRole* answers. */
+export async function issueRoleSession(
+  ctx: ServiceContext,
+  issue: ReturnType<typeof sessionIssuer>,
+  role: { readonly roleId: string; readonly roleName: string },
+  sessionName: string,
+  duration: number,
+  session: Parameters<ReturnType<typeof sessionIssuer>>[2],
+): Promise<Pick<AssumeRoleResult, "credentials" | "assumedRoleUser">> {
+  const credentials = await issue({ kind: "role", roleId: role.roleId, sessionName }, duration, session);
+  return {
+    credentials,
+    assumedRoleUser: {
+      assumedRoleId: `${role.roleId}:${sessionName}`,
+      arn: assumedRoleArn(ctx.account, role.roleName, sessionName),
+    },
+  };
+}
+
 export function sessionIssuer(ctx: ServiceContext) {
   let lastPurge = Number.NEGATIVE_INFINITY;
 
@@ -243,20 +262,13 @@ export function stsOperations(ctx: ServiceContext, lookup: IamLookup) {
       // Resolved after authorization, so a caller the role does not trust learns nothing of policies.
       const sessionPolicyArns = await resolveSessionPolicyArns(ctx, policyArns);
 
-      const credentials = await issue({ kind: "role", roleId: role.roleId, sessionName }, duration, {
+      const issued = await issueRoleSession(ctx, issue, role, sessionName, duration, {
         sessionPolicy: input.policy,
         sessionPolicyArns,
         sessionTags,
         transitiveTagKeys: sessionTransitiveKeys,
       });
-      return {
-        credentials,
-        assumedRoleUser: {
-          assumedRoleId: `${role.roleId}:${sessionName}`,
-          arn: assumedRoleArn(ctx.account, role.roleName, sessionName),
-        },
-        packedPolicySize,
-      };
+      return { ...issued, packedPolicySize };
     },
 
     /** Only an IAM user's long-term key may call it; the session acts as the user. */

@@ -1,5 +1,5 @@
 import { evaluateTrust, type RequestContext } from "../../policy/index.js";
-import { assumedRoleArn, parseIamArn } from "../arns.js";
+import { parseIamArn } from "../arns.js";
 import type { ServiceContext } from "../context.js";
 import {
   AccessDeniedError,
@@ -17,6 +17,7 @@ import { checkRoleSessionName, checkString } from "../validation.js";
 import {
   type AssumeRoleResult,
   checkSessionRequest,
+  issueRoleSession,
   packedSize,
   resolveSessionPolicyArns,
   sessionIssuer,
@@ -125,17 +126,13 @@ export function webIdentityOperations(
       }
       const packedPolicySize = packedSize(input.policy, policyArns, []);
       const sessionPolicyArns = await resolveSessionPolicyArns(ctx, policyArns);
-      const credentials = await issue({ kind: "role", roleId: role.roleId, sessionName }, duration, {
+      const issued = await issueRoleSession(ctx, issue, role, sessionName, duration, {
         sessionPolicy: input.policy,
         sessionPolicyArns,
         webIdentity: claims,
       });
       return {
-        credentials,
-        assumedRoleUser: {
-          assumedRoleId: `${role.roleId}:${sessionName}`,
-          arn: assumedRoleArn(ctx.account, role.roleName, sessionName),
-        },
+        ...issued,
         packedPolicySize,
         subjectFromWebIdentityToken: verified.subject,
         provider: providerArn,
