@@ -1,5 +1,5 @@
-import { ProvisionError } from "../gateway/provision/admin.js";
-import { DbUserNotFoundError } from "../gateway/provision/dbUsers.js";
+import { ProvisionError } from "../engines/admin.js";
+import { DbUserNotFoundError } from "../engines/dbUsers.js";
 import { IamError } from "../iam/errors.js";
 import { InstanceNotFoundError } from "../instances/types.js";
 import { MalformedPolicyDocumentError as PolicyModuleError } from "../policy/index.js";

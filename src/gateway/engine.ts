@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import type { SecureContext } from "node:tls";
 import type { GatewayLimits, TransactionPoolConfig } from "../config/types.js";
+import type { SessionIdentityWriter } from "../engines/postgres/identity.js";
 import type { FleetCancelRouter } from "../fleet/cancelRouter.js";
 import type { DbInstance } from "../instances/types.js";
 import type { LoginLimiter } from "../sessions/limits.js";
@@ -8,7 +9,6 @@ import type { LiveSessions } from "../sessions/live.js";
 import type { StatementAuditor } from "./audit/statementAudit.js";
 import type { Authenticator } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
-import type { SessionIdentityWriter } from "./engines/postgres/identity.js";
 import type { GatewayMetrics } from "./metrics.js";
 
 /** What an engine needs to serve one connection; shared by every connection of a listener. */

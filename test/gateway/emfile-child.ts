@@ -39,7 +39,7 @@ input.on("line", async (line) => {
   }
 });
 input.on("close", async () => {
-  const { postgresAccounts } = await import("../../src/gateway/provision/postgres.js");
+  const { postgresAccounts } = await import("../../src/engines/postgres/provision.js");
   await postgresAccounts.drop(gw.instance().backend, USER).catch(() => undefined);
   await gw.close();
   process.exit(0);

@@ -3,7 +3,7 @@
 import { execFile } from "node:child_process";
 import { tmpdir } from "node:os";
 import { promisify } from "node:util";
-import { mysqlAccounts, withMysqlAdmin } from "../../src/gateway/provision/mysql.js";
+import { mysqlAccounts, withMysqlAdmin } from "../../src/engines/mysql/provision.js";
 import type { BackendSpec } from "../../src/instances/types.js";
 import {
   ACCOUNT,

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import mysql from "mysql2/promise";
-import { nativePasswordHash } from "../../src/gateway/provision/mysql.js";
+import { nativePasswordHash } from "../../src/engines/mysql/provision.js";
 
 describe("nativePasswordHash", () => {
   it("matches the documented value of PASSWORD('password')", () => {

@@ -6,7 +6,7 @@ import { type AddressInfo, createServer, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { connect as tlsConnect } from "node:tls";
 import mysql from "mysql2/promise";
-import { withMysqlAdmin } from "../../src/gateway/provision/mysql.js";
+import { withMysqlAdmin } from "../../src/engines/mysql/provision.js";
 import { generateAuthToken } from "../../src/index.js";
 import { newDbPassword } from "../../src/instances/accounts.js";
 import { parseServerHandshake } from "../../src/wire/mysql/index.js";
@@ -401,7 +401,7 @@ describe("MySQL gateway: anonymous accounts", () => {
       assert.equal(await direct("pw-1234"), "1045");
       await gw.unprovision("iamdb_anon");
       await gw.provision("iamdb_anon");
-      const { mysqlAccounts } = await import("../../src/gateway/provision/mysql.js");
+      const { mysqlAccounts } = await import("../../src/engines/mysql/provision.js");
       assert.deepEqual(await mysqlAccounts.hosts(admin, "iamdb_anon"), ["%", "127.0.0.1", "localhost"]);
       const anon = await gw.userWithAccess("anon", "iamdb_anon");
       const r = await mariadbCli(

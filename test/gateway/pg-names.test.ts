@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
-import { DbUserNameTooLong, postgresAccounts } from "../../src/gateway/provision/postgres.js";
+import { DbUserNameTooLong, postgresAccounts } from "../../src/engines/postgres/provision.js";
 import { newDbPassword } from "../../src/instances/accounts.js";
 import { pgClient, refusal } from "./clients.js";
 import { MACHINE_PG, startTestGateway, type TestGateway } from "./fixture.js";

@@ -2,8 +2,8 @@
 // says which settings to check; a statement the backend refuses comes back in its words.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { withMysqlAdmin } from "../../src/gateway/provision/mysql.js";
-import { ProvisionError, withAdmin } from "../../src/gateway/provision/postgres.js";
+import { withMysqlAdmin } from "../../src/engines/mysql/provision.js";
+import { ProvisionError, withAdmin } from "../../src/engines/postgres/provision.js";
 import { MACHINE_PG } from "./fixture.js";
 import { MACHINE_MARIADB } from "./mysql-fixture.js";
 

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { postgresAccounts } from "../../src/gateway/provision/postgres.js";
+import { postgresAccounts } from "../../src/engines/postgres/provision.js";
 import { generateAuthToken } from "../../src/index.js";
 import { newDbPassword } from "../../src/instances/accounts.js";
 import { type PgCluster, startPgCluster } from "../helpers/pgCluster.js";

@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { type RunningIamdb, startIamdb } from "../../src/app/start.js";
 import { parseConfig } from "../../src/config/load.js";
-import { postgresAccounts } from "../../src/gateway/provision/postgres.js";
+import { postgresAccounts } from "../../src/engines/postgres/provision.js";
 import { generateAuthToken } from "../../src/index.js";
 import { newDbPassword } from "../../src/instances/accounts.js";
 import { openPostgresStore } from "../../src/store/postgres/open.js";

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import mysql from "mysql2/promise";
 import pg from "pg";
-import { postgresAccounts } from "../../src/gateway/provision/postgres.js";
+import { postgresAccounts } from "../../src/engines/postgres/provision.js";
 import type { BackendSpec } from "../../src/instances/types.js";
 import { MACHINE_PG, startGatewayFixture, type TestGateway } from "../gateway/fixture.js";
 import { type MysqlTestGateway, startMysqlTestGateway } from "../gateway/mysql-fixture.js";

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import mysql from "mysql2/promise";
-import { postgresAccounts } from "../../src/gateway/provision/postgres.js";
+import { postgresAccounts } from "../../src/engines/postgres/provision.js";
 import { LoginLimiter } from "../../src/sessions/limits.js";
 import { LiveSessions } from "../../src/sessions/live.js";
 import { pgClient, refusal } from "../gateway/clients.js";

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import mysql from "mysql2/promise";
-import { postgresAccounts } from "../../src/gateway/provision/postgres.js";
+import { postgresAccounts } from "../../src/engines/postgres/provision.js";
 import type { Principal } from "../../src/iam/principal.js";
 import { MACHINE_PG, REGION, startGatewayFixture, type TestGateway } from "../gateway/fixture.js";
 import { type MysqlTestGateway, startMysqlTestGateway } from "../gateway/mysql-fixture.js";

@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { BackendLoginError, backendLogin } from "../../gateway/engines/postgres/backendLogin.js";
+import { BackendLoginError, backendLogin } from "../../engines/postgres/backendLogin.js";
 import { ConnectionClosed, EventQueue } from "../../gateway/queue.js";
 import { log } from "../../log/logger.js";
 import {

@@ -1,6 +1,8 @@
 import type { Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
-import type { BackendSpec } from "../../../instances/types.js";
+import { backendCa, connectBackendTcp } from "../../gateway/backendSocket.js";
+import { ConnectionClosed, EventQueue } from "../../gateway/queue.js";
+import type { BackendSpec } from "../../instances/types.js";
 import {
   type BackendMessage,
   BackendParser,
@@ -11,9 +13,7 @@ import {
   saslResponse,
   sslRequest,
   startupMessage,
-} from "../../../wire/postgres/index.js";
-import { backendCa, connectBackendTcp } from "../../backendSocket.js";
-import { ConnectionClosed, EventQueue } from "../../queue.js";
+} from "../../wire/postgres/index.js";
 
 /** The backend refused or broke the login; `fields` is its ErrorResponse when it sent one. */
 export class BackendLoginError extends Error {

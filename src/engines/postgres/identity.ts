@@ -1,6 +1,6 @@
 import pg from "pg";
-import type { BackendSpec } from "../../../instances/types.js";
-import { log } from "../../../log/logger.js";
+import type { BackendSpec } from "../../instances/types.js";
+import { log } from "../../log/logger.js";
 
 /** Who is behind a backend session, as the database sees it through `iamdb.session_identity()`. */
 export interface SessionIdentity {

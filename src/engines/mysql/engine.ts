@@ -1,5 +1,12 @@
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
+import { auditIdentity, type SessionAudit } from "../../gateway/audit/statementAudit.js";
+import type { LoginResult } from "../../gateway/authenticate.js";
+import type { AuthAttempt } from "../../gateway/authLog.js";
+import { LoginConnection, refuseThrottled } from "../../gateway/connection.js";
+import type { Engine, ListenerContext, RefusalReason } from "../../gateway/engine.js";
+import { classify, type LoginFailureCause } from "../../gateway/outcome.js";
+import { ConnectionClosed } from "../../gateway/queue.js";
 import {
   authMoreData,
   authSwitchRequest,
@@ -21,14 +28,7 @@ import {
   Plugin,
   parseHandshakeResponse,
   withGatewayAttributes,
-} from "../../../wire/mysql/index.js";
-import { auditIdentity, type SessionAudit } from "../../audit/statementAudit.js";
-import type { LoginResult } from "../../authenticate.js";
-import type { AuthAttempt } from "../../authLog.js";
-import { LoginConnection, refuseThrottled } from "../../connection.js";
-import type { Engine, ListenerContext, RefusalReason } from "../../engine.js";
-import { classify, type LoginFailureCause } from "../../outcome.js";
-import { ConnectionClosed } from "../../queue.js";
+} from "../../wire/mysql/index.js";
 import {
   MysqlBackendError,
   type MysqlBackendSession,

@@ -1,6 +1,8 @@
 import type { Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
-import type { BackendSpec } from "../../../instances/types.js";
+import { backendCa, connectBackendTcp } from "../../gateway/backendSocket.js";
+import { ConnectionClosed, EventQueue } from "../../gateway/queue.js";
+import type { BackendSpec } from "../../instances/types.js";
 import {
   Capability,
   cachingSha2Proof,
@@ -17,9 +19,7 @@ import {
   rsaEncryptPassword,
   SESSION_CAPABILITIES,
   sslRequest,
-} from "../../../wire/mysql/index.js";
-import { backendCa, connectBackendTcp } from "../../backendSocket.js";
-import { ConnectionClosed, EventQueue } from "../../queue.js";
+} from "../../wire/mysql/index.js";
 
 /** The backend refused or broke the login; `err` is its ERR packet when it sent one. */
 export class MysqlBackendError extends Error {

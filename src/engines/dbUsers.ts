@@ -1,9 +1,9 @@
-import type { DbAccount, DbAccountStore } from "../../instances/accounts.js";
-import { newDbPassword } from "../../instances/accounts.js";
-import { type BackendSpec, InstanceNotFoundError, type InstanceRegistry } from "../../instances/types.js";
+import type { DbAccount, DbAccountStore } from "../instances/accounts.js";
+import { newDbPassword } from "../instances/accounts.js";
+import { type BackendSpec, InstanceNotFoundError, type InstanceRegistry } from "../instances/types.js";
 import { ProvisionError } from "./admin.js";
-import { mysqlAccounts } from "./mysql.js";
-import { postgresAccounts } from "./postgres.js";
+import { mysqlAccounts } from "./mysql/provision.js";
+import { postgresAccounts } from "./postgres/provision.js";
 
 export type DbUserAction = "create" | "enable" | "rotate" | "delete";
 

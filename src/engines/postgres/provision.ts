@@ -3,7 +3,7 @@ import pg from "pg";
 import type { BackendSpec } from "../../instances/types.js";
 import { MAX_IDENTIFIER_BYTES } from "../../wire/postgres/constants.js";
 
-import { asAdmin, ProvisionError } from "./admin.js";
+import { asAdmin, ProvisionError } from "../admin.js";
 
 export { ProvisionError };
 

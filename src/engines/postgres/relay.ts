@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
-import { MessageFramer, StatementReader, type StatementText } from "../../../wire/postgres/index.js";
-import type { SessionAudit } from "../../audit/statementAudit.js";
-import { destroySelf } from "../../connection.js";
+import type { SessionAudit } from "../../gateway/audit/statementAudit.js";
+import { destroySelf } from "../../gateway/connection.js";
+import { MessageFramer, StatementReader, type StatementText } from "../../wire/postgres/index.js";
 import { parameterName, sharedParameterStatus } from "./pool.js";
 
 const Q = 0x51; // Query

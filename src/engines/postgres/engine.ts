@@ -1,6 +1,10 @@
 import type { Socket } from "node:net";
-import type { GatewayLimits } from "../../../config/types.js";
-import { log } from "../../../log/logger.js";
+import type { GatewayLimits } from "../../config/types.js";
+import { auditIdentity } from "../../gateway/audit/statementAudit.js";
+import { LoginConnection, refuseThrottled } from "../../gateway/connection.js";
+import type { Engine, ListenerContext, RefusalReason } from "../../gateway/engine.js";
+import { ConnectionClosed } from "../../gateway/queue.js";
+import { log } from "../../log/logger.js";
 import {
   authenticationCleartextPassword,
   authenticationOk,
@@ -13,12 +17,7 @@ import {
   readPasswordMessage,
   readyForQuery,
   sslResponse,
-} from "../../../wire/postgres/index.js";
-import { auditIdentity } from "../../audit/statementAudit.js";
-import { LoginConnection, refuseThrottled } from "../../connection.js";
-import type { Engine, ListenerContext, RefusalReason } from "../../engine.js";
-import { postgresNameTooLong } from "../../provision/postgres.js";
-import { ConnectionClosed } from "../../queue.js";
+} from "../../wire/postgres/index.js";
 import { BackendLoginError, backendLogin, openBackend, sendBackendCancel } from "./backendLogin.js";
 import { CancelKeys } from "./cancel.js";
 import {
@@ -30,6 +29,7 @@ import {
   sharedName,
   sharedParameterStatus,
 } from "./pool.js";
+import { postgresNameTooLong } from "./provision.js";
 import { SessionRelay } from "./relay.js";
 import { REAPPLIED_REPORTED } from "./sqlEffects.js";
 import { BorrowTimeoutError, TransactionPool, type TxBackend } from "./txPool.js";

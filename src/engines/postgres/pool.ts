@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
-import type { BackendSpec } from "../../../instances/types.js";
-import { BackendParser, query, terminate } from "../../../wire/postgres/index.js";
+import type { BackendSpec } from "../../instances/types.js";
+import { BackendParser, query, terminate } from "../../wire/postgres/index.js";
 
 /**
  * A backend connection that is logged in and idle: what a new session needs to start on it

@@ -1,6 +1,6 @@
-import type { BackendSpec, DbEngine } from "../../../instances/types.js";
-import { PacketParser, parseErrPacket, parseServerHandshake } from "../../../wire/mysql/index.js";
-import { connectBackendTcp } from "../../backendSocket.js";
+import { connectBackendTcp } from "../../gateway/backendSocket.js";
+import type { BackendSpec, DbEngine } from "../../instances/types.js";
+import { PacketParser, parseErrPacket, parseServerHandshake } from "../../wire/mysql/index.js";
 
 /** Appended to the backend's version: a client (or its operator) can tell it talks through iamdb. */
 export const VERSION_SUFFIX = "-iamdb";

@@ -11,7 +11,7 @@ import {
   PacketParser,
   Plugin,
   parseChangeUser,
-} from "../../../wire/mysql/index.js";
+} from "../../wire/mysql/index.js";
 
 /** The token a client gave with COM_CHANGE_USER, and the sequence id our answer carries. */
 export type ChangeUserToken =

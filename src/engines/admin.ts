@@ -1,4 +1,4 @@
-import type { BackendSpec } from "../../instances/types.js";
+import type { BackendSpec } from "../instances/types.js";
 
 /** A provisioning step the backend refused; the message carries the backend's words and what to do. */
 export class ProvisionError extends Error {

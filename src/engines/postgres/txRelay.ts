@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
+import type { SessionAudit } from "../../gateway/audit/statementAudit.js";
+import { destroySelf } from "../../gateway/connection.js";
 import {
   bindMessage,
   cstringAt,
@@ -11,9 +13,7 @@ import {
   StatementReader,
   type StatementText,
   targetMessage,
-} from "../../../wire/postgres/index.js";
-import type { SessionAudit } from "../../audit/statementAudit.js";
-import { destroySelf } from "../../connection.js";
+} from "../../wire/postgres/index.js";
 import { parameterName, sharedParameterStatus } from "./pool.js";
 import { type PinReason, REAPPLIED_REPORTED, type SqlEffects, sqlEffects } from "./sqlEffects.js";
 import type { Borrow, TxBackend } from "./txPool.js";
