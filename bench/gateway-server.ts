@@ -20,6 +20,7 @@ import { DEFAULTS } from "../src/config/load.js";
 import type { TransactionPoolConfig } from "../src/config/types.js";
 import { mysqlAccounts } from "../src/engines/mysql/provision.js";
 import { postgresAccounts } from "../src/engines/postgres/provision.js";
+import { gatewayEngines } from "../src/engines/registry.js";
 import { Authenticator } from "../src/gateway/authenticate.js";
 import { AuthLog, authLogSink } from "../src/gateway/authLog.js";
 import { startGateway } from "../src/gateway/gateway.js";
@@ -97,6 +98,7 @@ const accounts = new DbAccountStore(store, store.changes, new SecretBox(masterKe
 const limits = { ...DEFAULTS.gateway, maxPendingLogins: 10_000, maxPendingLoginsPerSource: 10_000 };
 const gateway = await startGateway({
   registry,
+  engines: gatewayEngines(limits),
   tls: new Map(
     config.instances.map((i) => [
       i.identifier,

@@ -8,6 +8,7 @@ import { plaintextBackendWarnings } from "../config/backendTls.js";
 import type { Config } from "../config/types.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../embedded/pglite.js";
 import { DbUserService } from "../engines/dbUsers.js";
+import { gatewayEngines } from "../engines/registry.js";
 import { FleetCancelRouter } from "../fleet/cancelRouter.js";
 import { FleetMembership, MISSED_BEATS } from "../fleet/membership.js";
 import { peerKey } from "../fleet/peerCancel.js";
@@ -205,6 +206,7 @@ export async function startIamdb(
     let fleet: FleetMembership | undefined;
     const gateway = await startGateway({
       registry,
+      engines: gatewayEngines(config.gateway),
       fleet: cancelRouter,
       tls: tlsByInstance,
       plaintextAllowed: new Set(config.instances.filter((i) => i.allowPlaintext).map((i) => i.identifier)),

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import type { DbEngine } from "../instances/types.js";
+import { DB_ENGINES, DEFAULT_ENGINE, engineSpec, isDbEngine } from "../engines/catalog.js";
+import type { DbEngine, Support } from "../engines/spec.js";
 import type { LoginLimits } from "../sessions/limits.js";
 import type {
   BackendConfig,
@@ -25,6 +26,7 @@ export class ConfigError extends Error {
 /**
  * Default ports sit clear of a PostgreSQL on 5432, a MySQL on 3306, pgbouncer on 6432, and
  * below the ephemeral range (32768+), so `iamdb up` starts beside the databases it fronts.
+ * An instance's listener port and backend defaults are its engine's (`src/engines/<name>/spec.ts`).
  */
 export const DEFAULTS = {
   dataDir: ".iamdb",
@@ -32,8 +34,6 @@ export const DEFAULTS = {
   region: "us-east-1",
   apiPort: 18400,
   opsPort: 18401,
-  postgresPort: 15432,
-  mysqlPort: 13306,
   api: { maxConnections: 256, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 },
   ops: { maxConnections: 64, headersTimeoutMs: 5_000, requestTimeoutMs: 10_000 },
   gateway: {
@@ -161,8 +161,9 @@ const IDENTIFIER = /^[a-zA-Z](?:-?[a-zA-Z0-9])*$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$|^local$/;
 
 function backend(o: Json, where: string, engine: DbEngine): BackendConfig {
+  const spec = engineSpec(engine);
   if (o.backend === undefined || o.backend === "embedded") {
-    if (engine !== "postgres") {
+    if (!spec.embeddedBackend) {
       throw new ConfigError(
         `${where}.backend is required for ${engine} instances (no embedded ${engine}); give host, port, adminUser`,
       );
@@ -190,11 +191,11 @@ function backend(o: Json, where: string, engine: DbEngine): BackendConfig {
   return {
     type: "server",
     host: str(b, "host", w),
-    port: int(b, "port", w, engine === "postgres" ? 5432 : 3306, 1, 65535),
-    database: str(b, "database", w, engine === "postgres" ? "postgres" : ""),
+    port: int(b, "port", w, spec.backend.port, 1, 65535),
+    database: str(b, "database", w, spec.backend.database),
     tls,
     caFile: optStr(b, "caFile", w),
-    adminUser: str(b, "adminUser", w, engine === "postgres" ? "postgres" : "root"),
+    adminUser: str(b, "adminUser", w, spec.backend.adminUser),
     adminPassword,
   };
 }
@@ -233,19 +234,14 @@ function instance(
       `${where}.identifier must be 1-63 letters, digits or hyphens, start with a letter, no "--" (got "${identifier}")`,
     );
   }
-  const engine = str(o, "engine", where, "postgres");
-  if (engine !== "postgres" && engine !== "mysql" && engine !== "mariadb") {
-    throw new ConfigError(`${where}.engine must be postgres, mysql or mariadb`);
+  const engine = str(o, "engine", where, DEFAULT_ENGINE);
+  if (!isDbEngine(engine)) {
+    throw new ConfigError(
+      `${where}.engine must be ${DB_ENGINES.slice(0, -1).join(", ")} or ${DB_ENGINES.at(-1)}`,
+    );
   }
   const listen = obj(o, "listen", where);
-  const listenPort = int(
-    listen,
-    "port",
-    `${where}.listen`,
-    engine === "postgres" ? DEFAULTS.postgresPort : DEFAULTS.mysqlPort,
-    0,
-    65535,
-  );
+  const listenPort = int(listen, "port", `${where}.listen`, engineSpec(engine).listenPort, 0, 65535);
   const listenHost = str(listen, "host", `${where}.listen`, "127.0.0.1");
   const endpoints = o.endpoints ?? ["localhost", "127.0.0.1"];
   if (
@@ -295,14 +291,15 @@ function instance(
   };
 }
 
-/** `sessionIdentity`: PostgreSQL only (MySQL sessions carry their identity in connection attributes). */
-function sessionIdentity(o: Json, where: string, engine: string): boolean {
+/** A setting the engine has not: the error says why (the engine's words) and to remove the field. */
+function unsupported(field: string, support: Support): void {
+  if (support !== true) throw new ConfigError(`${field} ${support.refusal}`);
+}
+
+/** `sessionIdentity`: where the engine has it (MySQL sessions carry their identity in connection attributes). */
+function sessionIdentity(o: Json, where: string, engine: DbEngine): boolean {
   const on = bool(o, "sessionIdentity", where, false);
-  if (on && engine !== "postgres") {
-    throw new ConfigError(
-      `${where}.sessionIdentity is for PostgreSQL instances; MySQL and MariaDB sessions always carry their identity as iamdb.* connection attributes (performance_schema.session_connect_attrs): remove the field`,
-    );
-  }
+  if (on) unsupported(`${where}.sessionIdentity`, engineSpec(engine).sessionIdentity);
   return on;
 }
 
@@ -310,10 +307,10 @@ const POOL_TUNING = ["maxBackendConnections", "borrowTimeoutMs", "maxPreparedSta
 
 /**
  * `pool`: session mode (the default, backends reused only after a client leaves) or
- * transaction mode (PostgreSQL on a server backend, without sessionIdentity, which names
+ * transaction mode (engines that have it, i.e. PostgreSQL, on a server backend, without sessionIdentity, which names
  * one client per backend process). The tuning fields belong to transaction mode.
  */
-function poolConfig(o: Json, where: string, engine: string): { pool?: TransactionPoolConfig } {
+function poolConfig(o: Json, where: string, engine: DbEngine): { pool?: TransactionPoolConfig } {
   if (o.pool === undefined) return {};
   const p = obj(o, "pool", where);
   const w = `${where}.pool`;
@@ -327,10 +324,7 @@ function poolConfig(o: Json, where: string, engine: string): { pool?: Transactio
       );
     return {};
   }
-  if (engine !== "postgres")
-    throw new ConfigError(
-      `${w}.mode "transaction" is for PostgreSQL instances; MySQL and MariaDB sessions use session mode: remove the field`,
-    );
+  unsupported(`${w}.mode "transaction"`, engineSpec(engine).transactionPooling);
   if (o.backend === undefined || o.backend === "embedded")
     throw new ConfigError(
       `${w}.mode "transaction" needs a server backend: the embedded backend serves every client from one session`,
@@ -407,7 +401,7 @@ function store(o: Json): StoreConfig {
 }
 
 /** The instance `iamdb up` runs when the configuration defines none: PostgreSQL over embedded PGlite. */
-export const DEFAULT_INSTANCE = { identifier: "iamdb-postgres", engine: "postgres" };
+export const DEFAULT_INSTANCE = { identifier: `iamdb-${DEFAULT_ENGINE}`, engine: DEFAULT_ENGINE };
 
 /**
  * Validates a configuration object once, filling every default. `baseDir` resolves relative

@@ -2,8 +2,7 @@ import type { DbAccount, DbAccountStore } from "../instances/accounts.js";
 import { newDbPassword } from "../instances/accounts.js";
 import { type BackendSpec, InstanceNotFoundError, type InstanceRegistry } from "../instances/types.js";
 import { ProvisionError } from "./admin.js";
-import { mysqlAccounts } from "./mysql/provision.js";
-import { postgresAccounts } from "./postgres/provision.js";
+import { engineModule } from "./registry.js";
 
 export type DbUserAction = "create" | "enable" | "rotate" | "delete";
 
@@ -53,7 +52,7 @@ export class DbUserService {
     const i = this.registry.get(identifier);
     const backend = this.backendOf(identifier);
     if (i === undefined || backend === undefined) throw new InstanceNotFoundError(identifier);
-    return { provisioner: i.engine === "postgres" ? postgresAccounts : mysqlAccounts, backend };
+    return { provisioner: engineModule(i.engine).accounts, backend };
   }
 
   /** Runs the account's operations one at a time in this process. */

@@ -1,7 +1,6 @@
 import type { Socket } from "node:net";
 import type { SecureContext } from "node:tls";
 import type { GatewayLimits, TransactionPoolConfig } from "../config/types.js";
-import type { SessionIdentityWriter } from "../engines/postgres/identity.js";
 import type { FleetCancelRouter } from "../fleet/cancelRouter.js";
 import type { DbInstance } from "../instances/types.js";
 import type { LoginLimiter } from "../sessions/limits.js";
@@ -30,7 +29,7 @@ export interface ListenerContext {
   /** Cancel requests across the fleet (PostgreSQL); absent outside `iamdb up`. */
   readonly fleet?: FleetCancelRouter | undefined;
   /** PostgreSQL with `sessionIdentity`: records who is behind each backend session (`iamdb.session_identity()`). */
-  readonly identity?: SessionIdentityWriter | undefined;
+  readonly identity?: SessionIdentityRecorder | undefined;
   /** The instance's statement audit; absent when it is off (the relays then do no audit work). */
   readonly audit?: StatementAuditor | undefined;
   /** PostgreSQL in transaction pooling mode: its settings (absent in session mode). */
@@ -58,4 +57,35 @@ export interface Engine {
   refuse(socket: Socket, ctx: ListenerContext, reason: RefusalReason): void;
   /** Releases what the engine holds beyond its sessions (pooled backend connections), at shutdown. */
   close?(): void;
+}
+
+/**
+ * Records who is behind each backend session, in the database itself (`sessionIdentity`;
+ * PostgreSQL's `iamdb.session_identity()`), before the client can send a statement.
+ */
+export interface SessionIdentityRecorder {
+  /** Resolves once the row for backend `pid` in `database` is there; rejects if it cannot be (the login is refused). */
+  record(
+    database: string,
+    pid: number,
+    who: { sessionId: string; principalArn: string; accessKeyId: string; dbUser: string },
+  ): Promise<void>;
+  /** Removes backend `pid`'s row if it is still `sessionId`'s (best effort). */
+  forget(database: string, pid: number, sessionId: string): void;
+  close(): void;
+}
+
+/**
+ * The engines one gateway serves, looked up by instance. The engine registry
+ * (`src/engines/registry.ts`) makes it and the composition root passes it in, so the gateway
+ * knows no engine by name. Engines of one module share what they pool for the gateway's life.
+ */
+export interface GatewayEngines {
+  /** A new Engine for the instance's listener. */
+  engineFor(instance: DbInstance): Engine;
+  /**
+   * The instance's session-identity recorder, for an instance configured with `sessionIdentity`
+   * (made before any listener starts); undefined when its engine records none.
+   */
+  sessionIdentity(instance: DbInstance): SessionIdentityRecorder | undefined;
 }

@@ -1,12 +1,8 @@
 import { createSecureContext, type SecureContext } from "node:tls";
 import type { GatewayLimits, StatementAuditConfig, TransactionPoolConfig } from "../config/types.js";
-import { MysqlEngine } from "../engines/mysql/engine.js";
-import { newBackendPool, PostgresEngine } from "../engines/postgres/engine.js";
-import { SessionIdentityWriter } from "../engines/postgres/identity.js";
-import type { BackendPool } from "../engines/postgres/pool.js";
 import type { FleetCancelRouter } from "../fleet/cancelRouter.js";
 import type { ChangeFeed, Invalidation } from "../iam/repository.js";
-import type { DbEngine, InstanceRegistry } from "../instances/types.js";
+import type { InstanceRegistry } from "../instances/types.js";
 import { LoginLimiter, type LoginLimits } from "../sessions/limits.js";
 import { LiveSessions } from "../sessions/live.js";
 import { SessionRevoker } from "../sessions/revocation.js";
@@ -14,21 +10,10 @@ import { StatementAuditor } from "./audit/statementAudit.js";
 import { type Authenticator, RecheckPass } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
 import { DescriptorWatch } from "./descriptors.js";
-import type { Engine, ListenerContext } from "./engine.js";
+import type { Engine, GatewayEngines, SessionIdentityRecorder } from "./engine.js";
 import { type RunningListener, startListener } from "./listener.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { Sessions } from "./sessions.js";
-
-/**
- * The engines by protocol; MariaDB speaks the MySQL protocol. `postgresPool` gives every
- * PostgreSQL engine the gateway's one backend pool (its bounds are per backend server).
- */
-export function engineFor(
-  engine: DbEngine,
-  postgresPool?: (ctx: ListenerContext) => BackendPool,
-): Engine | undefined {
-  return engine === "postgres" ? new PostgresEngine(postgresPool) : new MysqlEngine();
-}
 
 export interface ListenerTlsMaterial {
   readonly key: string;
@@ -37,6 +22,8 @@ export interface ListenerTlsMaterial {
 
 export interface GatewayOptions {
   readonly registry: InstanceRegistry;
+  /** The engines by instance: the engine registry's `gatewayEngines(limits)` (`src/engines/registry.ts`). */
+  readonly engines: GatewayEngines;
   readonly tls: ReadonlyMap<string, ListenerTlsMaterial>;
   readonly plaintextAllowed: ReadonlySet<string>;
   readonly limits: GatewayLimits;
@@ -84,7 +71,7 @@ export interface RunningGateway {
   stop(deadlineMs: number): Promise<void>;
 }
 
-/** Starts one listener per instance whose engine exists. */
+/** Starts one listener per instance. */
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const sessions = new Sessions();
   const listeners = new Map<string, RunningListener>();
@@ -95,11 +82,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       reserve: options.limits.fileDescriptorReserve,
       onAcceptFailed: () => options.metrics.acceptFailed(),
     });
-  let pool: BackendPool | undefined;
-  const postgresPool = () => {
-    pool ??= newBackendPool(options.limits);
-    return pool;
-  };
   options.authLog.onFailure((instance, cause) => options.metrics.loginEnded(instance, cause));
   const live = new LiveSessions();
   const base = options.limits.limits;
@@ -134,10 +116,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     followCredentialExpiry: options.limits.sessionsFollowCredentialExpiry,
   });
   // Made before any listener starts: a file with the wrong mode stops the gateway here.
-  const identities = new Map<string, SessionIdentityWriter>();
+  const identities = new Map<string, SessionIdentityRecorder>();
   for (const instance of options.registry.list()) {
-    if (options.sessionIdentity?.has(instance.identifier) && instance.engine === "postgres")
-      identities.set(instance.identifier, new SessionIdentityWriter(instance.backend));
+    if (!options.sessionIdentity?.has(instance.identifier)) continue;
+    const recorder = options.engines.sessionIdentity(instance);
+    if (recorder !== undefined) identities.set(instance.identifier, recorder);
   }
   const auditors = new Map<string, StatementAuditor>();
   for (const instance of options.registry.list()) {
@@ -155,8 +138,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     );
   }
   for (const instance of options.registry.list()) {
-    const engine = engineFor(instance.engine, postgresPool);
-    if (!engine) continue;
+    const engine = options.engines.engineFor(instance);
     engines.push(engine);
     const material = options.tls.get(instance.identifier);
     if (!material) throw new Error(`no TLS material for instance ${instance.identifier}`);

@@ -1,5 +1,7 @@
-/** The engines an instance can front. MariaDB speaks the MySQL protocol. */
-export type DbEngine = "postgres" | "mysql" | "mariadb";
+import type { DbEngine } from "../engines/spec.js";
+
+/** The engines an instance can front (defined with the engine registry, `src/engines/spec.ts`). */
+export type { DbEngine };
 
 export interface InstanceTag {
   readonly key: string;

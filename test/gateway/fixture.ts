@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { DEFAULTS } from "../../src/config/load.js";
 import type { GatewayLimits, StatementAuditConfig, TransactionPoolConfig } from "../../src/config/types.js";
 import { postgresAccounts } from "../../src/engines/postgres/provision.js";
+import { gatewayEngines } from "../../src/engines/registry.js";
 import { Authenticator } from "../../src/gateway/authenticate.js";
 import { AuthLog, type NoiseLimits } from "../../src/gateway/authLog.js";
 import { type RunningGateway, startGateway } from "../../src/gateway/gateway.js";
@@ -149,6 +150,7 @@ export async function startGatewayFixture(
   const limits = { ...DEFAULTS.gateway, loginTimeoutMs: 5_000, ...options.limits };
   const gateway = await startGateway({
     registry,
+    engines: gatewayEngines(limits),
     tls: new Map([[id, tls]]),
     plaintextAllowed: new Set(options.allowPlaintext ? [id] : []),
     limits,
