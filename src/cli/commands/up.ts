@@ -2,6 +2,7 @@ import { lookup } from "node:dns/promises";
 import { relative } from "node:path";
 import { startIamdb } from "../../app/start.js";
 import type { IamdbStatus } from "../../app/status.js";
+import { engineSpec, isDbEngine } from "../../engines/catalog.js";
 import { log } from "../../log/logger.js";
 import type { CliIO } from "../io.js";
 import { untilStopSignal } from "../signals.js";
@@ -43,13 +44,23 @@ export interface QuickstartOptions {
   readonly endpoint: { host: string; note?: string };
 }
 
+/** The first instance whose engine has a quickstart (PostgreSQL's psql), with its client command. */
+function quickstartInstance(s: IamdbStatus) {
+  for (const instance of s.instances) {
+    const client = isDbEngine(instance.engine) ? engineSpec(instance.engine).quickstart : undefined;
+    if (client !== undefined) return { instance, client };
+  }
+  return undefined;
+}
+
 /** What `iamdb up` prints: what runs, and a quickstart whose every command works as printed. */
 export function quickstart(s: IamdbStatus, accountId: string, o: QuickstartOptions): string {
   const rel = (p: string) => {
     const r = relative(process.cwd(), p);
     return r.startsWith("..") ? p : r;
   };
-  const pg = s.instances.find((i) => i.engine === "postgres");
+  const shown = quickstartInstance(s);
+  const pg = shown?.instance;
   const lines = [
     "iamdb is running.",
     `  admin API   ${s.apiUrl}  (AWS profile "${s.adminCredentials.profile}" in ${rel(s.adminCredentials.credentialsFile)})`,
@@ -64,11 +75,10 @@ export function quickstart(s: IamdbStatus, accountId: string, o: QuickstartOptio
     `  auth log    ${rel(s.authLog)}`,
     `  CA file     ${pg?.caFile ? rel(pg.caFile) : "(operator-provided)"}`,
   );
-  if (pg) {
+  if (shown && pg) {
     const host = o.endpoint.host;
     const arn = `arn:aws:rds-db:${pg.region}:${accountId}:dbuser:${pg.dbiResourceId}/jane`;
     const dataDirFlag = o.flags;
-    const conninfo = `host=${host} port=${pg.port} sslmode=verify-full sslrootcert=${pg.caFile ? rel(pg.caFile) : "CA.pem"} dbname=${pg.backend.database} user=jane`;
     lines.push(
       "",
       ...(o.endpoint.note === undefined ? [] : [`(${o.endpoint.note})`]),
@@ -81,7 +91,7 @@ export function quickstart(s: IamdbStatus, accountId: string, o: QuickstartOptio
       `  ./bin/iamdb.js db-user create --db-instance-identifier ${pg.identifier} --username jane ${dataDirFlag}`,
       "  export AWS_ACCESS_KEY_ID=<jane's key id> AWS_SECRET_ACCESS_KEY=<jane's secret>",
       `  TOKEN=$(aws rds generate-db-auth-token --hostname ${host} --port ${pg.port} --username jane --region ${pg.region})   # or: ./bin/iamdb.js token ...`,
-      `  psql "${conninfo} password=$TOKEN"`,
+      `  ${shown.client({ host, port: pg.port, caFile: pg.caFile ? rel(pg.caFile) : "CA.pem", database: pg.backend.database, user: "jane" })}`,
       `Refused? ./bin/iamdb.js doctor --db-instance-identifier ${pg.identifier} --username jane ${dataDirFlag}   # with jane's credentials: says which check fails and how to fix it`,
     );
   }
@@ -101,11 +111,11 @@ export async function upCommand(opts: DeploymentOptions, io: CliIO): Promise<num
       throw listenFailure(err, config, opts.config) ?? err;
     },
   );
-  const pg = running.status.instances.find((i) => i.engine === "postgres");
+  const shown = quickstartInstance(running.status);
   io.out(
     quickstart(running.status, config.accountId, {
       flags: deploymentFlags(opts, config, "relative"),
-      endpoint: await reachableEndpoint(pg?.endpoints ?? []),
+      endpoint: await reachableEndpoint(shown?.instance.endpoints ?? []),
     }),
   );
   await untilStopSignal((signal) => {
