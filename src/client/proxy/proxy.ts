@@ -9,7 +9,7 @@ import { ErrorCode, encodePacket, errPacket } from "../../wire/mysql/index.js";
 import { errorResponse, FrontendParser, sslResponse } from "../../wire/postgres/index.js";
 import { type CredentialProvider, standardCredentials } from "../credentials.js";
 import { TokenCache } from "../tokenCache.js";
-import { type ProxyConfig, ProxyConfigError, type ProxyTargetConfig } from "./config.js";
+import { type ProxyConfig, ProxyConfigError, type ProxyEngine, type ProxyTargetConfig } from "./config.js";
 import { ProxyMetrics } from "./metrics.js";
 import { serveMysqlClient } from "./mysql.js";
 import { asLoginError, servePostgresClient } from "./postgres.js";
@@ -36,7 +36,7 @@ export interface StartProxyOptions {
 
 export interface ProxyListener {
   readonly name: string;
-  readonly engine: "postgres" | "mysql";
+  readonly engine: ProxyEngine;
   readonly host: string;
   readonly port: number;
   /** The Unix socket's path, when asked for. */
@@ -57,22 +57,26 @@ export interface RunningProxy {
   stop(drainTimeoutMs?: number): Promise<void>;
 }
 
-const unixSocketName = (engine: "postgres" | "mysql", port: number) =>
-  engine === "postgres" ? `.s.PGSQL.${port}` : `mysqld.${port}.sock`;
-
 /**
- * Refuses a client the proxy cannot take, with each protocol's "too many connections": a
- * MySQL client reads an ERR packet in place of the greeting; a PostgreSQL client gets its
- * SSLRequest declined and then the error, as PostgreSQL does it (libpq reads an error
- * during the SSL exchange as a failed exchange, not as the server's message).
+ * Refuses a client the proxy cannot take, with each protocol's "too many connections" (see
+ * `PROXY_ENGINES`); the socket is closed after 5 s whatever the client does.
  */
-function refuse(socket: Socket, engine: "postgres" | "mysql", message: string): void {
+function refuse(socket: Socket, engine: ProxyEngine, message: string): void {
   socket.on("error", () => socket.destroy());
   setTimeout(() => socket.destroy(), 5_000).unref();
-  if (engine === "mysql") {
-    socket.end(encodePacket(0, errPacket(ErrorCode.CON_COUNT, message)));
-    return;
-  }
+  PROXY_ENGINES[engine].refuse(socket, message);
+}
+
+/** A MySQL client reads an ERR packet in place of the greeting. */
+function refuseMysql(socket: Socket, message: string): void {
+  socket.end(encodePacket(0, errPacket(ErrorCode.CON_COUNT, message)));
+}
+
+/**
+ * A PostgreSQL client gets its SSLRequest declined and then the error, as PostgreSQL does it
+ * (libpq reads an error during the SSL exchange as a failed exchange, not as the server's message).
+ */
+function refusePostgres(socket: Socket, message: string): void {
   const parser = new FrontendParser();
   const onData = (chunk: Buffer) => {
     for (let events = parser.push(chunk); events.length > 0; events = parser.push(Buffer.alloc(0))) {
@@ -92,6 +96,26 @@ function refuse(socket: Socket, engine: "postgres" | "mysql", message: string): 
   };
   socket.on("data", onData);
 }
+
+/** The proxy's side of each engine: how it serves a client, refuses one, and names its Unix socket. */
+const PROXY_ENGINES: Readonly<
+  Record<
+    ProxyEngine,
+    {
+      serve(socket: Socket, ctx: TargetContext, onEnd: () => void): Promise<void>;
+      refuse(socket: Socket, message: string): void;
+      /** The file name its clients look for in a socket directory (libpq's, mysqld's). */
+      unixSocketName(port: number): string;
+    }
+  >
+> = {
+  postgres: {
+    serve: servePostgresClient,
+    refuse: refusePostgres,
+    unixSocketName: (port) => `.s.PGSQL.${port}`,
+  },
+  mysql: { serve: serveMysqlClient, refuse: refuseMysql, unixSocketName: (port) => `mysqld.${port}.sock` },
+};
 
 function listen(server: Server, where: { host: string; port: number } | { path: string }): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -226,8 +250,7 @@ export async function startProxy(
       metrics.closed(ctx.name);
       untrack();
     };
-    const serve = engine === "postgres" ? servePostgresClient : serveMysqlClient;
-    serve(socket, ctx, onEnd).catch((err: Error) => {
+    PROXY_ENGINES[engine].serve(socket, ctx, onEnd).catch((err: Error) => {
       log().error({ target: ctx.name, err: err.message }, "client connection failed");
       socket.destroy();
       onEnd();
@@ -250,7 +273,7 @@ export async function startProxy(
       const port = typeof address === "object" && address ? address.port : t.listen.port;
       let socketPath: string | undefined;
       if (t.unixSocketDir !== undefined) {
-        socketPath = join(t.unixSocketDir, unixSocketName(t.engine, port));
+        socketPath = join(t.unixSocketDir, PROXY_ENGINES[t.engine].unixSocketName(port));
         await clearStaleSocket(socketPath);
         const unix = createServer(accept(ctx));
         try {
