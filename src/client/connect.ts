@@ -7,7 +7,9 @@
  * whose name is gone before the client starts.
  */
 
-export type ClientEngine = "postgres" | "mysql";
+import type { ClientEngine } from "./engines.js";
+
+export type { ClientEngine } from "./engines.js";
 
 export interface ConnectTarget {
   readonly engine: ClientEngine;

@@ -10,6 +10,7 @@ import {
   mysqlInvocation,
   psqlInvocation,
 } from "../../client/connect.js";
+import { CLIENT_ENGINES, type ClientEngine, clientEngineForPort } from "../../client/engines.js";
 import { ProxyConfigError, parseEngine, parseHostPort } from "../../client/proxy/config.js";
 import { resolveCredentials, resolveRegion } from "../credentials.js";
 import { UsageError, UserError } from "../errors.js";
@@ -55,7 +56,23 @@ async function clientInvocation(
   token: string,
   client?: string,
 ): Promise<ClientInvocation> {
-  if (target.engine === "postgres") return psqlInvocation(target, token, client ?? "psql");
+  return CLIENT_INVOCATIONS[target.engine](target, token, client);
+}
+
+/** How `iamdb connect` finds and runs each engine's client. */
+const CLIENT_INVOCATIONS: Readonly<
+  Record<ClientEngine, (target: ConnectTarget, token: string, client?: string) => Promise<ClientInvocation>>
+> = {
+  postgres: async (target, token, client) => psqlInvocation(target, token, client ?? "psql"),
+  mysql: mysqlClientInvocation,
+};
+
+/** The mariadb or mysql client, whichever is first on PATH, unless --client names one. */
+async function mysqlClientInvocation(
+  target: ConnectTarget,
+  token: string,
+  client?: string,
+): Promise<ClientInvocation> {
   const found = await firstOnPath(client ? [client] : ["mariadb", "mysql"]);
   if (found === undefined) {
     throw new UserError(
@@ -118,7 +135,7 @@ function run(invocation: ClientInvocation, env: NodeJS.ProcessEnv): Promise<numb
  * mariadb/mysql client with it and verify-full TLS; exits with the client's exit code.
  */
 export async function connectCommand(opts: ConnectOptions, extra: string[], io: CliIO): Promise<number> {
-  let engine: "postgres" | "mysql";
+  let engine: ClientEngine;
   let endpoint: { host: string; port: number };
   let tokenHost: { host: string; port: number };
   try {
@@ -127,11 +144,7 @@ export async function connectCommand(opts: ConnectOptions, extra: string[], io: 
       "--host/--port",
     );
     engine =
-      opts.engine === undefined
-        ? endpoint.port === 3306
-          ? "mysql"
-          : "postgres"
-        : parseEngine(opts.engine, "--engine");
+      opts.engine === undefined ? clientEngineForPort(endpoint.port) : parseEngine(opts.engine, "--engine");
     tokenHost =
       opts.tokenHost === undefined
         ? endpoint
@@ -143,11 +156,8 @@ export async function connectCommand(opts: ConnectOptions, extra: string[], io: 
     throw err;
   }
   const forwarded = tokenHost.host.toLowerCase() !== endpoint.host.toLowerCase();
-  if (forwarded && engine === "mysql") {
-    throw new UsageError(
-      "--token-host with a MySQL client: the mariadb and mysql clients check the certificate against the host they connect to, which a forward does not carry; run `iamdb proxy --engine mysql --target HOST:PORT --token-host NAME:PORT --listen 127.0.0.1:3307 …` and connect to that instead",
-    );
-  }
+  const forwardRefusal = CLIENT_ENGINES[engine].forwardRefusal;
+  if (forwarded && forwardRefusal !== undefined) throw new UsageError(forwardRefusal);
   let hostaddr: string | undefined;
   if (forwarded) {
     try {

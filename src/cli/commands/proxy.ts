@@ -1,8 +1,10 @@
+import { CLIENT_ENGINES } from "../../client/engines.js";
 import {
   loadProxyConfigFile,
   PROXY_DEFAULTS,
   type ProxyConfig,
   ProxyConfigError,
+  type ProxyEngine,
   parseHostPort,
   type TargetInput,
   validateTarget,
@@ -97,18 +99,11 @@ function proxyConfig(opts: ProxyOptions): ProxyConfig {
 
 /** How to connect through a listener, printed at start. */
 function howToConnect(
-  l: { engine: string; host: string; port: number; socketPath: string | undefined },
+  l: { engine: ProxyEngine; host: string; port: number; socketPath: string | undefined },
   user: string,
   database?: string,
 ): string {
-  const host = l.host.includes(":") ? l.host : l.host;
-  if (l.engine === "postgres") {
-    const db = database ? ` dbname=${database}` : "";
-    const via = l.socketPath ? ` (or host=${l.socketPath.replace(/\/\.s\.PGSQL\.\d+$/, "")})` : "";
-    return `psql "host=${host} port=${l.port}${db} user=${user}"${via}`;
-  }
-  const via = l.socketPath ? ` (or --socket=${l.socketPath})` : "";
-  return `mariadb -h ${host} -P ${l.port} --protocol=TCP -u ${user}${database ? ` -D ${database}` : ""}${via}`;
+  return CLIENT_ENGINES[l.engine].connectLine(l.host, l.port, user, database, l.socketPath);
 }
 
 /**

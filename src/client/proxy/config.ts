@@ -1,9 +1,10 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { isLoopbackHost } from "../../config/backendTls.js";
+import { CLIENT_ENGINES, type ClientEngine, clientEngineNamed, clientEngineNames } from "../engines.js";
 
 /** The wire protocol a target speaks. `mariadb` is an alias of `mysql`. */
-export type ProxyEngine = "postgres" | "mysql";
+export type ProxyEngine = ClientEngine;
 
 /** A bad flag or configuration value; the message names it and says what to write instead. */
 export class ProxyConfigError extends Error {
@@ -99,10 +100,11 @@ export function parseHostPort(value: string, flag: string, fallbackHost?: string
 }
 
 export function parseEngine(value: string | undefined, where: string): ProxyEngine {
-  const v = (value ?? "").toLowerCase();
-  if (v === "postgres" || v === "postgresql") return "postgres";
-  if (v === "mysql" || v === "mariadb") return "mysql";
-  throw new ProxyConfigError(`${where} must be postgres or mysql (mariadb), got "${value ?? ""}"`);
+  const engine = clientEngineNamed(value ?? "");
+  if (engine === undefined) {
+    throw new ProxyConfigError(`${where} must be ${clientEngineNames()}, got "${value ?? ""}"`);
+  }
+  return engine;
 }
 
 /** A target's fields as flags or a config file give them, unchecked. */
@@ -131,7 +133,7 @@ export function validateTarget(input: TargetInput, where: (field: string) => str
   const target = parseHostPort(input.target, where("target"));
   if (input.listen === undefined) {
     throw new ProxyConfigError(
-      `${where("listen")} is required (e.g. 127.0.0.1:${engine === "postgres" ? 6432 : 3307}, or 127.0.0.1:0 for any free port)`,
+      `${where("listen")} is required (e.g. 127.0.0.1:${CLIENT_ENGINES[engine].proxyPort}, or 127.0.0.1:0 for any free port)`,
     );
   }
   const listen = parseHostPort(input.listen, where("listen"), "127.0.0.1");
