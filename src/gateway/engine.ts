@@ -8,6 +8,7 @@ import type { LiveSessions } from "../sessions/live.js";
 import type { StatementAuditor } from "./audit/statementAudit.js";
 import type { Authenticator } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
+import type { Dialer } from "./dialer.js";
 import type { SessionIdentityWriter } from "./engines/postgres/identity.js";
 import type { GatewayMetrics } from "./metrics.js";
 
@@ -35,6 +36,8 @@ export interface ListenerContext {
   readonly audit?: StatementAuditor | undefined;
   /** PostgreSQL in transaction pooling mode: its settings (absent in session mode). */
   readonly transactionPool?: TransactionPoolConfig | undefined;
+  /** Opens every backend connection (logins, pools, cancels, version probes): TCP/TLS, or a test's fake. */
+  readonly dialer: Dialer;
 }
 
 export type RefusalReason = "throttled" | "out-of-descriptors";
