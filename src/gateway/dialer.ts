@@ -88,11 +88,16 @@ export const tcpDialer: Dialer = {
   secure: startBackendTls,
 };
 
-/** TLS over a backend connection: SNI with the host's name (never an address), verified when asked. */
+/**
+ * TLS over a backend connection: SNI with the host's name (never an address, RFC 6066 §3),
+ * verified when asked against the host as configured, name or address. (`host` is what Node
+ * checks the certificate against when there is no SNI name; without it Node checks "localhost".)
+ */
 export function startBackendTls(socket: Socket, tls: BackendTls): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const secure = tlsConnect({
       socket,
+      host: tls.host,
       servername: /^[\d.:]+$/.test(tls.host) ? undefined : tls.host,
       rejectUnauthorized: tls.verify,
       ...(tls.ca ? { ca: tls.ca } : {}),
