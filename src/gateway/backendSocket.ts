@@ -1,11 +1,13 @@
 import { readFileSync, statSync } from "node:fs";
-import { connect as netConnect, type Socket } from "node:net";
-import { destroySelf } from "./connection.js";
+import type { Socket } from "node:net";
+import type { BackendSpec } from "../instances/types.js";
+import { type BackendTls, dialBackend, tcpDialer } from "./dialer.js";
 
 /**
- * Opens the TCP connection to a backend within `timeoutMs`, for every engine. The socket
- * keeps a listener for 'error' for its whole life: a reset while nobody reads it (between
- * login steps, or after a refused login) must close it, not crash the process.
+ * Opens the TCP connection to a backend within `timeoutMs` with the production dialer, its
+ * failure worded by `unavailable` (for `iamdb proxy`'s targets; the gateway's engines dial
+ * through their listener context's dialer). The socket keeps a listener for 'error' for its
+ * whole life: a reset while nobody reads it must close it, not crash the process.
  */
 export function connectBackendTcp(
   host: string,
@@ -13,24 +15,8 @@ export function connectBackendTcp(
   timeoutMs: number,
   unavailable: (message: string) => Error,
 ): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = netConnect({ host, port, noDelay: true });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(unavailable(`backend ${host}:${port} did not accept a connection within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onError = (err: Error) => {
-      clearTimeout(timer);
-      reject(unavailable(`backend ${host}:${port} is unreachable: ${err.message}`));
-    };
-    socket.once("error", onError);
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      socket.off("error", onError);
-      // Not a closure: it would keep this promise's scope (timer, resolvers) for the socket's life.
-      socket.on("error", destroySelf);
-      resolve(socket);
-    });
+  return dialBackend(tcpDialer, { host, port }, timeoutMs).catch((err: Error) => {
+    throw unavailable(err.message);
   });
 }
 
@@ -48,4 +34,14 @@ export function backendCa(file: string): Buffer {
   const pem = readFileSync(file);
   caFiles.set(file, { mtimeMs: st.mtimeMs, size: st.size, pem });
   return pem;
+}
+
+/** How to secure a connection to `spec` (its CA file read through {@link backendCa}, so it may throw). */
+export function backendTls(spec: BackendSpec): BackendTls {
+  return {
+    host: spec.host,
+    port: spec.port,
+    verify: spec.tls === "verify-full",
+    ca: spec.caFile ? backendCa(spec.caFile) : undefined,
+  };
 }

@@ -8,6 +8,7 @@ import type { LiveSessions } from "../sessions/live.js";
 import type { StatementAuditor } from "./audit/statementAudit.js";
 import type { Authenticator } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
+import type { Dialer } from "./dialer.js";
 import type { GatewayMetrics } from "./metrics.js";
 
 /** What an engine needs to serve one connection; shared by every connection of a listener. */
@@ -34,6 +35,8 @@ export interface ListenerContext {
   readonly audit?: StatementAuditor | undefined;
   /** PostgreSQL in transaction pooling mode: its settings (absent in session mode). */
   readonly transactionPool?: TransactionPoolConfig | undefined;
+  /** Opens every backend connection (logins, pools, cancels, version probes): TCP/TLS, or a test's fake. */
+  readonly dialer: Dialer;
 }
 
 export type RefusalReason = "throttled" | "out-of-descriptors";

@@ -10,6 +10,7 @@ import { StatementAuditor } from "./audit/statementAudit.js";
 import { type Authenticator, RecheckPass } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
 import { DescriptorWatch } from "./descriptors.js";
+import { type Dialer, tcpDialer } from "./dialer.js";
 import type { Engine, GatewayEngines, SessionIdentityRecorder } from "./engine.js";
 import { type RunningListener, startListener } from "./listener.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -51,6 +52,8 @@ export interface GatewayOptions {
   readonly sessionIdentity?: ReadonlySet<string>;
   /** PostgreSQL instances in transaction pooling mode, with their pool settings. */
   readonly transactionPools?: ReadonlyMap<string, TransactionPoolConfig>;
+  /** How backend connections are opened: TCP and TLS (`tcpDialer`) unless a test scripts them. */
+  readonly dialer?: Dialer;
 }
 
 export interface RunningGateway {
@@ -165,6 +168,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         audit: auditors.get(identifier),
         identity: identities.get(identifier),
         transactionPool: options.transactionPools?.get(identifier),
+        dialer: options.dialer ?? tcpDialer,
       },
       instance.listen.host,
       instance.listen.port,

@@ -2,7 +2,7 @@
 // context keys in policies (resource tags, source IP, secure transport), a backend that
 // accepts but never answers, and either side of a session going away.
 import assert from "node:assert/strict";
-import { createServer, type Server, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -11,6 +11,7 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import type { GatewayLimits } from "../../src/config/types.js";
 import { generateAuthToken } from "../../src/index.js";
+import { ScriptedDialer } from "../helpers/dialers.js";
 import { pgClient, raw, readUntilClose, refusal, startupMessage, startupPacket } from "./clients.js";
 import { ACCOUNT, MACHINE_PG, REGION, startTestGateway, type TestGateway } from "./fixture.js";
 
@@ -122,23 +123,19 @@ describe("policy context at connect time", () => {
 });
 
 /**
- * A gateway whose backend accepts connections and never answers, with an IAM user allowed to
- * connect as iamdb_fault; `accepted` and `closed` tell what the backend saw.
+ * A gateway whose backend accepts connections and never answers (a dialer whose peer reads and
+ * stays silent), with an IAM user allowed to connect as iamdb_fault; `accepted` and `closed`
+ * tell what the backend saw.
  */
 async function silentBackendGateway(limits: Partial<GatewayLimits>) {
   const accepted: Socket[] = [];
   let closed = 0;
-  const silent: Server = createServer((socket) => {
-    accepted.push(socket);
-    socket.resume(); // read (and discard) the startup packet, so a close is seen
-    socket.on("close", () => closed++);
+  const silent = new ScriptedDialer((peer) => {
+    accepted.push(peer);
+    peer.resume(); // read (and discard) the startup packet, so a close is seen
+    peer.on("close", () => closed++);
   });
-  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-  const port = (silent.address() as { port: number }).port;
-  const slow = await startTestGateway({
-    backend: { host: "127.0.0.1", port, database: "test", tls: "disable", adminUser: "postgres" },
-    limits,
-  });
+  const slow = await startTestGateway({ dialer: silent, limits });
   const c = await slow.userWithAccess("jane", "iamdb_fault");
   await slow.accounts.put("pg1", "iamdb_fault", "irrelevant");
   const t = generateAuthToken({
@@ -155,8 +152,7 @@ async function silentBackendGateway(limits: Partial<GatewayLimits>) {
     closed: () => closed,
     async close() {
       await slow.close();
-      silent.close();
-      for (const s of accepted) s.destroy();
+      await silent.close();
     },
   };
 }

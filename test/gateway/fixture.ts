@@ -8,6 +8,7 @@ import { postgresAccounts } from "../../src/engines/postgres/provision.js";
 import { gatewayEngines } from "../../src/engines/registry.js";
 import { Authenticator } from "../../src/gateway/authenticate.js";
 import { AuthLog, type NoiseLimits } from "../../src/gateway/authLog.js";
+import type { Dialer } from "../../src/gateway/dialer.js";
 import { type RunningGateway, startGateway } from "../../src/gateway/gateway.js";
 import { GatewayMetrics } from "../../src/gateway/metrics.js";
 import { SecretBox } from "../../src/iam/secret-box.js";
@@ -83,6 +84,8 @@ export interface GatewayFixtureOptions {
   now?: () => Date;
   /** PostgreSQL transaction pooling (session mode when absent). */
   transactionPool?: TransactionPoolConfig;
+  /** How the gateway opens backend connections (test/helpers/dialers.ts); TCP and TLS when absent. */
+  dialer?: Dialer;
 }
 
 /** What differs between the engines' fixtures: the instance, its backend, and how a DB user is provisioned. */
@@ -170,6 +173,7 @@ export async function startGatewayFixture(
     changes: store.changes,
     refreshInstances: () => registry.reload(),
     ...(options.audit ? { audit: new Map([[id, options.audit]]) } : {}),
+    ...(options.dialer ? { dialer: options.dialer } : {}),
   });
   const port = gateway.listeners.get(id)?.port ?? 0;
   registry.setListen(id, { host: "127.0.0.1", port }, port);

@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
-import { connect as tlsConnect } from "node:tls";
-import { backendCa, connectBackendTcp } from "../../gateway/backendSocket.js";
+import { backendTls } from "../../gateway/backendSocket.js";
+import { BackendDialError, type Dialer, dialBackend, tcpDialer } from "../../gateway/dialer.js";
 import { ConnectionClosed, EventQueue } from "../../gateway/queue.js";
 import type { BackendSpec } from "../../instances/types.js";
 import {
@@ -60,7 +60,7 @@ const capabilityNames = (flags: number) =>
     .join(", ");
 
 /**
- * Connects to the backend and logs in as `login.username` with the gateway-held password,
+ * Connects to the backend through `dialer` and logs in as `login.username` with the gateway-held password,
  * answering mysql_native_password, caching_sha2_password (fast path; full authentication
  * over TLS or with the server's RSA key) and sha256_password, switching plugins when the
  * backend asks. The session flags the client chose are passed on unchanged, so the bytes
@@ -73,13 +73,14 @@ export async function mysqlBackendLogin(
   spec: BackendSpec,
   login: MysqlLogin,
   timeoutMs: number,
+  dialer: Dialer = tcpDialer,
 ): Promise<MysqlBackendSession> {
-  let socket = await connectBackendTcp(
-    spec.host,
-    spec.port,
-    timeoutMs,
-    (m) => new MysqlBackendError(m, "unavailable"),
-  );
+  let socket: Socket;
+  try {
+    socket = await dialBackend(dialer, spec, timeoutMs);
+  } catch (err) {
+    throw err instanceof BackendDialError ? new MysqlBackendError(err.message, "unavailable") : err;
+  }
   const parser = new PacketParser(16 * 1024 * 1024);
   const queue = new EventQueue<PacketEvent>();
   const onData = (chunk: Buffer) => queue.push(parser.push(chunk));
@@ -139,7 +140,7 @@ export async function mysqlBackendLogin(
       caps |= Capability.SSL;
       socket.write(encodePacket(seq++, sslRequest(caps, login.charset)));
       detach(socket);
-      socket = await startTls(socket, spec);
+      socket = await startTls(socket, spec, dialer);
       attach(socket);
       secure = true;
     }
@@ -238,27 +239,11 @@ export async function mysqlBackendLogin(
   }
 }
 
-function startTls(socket: Socket, spec: BackendSpec): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const secure = tlsConnect({
-      socket,
-      servername: /^[\d.:]+$/.test(spec.host) ? undefined : spec.host,
-      rejectUnauthorized: spec.tls === "verify-full",
-      ...(spec.caFile ? { ca: backendCa(spec.caFile) } : {}),
-    });
-    const onError = (err: Error) => {
-      secure.destroy();
-      reject(
-        new MysqlBackendError(
-          `TLS to backend ${spec.host}:${spec.port} failed: ${err.message}`,
-          "unavailable",
-        ),
-      );
-    };
-    secure.once("error", onError);
-    secure.once("secureConnect", () => {
-      secure.off("error", onError);
-      resolve(secure as unknown as Socket);
-    });
-  });
+/** TLS over the backend connection through `dialer`, after the SSLRequest packet. */
+async function startTls(socket: Socket, spec: BackendSpec, dialer: Dialer): Promise<Socket> {
+  try {
+    return await dialer.secure(socket, backendTls(spec));
+  } catch (err) {
+    throw err instanceof BackendDialError ? new MysqlBackendError(err.message, "unavailable") : err;
+  }
 }

@@ -216,6 +216,7 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
       instance,
       Math.min(VERSION_WAIT_MS, ctx.limits.loginTimeoutMs / 4),
       ctx.limits.backendConnectTimeoutMs,
+      ctx.dialer,
     );
     this.raw.write(
       encodePacket(
@@ -317,6 +318,7 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
           }),
         },
         ctx.limits.backendConnectTimeoutMs,
+        ctx.dialer,
       );
     } catch (err) {
       const e = err instanceof MysqlBackendError ? err : new MysqlBackendError(String(err), "protocol");
@@ -603,7 +605,7 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
       };
       let fresh: MysqlBackendSession;
       try {
-        fresh = await mysqlBackendLogin(now.backend, next, ctx.limits.backendConnectTimeoutMs);
+        fresh = await mysqlBackendLogin(now.backend, next, ctx.limits.backendConnectTimeoutMs, ctx.dialer);
       } catch (err) {
         release?.();
         const message = err instanceof Error ? err.message : String(err);

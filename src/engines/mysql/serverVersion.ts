@@ -1,4 +1,4 @@
-import { connectBackendTcp } from "../../gateway/backendSocket.js";
+import { type Dialer, dialBackend, tcpDialer } from "../../gateway/dialer.js";
 import type { BackendSpec, DbEngine } from "../../instances/types.js";
 import { PacketParser, parseErrPacket, parseServerHandshake } from "../../wire/mysql/index.js";
 
@@ -20,13 +20,17 @@ export function announcedVersion(backendVersion: string): string {
 }
 
 /**
- * Connects to the backend and reads its greeting (HandshakeV10, sent before any
+ * Connects to the backend through `dialer` and reads its greeting (HandshakeV10, sent before any
  * authentication) for the server version, then hangs up. Rejects when the backend cannot
  * be reached in time or greets with an error (too many connections, host blocked).
  * @see https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase_packets_protocol_handshake_v10.html
  */
-export async function readBackendVersion(spec: BackendSpec, timeoutMs: number): Promise<string> {
-  const socket = await connectBackendTcp(spec.host, spec.port, timeoutMs, (m) => new Error(m));
+export async function readBackendVersion(
+  spec: BackendSpec,
+  timeoutMs: number,
+  dialer: Dialer = tcpDialer,
+): Promise<string> {
+  const socket = await dialBackend(dialer, spec, timeoutMs);
   try {
     return await new Promise<string>((resolve, reject) => {
       const parser = new PacketParser(64 * 1024);
@@ -82,12 +86,13 @@ export class ServerVersions {
     instance: { identifier: string; engine: DbEngine; backend: BackendSpec },
     waitMs: number,
     probeTimeoutMs: number,
+    dialer: Dialer = tcpDialer,
   ): Promise<string> {
     const known = this.#known.get(instance.identifier);
     if (known !== undefined) return known;
     let probe = this.#probing.get(instance.identifier);
     if (probe === undefined) {
-      probe = this.read(instance.backend, probeTimeoutMs)
+      probe = this.read(instance.backend, probeTimeoutMs, dialer)
         .then((v) => this.learned(instance.identifier, v))
         // Unreachable now: the fallback is announced, and a later client probes again.
         .catch(() => undefined)

@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
-import { connect as tlsConnect } from "node:tls";
-import { backendCa, connectBackendTcp } from "../../gateway/backendSocket.js";
+import { backendTls } from "../../gateway/backendSocket.js";
+import { BackendDialError, type Dialer, dialBackend, tcpDialer } from "../../gateway/dialer.js";
 import { ConnectionClosed, EventQueue } from "../../gateway/queue.js";
 import type { BackendSpec } from "../../instances/types.js";
 import {
@@ -83,21 +83,25 @@ function within<T>(work: Promise<T>, ms: number, onTimeout: () => void, error: (
 }
 
 /**
- * Opens a connection to the backend, with TLS when the instance asks for it, within
- * `timeoutMs` in all (connect, SSL negotiation, TLS handshake). The socket returned keeps a
- * listener for 'error' for its whole life: a reset while nobody reads it must close it, not
- * crash the process.
+ * Opens a connection to the backend through `dialer`, with TLS when the instance asks for it,
+ * within `timeoutMs` in all (connect, SSL negotiation, TLS handshake). The socket returned
+ * keeps a listener for 'error' for its whole life: a reset while nobody reads it must close
+ * it, not crash the process.
  */
-export async function openBackend(spec: BackendSpec, timeoutMs: number): Promise<Socket> {
+export async function openBackend(
+  spec: BackendSpec,
+  timeoutMs: number,
+  dialer: Dialer = tcpDialer,
+): Promise<Socket> {
   // Read before connecting: a missing CA file must not leave a half-open socket behind.
-  const ca = spec.tls !== "disable" && spec.caFile ? backendCa(spec.caFile) : undefined;
-  const socket = await connectBackendTcp(
-    spec.host,
-    spec.port,
-    timeoutMs,
-    (m) => new BackendLoginError(m, "unavailable"),
-  );
-  if (spec.tls === "disable") return socket;
+  const tls = spec.tls !== "disable" ? backendTls(spec) : undefined;
+  let socket: Socket;
+  try {
+    socket = await dialBackend(dialer, spec, timeoutMs);
+  } catch (err) {
+    throw err instanceof BackendDialError ? new BackendLoginError(err.message, "unavailable") : err;
+  }
+  if (tls === undefined) return socket;
   const negotiate = async (): Promise<Socket> => {
     socket.write(sslRequest());
     const answer = await readByte(socket);
@@ -107,27 +111,11 @@ export async function openBackend(spec: BackendSpec, timeoutMs: number): Promise
         "unavailable",
       );
     }
-    return new Promise((resolve, reject) => {
-      const secure = tlsConnect({
-        socket,
-        servername: /^[\d.:]+$/.test(spec.host) ? undefined : spec.host,
-        rejectUnauthorized: spec.tls === "verify-full",
-        ...(ca ? { ca } : {}),
-      });
-      secure.on("error", () => secure.destroy());
-      secure.once("secureConnect", () => {
-        secure.off("error", onError);
-        resolve(secure as unknown as Socket);
-      });
-      const onError = (err: Error) =>
-        reject(
-          new BackendLoginError(
-            `TLS to backend ${spec.host}:${spec.port} failed: ${err.message}`,
-            "unavailable",
-          ),
-        );
-      secure.once("error", onError);
-    });
+    try {
+      return await dialer.secure(socket, tls);
+    } catch (err) {
+      throw err instanceof BackendDialError ? new BackendLoginError(err.message, "unavailable") : err;
+    }
   };
   try {
     return await within(
@@ -249,8 +237,13 @@ export async function backendLogin(
 }
 
 /** Sends a CancelRequest to the backend on a connection of its own, as PostgreSQL requires. */
-export function sendBackendCancel(spec: BackendSpec, timeoutMs: number, cancel: Buffer): void {
-  openBackend(spec, timeoutMs)
+export function sendBackendCancel(
+  spec: BackendSpec,
+  timeoutMs: number,
+  cancel: Buffer,
+  dialer: Dialer = tcpDialer,
+): void {
+  openBackend(spec, timeoutMs, dialer)
     .then((s) => {
       s.end(cancel);
       setTimeout(() => s.destroy(), timeoutMs).unref();

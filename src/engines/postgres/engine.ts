@@ -388,7 +388,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
     let session: Awaited<ReturnType<typeof backendLogin>>;
     const login = async () =>
       backendLogin(
-        await openBackend(spec, ctx.limits.backendConnectTimeoutMs),
+        await openBackend(spec, ctx.limits.backendConnectTimeoutMs, ctx.dialer),
         forwarded,
         auth.backendPassword,
         ctx.limits.backendConnectTimeoutMs,
@@ -513,7 +513,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
     const server = `${spec.host}:${spec.port}`;
     const open = async (): Promise<TxBackend> => {
       const session = await backendLogin(
-        await openBackend(spec, timeoutMs),
+        await openBackend(spec, timeoutMs, ctx.dialer),
         loginParameters,
         auth.backendPassword,
         timeoutMs,
@@ -590,7 +590,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
         send: (pid, secret) => {
           const target = relay?.backend;
           if (target === undefined || target.processId !== pid) return;
-          openBackend(spec, timeoutMs)
+          openBackend(spec, timeoutMs, ctx.dialer)
             .then((s) => {
               if (relay?.backend === target) s.end(cancelRequest(pid, secret));
               else s.destroy();
@@ -743,7 +743,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
         processId: backend.processId,
         secretKey: backend.secretKey,
         send: (pid, secret) =>
-          sendBackendCancel(spec, ctx.limits.backendConnectTimeoutMs, cancelRequest(pid, secret)),
+          sendBackendCancel(spec, ctx.limits.backendConnectTimeoutMs, cancelRequest(pid, secret), ctx.dialer),
       },
       ctx.fleet?.memberNo,
     );
