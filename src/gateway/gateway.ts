@@ -17,6 +17,7 @@ import { SessionIdentityWriter } from "./engines/postgres/identity.js";
 import type { BackendPool } from "./engines/postgres/pool.js";
 import { type RunningListener, startListener } from "./listener.js";
 import type { GatewayMetrics } from "./metrics.js";
+import { countFailuresByCause } from "./refusal.js";
 import { Sessions } from "./sessions.js";
 
 /**
@@ -100,7 +101,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     pool ??= newBackendPool(options.limits);
     return pool;
   };
-  options.authLog.onFailure((instance, cause) => options.metrics.loginEnded(instance, cause));
+  countFailuresByCause(options);
   const live = new LiveSessions();
   const base = options.limits.limits;
   const limiter = new LoginLimiter({
