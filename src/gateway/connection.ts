@@ -9,7 +9,14 @@ import type { AuthAttempt } from "./authLog.js";
 import type { ListenerContext, RefusalReason } from "./engine.js";
 import type { LoginFailureCause } from "./outcome.js";
 import { ConnectionClosed, EventQueue } from "./queue.js";
-import { type Refusal, type RefusalSubject, Refused, recordRefusal } from "./refusal.js";
+import {
+  applyRefusal,
+  type Refusal,
+  type RefusalEncoder,
+  type RefusalSubject,
+  Refused,
+  recordRefusal,
+} from "./refusal.js";
 
 /** The start of a termination's message to the client, by why iamdb ends the session. */
 function terminationLead(t: Termination): string {
@@ -74,7 +81,7 @@ export function newAttempt(socket: Socket, instance: DbInstance): AuthAttempt {
 export function refuseThrottled(
   socket: Socket,
   ctx: ListenerContext,
-  encode: (refusal: Refusal, subject: RefusalSubject) => Buffer,
+  encode: RefusalEncoder<never>,
   reason: RefusalReason = "throttled",
 ): void {
   const attempt = newAttempt(socket, ctx.instance());
@@ -85,15 +92,15 @@ export function refuseThrottled(
         ? "the gateway is running out of file descriptors (see iamdb_accept_errors_total and stderr); raise the open-file limit; the client should retry with backoff"
         : "too many connections are logging in at once (maxPendingLogins / maxPendingLoginsPerSource); the client should retry with backoff",
   };
-  recordRefusal(ctx, attempt, refusal, false);
-  socket.end(
-    encode(refusal, {
-      stage: "accept",
-      dbUser: "",
-      clientAddress: socket.remoteAddress ?? "",
-      correlationId: attempt.correlationId,
-    }),
-  );
+  const subject: RefusalSubject = {
+    stage: "accept",
+    dbUser: "",
+    clientAddress: socket.remoteAddress ?? "",
+    correlationId: attempt.correlationId,
+  };
+  const bytes = applyRefusal(ctx, attempt, refusal, subject, encode, false);
+  if (bytes === undefined) socket.end();
+  else socket.end(bytes);
   socket.on("error", destroySelf);
   setTimeout(() => socket.destroy(), 1000).unref();
 }
@@ -249,6 +256,8 @@ export abstract class LoginConnection<Event, Own = never> {
     }
   }
 
+  readonly #encode: RefusalEncoder<Own> = (refusal, subject) => this.refusalBytes(refusal, subject);
+
   /** Counts the attempt in IamDbAuthConnectionRequests: the client presented its token (once per attempt). */
   protected countRequest(): void {
     if (this.#requestCounted) return;
@@ -275,18 +284,19 @@ export abstract class LoginConnection<Event, Own = never> {
    * protocol error from the engine's refusal table, sent before the socket closes.
    */
   protected refuse(refusal: Refusal<Own>): void {
-    this.#record(refusal);
-    log().debug(
-      { correlationId: this.attempt.correlationId, instance: this.instance.identifier, cause: refusal.cause },
-      "login refused",
-    );
-    const bytes = this.refusalBytes(refusal, {
+    const subject: RefusalSubject = {
       stage: this.stage,
       dbUser: this.attempt.dbUser ?? "",
       database: this.database(),
       clientAddress: this.clientAddress(),
       correlationId: this.attempt.correlationId,
-    });
+    };
+    const bytes = applyRefusal(this.ctx, this.attempt, refusal, subject, this.#encode, this.#requestCounted);
+    this.#requestCounted = true;
+    log().debug(
+      { correlationId: this.attempt.correlationId, instance: this.instance.identifier, cause: refusal.cause },
+      "login refused",
+    );
     if (bytes === undefined) {
       this.ended ??= refusal.detail;
       this.destroy();

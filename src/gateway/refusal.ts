@@ -79,6 +79,26 @@ export function countFailuresByCause(sinks: RefusalSinks): void {
 }
 
 /**
+ * The refusal edge, whole: logs and counts `refusal` ({@link recordRefusal}) and returns the
+ * bytes of the protocol error the engine's table makes of it (`encode`), or undefined when
+ * there is nobody to tell. Every login an engine refuses goes through here.
+ */
+export function applyRefusal<Own>(
+  sinks: RefusalSinks,
+  attempt: AuthAttempt,
+  refusal: Refusal<Own>,
+  subject: RefusalSubject,
+  encode: RefusalEncoder<Own>,
+  requestCounted: boolean,
+): Buffer | undefined {
+  recordRefusal(sinks, attempt, refusal, requestCounted);
+  return encode(refusal, subject);
+}
+
+/** An engine's refusal table, encoded: the bytes to send, or undefined when nobody listens. */
+export type RefusalEncoder<Own> = (refusal: Refusal<Own>, subject: RefusalSubject) => Buffer | undefined;
+
+/**
  * Logs and counts one refusal, the same for every cause on every engine: one auth-log line
  * (counted by cause, see {@link countFailuresByCause}); for a cause that is an IAM
  * authentication, one failure in RDS's IamDbAuthConnectionFailure family for it, and one

@@ -38,7 +38,7 @@ import {
   mysqlBackendLogin,
 } from "./backendLogin.js";
 import { readChangeUserToken } from "./changeUser.js";
-import { mysqlRefusal } from "./refusals.js";
+import { mysqlRefusalPacket } from "./refusals.js";
 import { ServerVersions } from "./serverVersion.js";
 
 /**
@@ -109,23 +109,8 @@ export class MysqlEngine implements Engine {
 
   refuse(socket: Socket, ctx: ListenerContext, reason: RefusalReason): void {
     // What mysqld sends instead of its handshake when it is out of connections.
-    refuseThrottled(
-      socket,
-      ctx,
-      (refusal, subject) => mysqlRefusalPacket(0, refusal, subject) ?? Buffer.alloc(0),
-      reason,
-    );
+    refuseThrottled(socket, ctx, (refusal, subject) => mysqlRefusalPacket(0, refusal, subject), reason);
   }
-}
-
-/** The ERR packet (sequence id `seq`) a refusal becomes: MySQL's refusal table, encoded. */
-function mysqlRefusalPacket(
-  seq: number,
-  refusal: Refusal<ErrInfo>,
-  subject: RefusalSubject,
-): Buffer | undefined {
-  const e = mysqlRefusal(refusal, subject);
-  return e === undefined ? undefined : encodePacket(seq, errPacket(e.code, e.message, e.sqlState));
 }
 
 class MysqlConnection extends LoginConnection<PacketEvent, ErrInfo> {

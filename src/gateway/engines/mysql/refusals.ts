@@ -1,5 +1,11 @@
 import type { FailureCause } from "../../../token/causes.js";
-import { type ErrInfo, ErrorCode, MysqlSqlState } from "../../../wire/mysql/index.js";
+import {
+  type ErrInfo,
+  ErrorCode,
+  encodePacket,
+  errPacket,
+  MysqlSqlState,
+} from "../../../wire/mysql/index.js";
 import type { Refusal, RefusalSubject } from "../../refusal.js";
 
 /** What an ERR packet says: its error number, SQLSTATE (none before the handshake) and message. */
@@ -12,6 +18,15 @@ export interface MysqlError {
 /** What a client without TLS is told, with the fix. */
 export const INSECURE_TRANSPORT_MESSAGE =
   "Connections using insecure transport are prohibited: IAM authentication requires TLS (connect with --ssl-ca=<the iamdb CA file> --ssl-verify-server-cert)";
+
+/**
+ * MySQL's refusal table, encoded: the ERR packet with sequence id `seq` (the one after the
+ * client's last packet; 0 before the greeting), or undefined when nobody listens.
+ */
+export function mysqlRefusalPacket(seq: number, r: Refusal<ErrInfo>, s: RefusalSubject): Buffer | undefined {
+  const e = mysqlRefusal(r, s);
+  return e === undefined ? undefined : encodePacket(seq, errPacket(e.code, e.message, e.sqlState));
+}
 
 /**
  * MySQL's refusal table: the ERR packet each refusal becomes, in mysqld's own words where it

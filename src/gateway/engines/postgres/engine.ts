@@ -32,7 +32,7 @@ import {
   sharedName,
   sharedParameterStatus,
 } from "./pool.js";
-import { type PostgresOwnError, postgresRefusal } from "./refusals.js";
+import { type PostgresOwnError, postgresRefusalBytes } from "./refusals.js";
 import { SessionRelay } from "./relay.js";
 import { REAPPLIED_REPORTED } from "./sqlEffects.js";
 import { BorrowTimeoutError, TransactionPool, type TxBackend } from "./txPool.js";
@@ -146,12 +146,6 @@ export class PostgresEngine implements Engine {
   }
 }
 
-/** The ErrorResponse a refusal becomes (PostgreSQL's refusal table, encoded). */
-function postgresRefusalBytes(refusal: Refusal<PostgresOwnError>, subject: RefusalSubject): Buffer {
-  const fields = postgresRefusal(refusal, subject);
-  return fields === undefined ? Buffer.alloc(0) : errorResponse(fields);
-}
-
 class PostgresConnection extends LoginConnection<FrontendEvent, PostgresOwnError> {
   readonly #parser = new FrontendParser();
   #first = true;
@@ -190,8 +184,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent, PostgresOwnError
   }
 
   protected refusalBytes(refusal: Refusal<PostgresOwnError>, subject: RefusalSubject): Buffer | undefined {
-    const fields = postgresRefusal(refusal, subject);
-    return fields === undefined ? undefined : errorResponse(fields);
+    return postgresRefusalBytes(refusal, subject);
   }
 
   /** As PostgreSQL prints the host in its pg_hba.conf refusal. */

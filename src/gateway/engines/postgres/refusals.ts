@@ -1,5 +1,5 @@
 import type { FailureCause } from "../../../token/causes.js";
-import { type ErrorFields, SqlState } from "../../../wire/postgres/index.js";
+import { type ErrorFields, errorResponse, SqlState } from "../../../wire/postgres/index.js";
 import type { Refusal, RefusalSubject } from "../../refusal.js";
 
 /** An error a PostgreSQL client sees as it is: the backend's own refusal, or one the codec worded. */
@@ -28,6 +28,12 @@ const fatal = (
   ...(more.detail === undefined ? {} : { detail: more.detail }),
   ...(more.hint === undefined ? {} : { hint: more.hint }),
 });
+
+/** PostgreSQL's refusal table, encoded: the ErrorResponse to send, or undefined when nobody listens. */
+export function postgresRefusalBytes(r: Refusal<PostgresOwnError>, s: RefusalSubject): Buffer | undefined {
+  const fields = postgresRefusal(r, s);
+  return fields === undefined ? undefined : errorResponse(fields);
+}
 
 /**
  * PostgreSQL's refusal table: the FATAL ErrorResponse each refusal becomes, in the server's
