@@ -7,8 +7,16 @@ import type { Termination } from "../sessions/live.js";
 import type { LoginResult } from "./authenticate.js";
 import type { AuthAttempt } from "./authLog.js";
 import type { ListenerContext, RefusalReason } from "./engine.js";
-import { classify, type LoginFailureCause } from "./outcome.js";
+import type { LoginFailureCause } from "./outcome.js";
 import { ConnectionClosed, EventQueue } from "./queue.js";
+import {
+  applyRefusal,
+  type Refusal,
+  type RefusalEncoder,
+  type RefusalSubject,
+  Refused,
+  recordRefusal,
+} from "./refusal.js";
 
 /** The start of a termination's message to the client, by why iamdb ends the session. */
 function terminationLead(t: Termination): string {
@@ -65,27 +73,34 @@ export function newAttempt(socket: Socket, instance: DbInstance): AuthAttempt {
 }
 
 /**
- * Refuses a connection beyond the admission caps: counted and logged as RDS counts a
- * throttled attempt, `refusal` (the protocol's own "too many connections") sent, and the
- * socket closed even if the client never does (it is outside the caps).
+ * Refuses a connection beyond the admission caps, before any handshake: logged and counted
+ * as RDS counts a throttled attempt (through the one refusal edge), the engine's
+ * pre-handshake "too many connections" (`encode`, its refusal table at stage "accept") sent,
+ * and the socket closed even if the client never does (it is outside the caps).
  */
 export function refuseThrottled(
   socket: Socket,
   ctx: ListenerContext,
-  refusal: Buffer,
+  encode: RefusalEncoder<never>,
   reason: RefusalReason = "throttled",
 ): void {
-  const instance = ctx.instance();
-  ctx.metrics.request(instance.identifier);
-  ctx.metrics.failure(instance.identifier, classify("throttled").kind);
-  ctx.authLog.failure(
-    newAttempt(socket, instance),
-    "throttled",
-    reason === "out-of-descriptors"
-      ? "the gateway is running out of file descriptors (see iamdb_accept_errors_total and stderr); raise the open-file limit; the client should retry with backoff"
-      : "too many connections are logging in at once (maxPendingLogins / maxPendingLoginsPerSource); the client should retry with backoff",
-  );
-  socket.end(refusal);
+  const attempt = newAttempt(socket, ctx.instance());
+  const refusal: Refusal = {
+    cause: "throttled",
+    detail:
+      reason === "out-of-descriptors"
+        ? "the gateway is running out of file descriptors (see iamdb_accept_errors_total and stderr); raise the open-file limit; the client should retry with backoff"
+        : "too many connections are logging in at once (maxPendingLogins / maxPendingLoginsPerSource); the client should retry with backoff",
+  };
+  const subject: RefusalSubject = {
+    stage: "accept",
+    dbUser: "",
+    clientAddress: socket.remoteAddress ?? "",
+    correlationId: attempt.correlationId,
+  };
+  const bytes = applyRefusal(ctx, attempt, refusal, subject, encode, false);
+  if (bytes === undefined) socket.end();
+  else socket.end(bytes);
   socket.on("error", destroySelf);
   setTimeout(() => socket.destroy(), 1000).unref();
 }
@@ -101,7 +116,7 @@ export function refuseThrottled(
  * Nothing a session keeps after the login (socket listeners, the relay's callbacks) may
  * close over this object: it holds the handshake's state, which should be collected.
  */
-export abstract class LoginConnection<Event> {
+export abstract class LoginConnection<Event, Own = never> {
   readonly raw: Socket;
   /** The client socket: `raw`, or the TLS socket over it after the upgrade. */
   protected socket: Socket;
@@ -122,6 +137,10 @@ export abstract class LoginConnection<Event> {
   #login: Extract<LoginResult, { ok: true }> | undefined;
   /** The login's place under maxSessionsPerPrincipal: given to its session, or released when none starts. */
   #reservation: (() => void) | undefined;
+  /** Whether the attempt was counted in IamDbAuthConnectionRequests (the client presented its token). */
+  #requestCounted = false;
+  /** Whether the login became a relayed session (a later failure is no refusal to tell the client). */
+  #relaying = false;
 
   constructor(
     raw: Socket,
@@ -137,12 +156,17 @@ export abstract class LoginConnection<Event> {
   protected abstract onChunk(chunk: Buffer): void;
   /** The protocol's handshake through to the relay, or a refusal. */
   protected abstract handshake(): Promise<void>;
-  /** The protocol's fatal error for a failure on the gateway's side, saying `message`. */
-  protected abstract serverError(message: string): Buffer;
-  /** The protocol's "authentication failed" for the login user, as the database words it. */
-  protected abstract authFailed(): Buffer;
-  /** The protocol's "too many connections", saying `message` (a login limit refused the login). */
-  protected abstract tooManyConnections(message: string): Buffer;
+  /**
+   * The engine's refusal table, applied: the bytes of the protocol error `refusal` becomes
+   * for `subject`, or undefined when there is nobody to tell.
+   */
+  protected abstract refusalBytes(refusal: Refusal<Own>, subject: RefusalSubject): Buffer | undefined;
+  /** Where the client is, as the database prints it in its refusals. */
+  protected abstract clientAddress(): string;
+  /** The database the client named, when the protocol names one before the login. */
+  protected database(): string | undefined {
+    return undefined;
+  }
 
   /** Why the client closed, as logged; an engine may say more for a stage. */
   protected closedReason(): string {
@@ -160,7 +184,7 @@ export abstract class LoginConnection<Event> {
   readonly #onHangUp = () => {
     if (this.ended !== undefined) return;
     this.ended = `client closed the connection during ${this.stage}`;
-    this.ctx.authLog.failure(this.attempt, "client-closed", this.ended);
+    this.#record({ cause: "client-closed", detail: this.ended });
   };
 
   protected attach(socket: Socket): void {
@@ -185,18 +209,32 @@ export abstract class LoginConnection<Event> {
     try {
       await this.handshake();
     } catch (err) {
-      if (err instanceof ConnectionClosed) {
+      if (err instanceof Refused) {
+        // A step of the handshake refused the login: the edge sends it, as any other.
+        this.refuse(err.refusal);
+      } else if (err instanceof ConnectionClosed) {
+        // The client left, or does not speak the protocol in plaintext (a TLS handshake that
+        // failed), or the login timer went off while we waited for the client: nothing to say.
         if (!(err.cause === "client-closed" && this.silentHangUp()))
-          this.ctx.authLog.failure(this.attempt, err.cause, err.reason);
+          this.#record({ cause: err.cause, detail: err.reason });
+        this.destroy();
       } else {
-        this.ctx.authLog.failure(this.attempt, "internal-error", `internal error: ${(err as Error).message}`);
         // A bug of ours: the stack goes to the operational log (the auth log keeps its one line).
         log().error(
           { err, correlationId: this.attempt.correlationId, instance: this.instance.identifier },
           "a login ended with an internal error",
         );
+        const refusal: Refusal<Own> = {
+          cause: "internal-error",
+          detail: `internal error: ${(err as Error).message}`,
+          message:
+            "could not log in: internal error in the gateway; retry, and tell the operator if it persists",
+        };
+        if (this.#relaying || this.ended !== undefined) {
+          this.#record(refusal);
+          this.destroy();
+        } else this.refuse(refusal);
       }
-      this.destroy();
     } finally {
       clearTimeout(this.#timer);
       // No session took the login's place under the limits: give it back.
@@ -214,15 +252,55 @@ export abstract class LoginConnection<Event> {
     this.#abortUpgrade?.(timeout);
     if ((this.stage === "authenticating" || this.stage === "backend") && this.ended === undefined) {
       // Nobody awaits the queue now: end the attempt here; the flow stops at its next step.
-      this.ended = timeout.reason;
-      this.ctx.authLog.failure(this.attempt, "login-timeout", timeout.reason);
-      this.closeWith(
-        this.serverError(
-          `could not log in within the login timeout (iamdb correlation id ${this.attempt.correlationId})`,
-        ),
-        timeout.reason,
-      );
+      this.refuse({ cause: "login-timeout", detail: timeout.reason });
     }
+  }
+
+  readonly #encode: RefusalEncoder<Own> = (refusal, subject) => this.refusalBytes(refusal, subject);
+
+  /** Counts the attempt in IamDbAuthConnectionRequests: the client presented its token (once per attempt). */
+  protected countRequest(): void {
+    if (this.#requestCounted) return;
+    this.#requestCounted = true;
+    this.ctx.metrics.request(this.instance.identifier);
+  }
+
+  /** The auth-log line and the metrics of a refusal (the one shared {@link recordRefusal}). */
+  #record(refusal: Refusal<Own>): void {
+    recordRefusal(this.ctx, this.attempt, refusal, this.#requestCounted);
+    this.#requestCounted = true;
+  }
+
+  /** Refuses a request the protocol never answers (a cancel request): logged and counted, then closed. */
+  protected refuseUnanswered(refusal: Refusal<Own>): void {
+    this.#record(refusal);
+    this.ended ??= refusal.detail;
+    this.destroy();
+  }
+
+  /**
+   * The refusal edge: every login the gateway refuses ends here, a typed cause in; out come
+   * the auth-log line and the metrics (the same for every cause and engine) and the client's
+   * protocol error from the engine's refusal table, sent before the socket closes.
+   */
+  protected refuse(refusal: Refusal<Own>): void {
+    const subject: RefusalSubject = {
+      stage: this.stage,
+      dbUser: this.attempt.dbUser ?? "",
+      database: this.database(),
+      clientAddress: this.clientAddress(),
+      correlationId: this.attempt.correlationId,
+    };
+    const bytes = applyRefusal(this.ctx, this.attempt, refusal, subject, this.#encode, this.#requestCounted);
+    this.#requestCounted = true;
+    log().debug(
+      { correlationId: this.attempt.correlationId, instance: this.instance.identifier, cause: refusal.cause },
+      "login refused",
+    );
+    if (bytes === undefined) {
+      this.ended ??= refusal.detail;
+      this.destroy();
+    } else this.closeWith(bytes, refusal.detail);
   }
 
   protected destroy(): void {
@@ -303,14 +381,11 @@ export abstract class LoginConnection<Event> {
       });
     } catch (err) {
       // The IAM store or the DB-account file failed: a server error, never a crash.
-      ctx.authLog.failure(
-        this.attempt,
-        "internal-error",
-        `authentication could not complete: ${(err as Error).message}`,
-      );
-      ctx.metrics.failure(this.instance.identifier, "ServerError");
-      const message = `could not authenticate (iamdb correlation id ${this.attempt.correlationId})`;
-      this.closeWith(this.serverError(message), message);
+      this.refuse({
+        cause: "internal-error",
+        detail: `authentication could not complete: ${(err as Error).message}`,
+        message: "could not authenticate",
+      });
       return undefined;
     }
     if (this.ended !== undefined) return undefined;
@@ -326,9 +401,7 @@ export abstract class LoginConnection<Event> {
       if (admitted.ok && this.ended !== undefined) admitted.release();
       if (this.ended !== undefined) return undefined;
       if (!admitted.ok) {
-        ctx.authLog.failure(this.attempt, "throttled", admitted.message);
-        ctx.metrics.failure(id, "Throttling");
-        this.closeWith(this.tooManyConnections(admitted.message), admitted.message);
+        this.refuse({ cause: "throttled", detail: admitted.message, message: admitted.message });
         return undefined;
       }
       this.#reservation = admitted.release;
@@ -343,13 +416,7 @@ export abstract class LoginConnection<Event> {
     detail: string,
     tokenErrorCode?: "InvalidToken" | "ExpiredToken" | "InternalFailure",
   ): void {
-    this.ctx.authLog.failure(this.attempt, cause, detail, tokenErrorCode);
-    this.ctx.metrics.failure(this.instance.identifier, classify(cause, tokenErrorCode).kind);
-    log().debug(
-      { correlationId: this.attempt.correlationId, instance: this.instance.identifier, cause },
-      "login refused",
-    );
-    this.closeWith(this.authFailed(), detail);
+    this.refuse({ cause, detail, tokenErrorCode });
   }
 
   /**
@@ -433,6 +500,7 @@ export abstract class LoginConnection<Event> {
   /** The login succeeded: the timer stops, the session is counted and logged. */
   protected sessionStarted(detail: string): void {
     const { ctx } = this;
+    this.#relaying = true;
     this.socket.off("close", this.#onHangUp);
     clearTimeout(this.#timer);
     this.raw.emit("iamdb:relaying");

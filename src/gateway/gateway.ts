@@ -14,6 +14,7 @@ import { type Dialer, tcpDialer } from "./dialer.js";
 import type { Engine, GatewayEngines, SessionIdentityRecorder } from "./engine.js";
 import { type RunningListener, startListener } from "./listener.js";
 import type { GatewayMetrics } from "./metrics.js";
+import { countFailuresByCause } from "./refusal.js";
 import { Sessions } from "./sessions.js";
 
 export interface ListenerTlsMaterial {
@@ -85,7 +86,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       reserve: options.limits.fileDescriptorReserve,
       onAcceptFailed: () => options.metrics.acceptFailed(),
     });
-  options.authLog.onFailure((instance, cause) => options.metrics.loginEnded(instance, cause));
+  countFailuresByCause(options);
   const live = new LiveSessions();
   const base = options.limits.limits;
   const limiter = new LoginLimiter({

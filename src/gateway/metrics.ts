@@ -1,16 +1,21 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { RDS_ERROR_CODE } from "../token/causes.js";
 import type { AuditDropReason } from "./audit/auditFile.js";
-import type { FailureKind, LoginFailureCause } from "./outcome.js";
+import {
+  type FailureKind,
+  isAuthenticationCause,
+  type LoginFailureCause,
+  NOT_AUTHENTICATION_CAUSES,
+  type NotAuthenticationCause,
+} from "./outcome.js";
 
 /**
  * Attempts the auth log records that are not IAM authentications, so RDS's metrics leave
  * them out: counted apart, by cause, so /metrics accounts for every line of the auth log.
  */
-const ENDED_CAUSES = ["tls-required", "client-closed", "protocol-violation", "login-timeout"] as const;
-type EndedCause = (typeof ENDED_CAUSES)[number];
-const isEndedCause = (c: LoginFailureCause): c is EndedCause =>
-  (ENDED_CAUSES as readonly string[]).includes(c);
+const ENDED_CAUSES = NOT_AUTHENTICATION_CAUSES;
+type EndedCause = NotAuthenticationCause;
+const isEndedCause = (c: LoginFailureCause): c is EndedCause => !isAuthenticationCause(c);
 
 /** The gateway's own causes (beyond the token's); a Record so that a new cause cannot be left out. */
 const GATEWAY_CAUSES: Record<Exclude<LoginFailureCause, keyof typeof RDS_ERROR_CODE>, true> = {

@@ -18,6 +18,24 @@ export type LoginFailureCause =
   | "login-timeout"
   | "client-closed";
 
+/**
+ * The causes that are no IAM authentication attempt (no TLS, a protocol violation, the login
+ * timer, the client left): the auth log records them, iamdb_login_ended_total counts them,
+ * and RDS's IamDbAuthConnection* families leave them out.
+ */
+export const NOT_AUTHENTICATION_CAUSES = [
+  "tls-required",
+  "client-closed",
+  "protocol-violation",
+  "login-timeout",
+] as const satisfies readonly LoginFailureCause[];
+export type NotAuthenticationCause = (typeof NOT_AUTHENTICATION_CAUSES)[number];
+
+/** Whether a failure with `cause` counts in RDS's IamDbAuthConnection* families. */
+export function isAuthenticationCause(cause: LoginFailureCause): boolean {
+  return !(NOT_AUTHENTICATION_CAUSES as readonly string[]).includes(cause);
+}
+
 /** The metric family a failure counts under, as RDS's IamDbAuthConnectionFailure* metrics split them. */
 export type FailureKind = "InvalidToken" | "InsufficientPermissions" | "Throttling" | "ServerError";
 

@@ -121,7 +121,7 @@ const LAYERS: readonly Layer[] = [
   {
     name: "engines",
     files: ["engines/**"],
-    may: ["engines-spec", "gateway", "config", "fleet", "instances", "log", "wire"],
+    may: ["engines-spec", "gateway", "config", "fleet", "instances", "log", "token", "wire"],
     why: "one module per wire protocol over the gateway's shared parts",
   },
   {

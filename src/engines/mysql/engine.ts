@@ -6,7 +6,7 @@ import type { AuthAttempt } from "../../gateway/authLog.js";
 import { LoginConnection, refuseThrottled } from "../../gateway/connection.js";
 import type { Engine, ListenerContext, RefusalReason } from "../../gateway/engine.js";
 import { classify, type LoginFailureCause } from "../../gateway/outcome.js";
-import { ConnectionClosed } from "../../gateway/queue.js";
+import { type Refusal, type RefusalSubject, Refused } from "../../gateway/refusal.js";
 import {
   authMoreData,
   authSwitchRequest,
@@ -15,6 +15,7 @@ import {
   Command,
   CommandTracker,
   clearPasswordFrom,
+  type ErrInfo,
   ErrorCode,
   encodePacket,
   errPacket,
@@ -22,6 +23,7 @@ import {
   type HandshakeResponse,
   handshakeV10,
   MysqlProtocolError,
+  MysqlSqlState,
   type Packet,
   type PacketEvent,
   PacketParser,
@@ -36,6 +38,7 @@ import {
   mysqlBackendLogin,
 } from "./backendLogin.js";
 import { readChangeUserToken } from "./changeUser.js";
+import { mysqlRefusalPacket } from "./refusals.js";
 import { ServerVersions } from "./serverVersion.js";
 
 /**
@@ -106,16 +109,11 @@ export class MysqlEngine implements Engine {
 
   refuse(socket: Socket, ctx: ListenerContext, reason: RefusalReason): void {
     // What mysqld sends instead of its handshake when it is out of connections.
-    refuseThrottled(
-      socket,
-      ctx,
-      encodePacket(0, errPacket(ErrorCode.CON_COUNT, "Too many connections")),
-      reason,
-    );
+    refuseThrottled(socket, ctx, (refusal, subject) => mysqlRefusalPacket(0, refusal, subject), reason);
   }
 }
 
-class MysqlConnection extends LoginConnection<PacketEvent> {
+class MysqlConnection extends LoginConnection<PacketEvent, ErrInfo> {
   readonly #parser = new PacketParser(MAX_PREAUTH_PACKET);
   /** Sequence id of our next packet in the connection phase. */
   #seq = 0;
@@ -146,32 +144,13 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
       : `client closed the connection instead of sending a password (asked for with ${this.#asked ?? "the handshake"}): make sure it uses TLS (mariadb/mysql: --ssl-ca; mysql2: ssl)`;
   }
 
-  protected serverError(message: string): Buffer {
-    return encodePacket(this.#seq, errPacket(ErrorCode.HANDSHAKE, message, "08S01"));
+  /** An ERR packet answering the client's last packet: how mysqld refuses a connection. */
+  protected refusalBytes(refusal: Refusal<ErrInfo>, subject: RefusalSubject): Buffer | undefined {
+    return mysqlRefusalPacket(this.#seq, refusal, subject);
   }
 
-  protected tooManyConnections(message: string): Buffer {
-    return encodePacket(
-      this.#seq,
-      errPacket(ErrorCode.CON_COUNT, `Too many connections: ${message}`, "08004"),
-    );
-  }
-
-  protected authFailed(): Buffer {
-    const user = this.attempt.dbUser ?? "";
-    return encodePacket(
-      this.#seq,
-      errPacket(
-        ErrorCode.ACCESS_DENIED,
-        `Access denied for user '${user}'@'${clientHost(this.raw)}' (using password: YES)`,
-        "28000",
-      ),
-    );
-  }
-
-  /** Sends an ERR packet and closes: how mysqld refuses a connection. */
-  #fatal(code: number, message: string, sqlState: string | undefined = "HY000"): void {
-    this.closeWith(encodePacket(this.#seq, errPacket(code, message, sqlState)), message);
+  protected clientAddress(): string {
+    return clientHost(this.raw);
   }
 
   /** The next packet; a framing error (oversized packet) ends the login. */
@@ -193,18 +172,21 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
       this.raw.pause();
       const early = this.#parser.takeRemainder();
       if (early.length > 0 && early[0] !== TLS_HANDSHAKE_RECORD) {
-        throw new ConnectionClosed(
-          "unencrypted data after the SSL request (possible man-in-the-middle injection)",
-          "protocol-violation",
-        );
+        throw new Refused({
+          cause: "protocol-violation",
+          detail: "unencrypted data after the SSL request (possible man-in-the-middle injection)",
+        });
       }
       if (early.length > 0) this.raw.unshift(early);
     });
   }
 
+  /**
+   * A protocol violation: "Bad handshake" before the authentication exchange, a failed login
+   * in it (the refusal table's words); the operator's log says what the client did.
+   */
   #protocolError(detail: string): void {
-    this.ctx.authLog.failure(this.attempt, "protocol-violation", detail);
-    this.#fatal(ErrorCode.HANDSHAKE, "Bad handshake", "08S01");
+    this.refuse({ cause: "protocol-violation", detail });
   }
 
   protected async handshake(): Promise<void> {
@@ -239,14 +221,8 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
       response = parseHandshakeResponse((await this.#next()).payload);
       if (!response.sslRequest) this.queue.push(this.#parser.unlimit());
       else {
-        try {
-          await this.#upgrade();
-        } catch (err) {
-          if (err instanceof ConnectionClosed && /unencrypted/.test(err.reason)) {
-            return this.#protocolError(err.reason);
-          }
-          throw err;
-        }
+        // Plaintext slipped in before TLS is a typed refusal (Refused), sent at the edge.
+        await this.#upgrade();
         this.#parser.unlimit();
         response = parseHandshakeResponse((await this.#next()).payload);
         if (response.sslRequest) return this.#protocolError("a second SSL request inside TLS");
@@ -259,25 +235,21 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
     const user = response.username;
     this.attempt.dbUser = user;
     if (!this.tls && !ctx.allowPlaintext) {
-      ctx.authLog.failure(
-        this.attempt,
-        "tls-required",
-        "the client did not request TLS; IAM logins require it (the password was never read)",
-      );
-      return this.#fatal(
-        ErrorCode.SECURE_TRANSPORT_REQUIRED,
-        "Connections using insecure transport are prohibited: IAM authentication requires TLS (connect with --ssl-ca=<the iamdb CA file> --ssl-verify-server-cert)",
-      );
+      return this.refuse({
+        cause: "tls-required",
+        detail: "the client did not request TLS; IAM logins require it (the password was never read)",
+      });
     }
     if (response.capabilities & Capability.COMPRESS) {
       return this.#protocolError("the client asked for compression, which iamdb does not offer");
     }
 
-    ctx.metrics.request(instance.identifier);
     this.stage = "password";
+    // What goes wrong before the client presents its token is a protocol violation, not a
+    // token of the wrong form: the client gets the same 1045, the operator the right cause,
+    // and RDS's counters (InvalidToken) do not count it.
     if (response.authPlugin === undefined && !(response.capabilities & Capability.PLUGIN_AUTH)) {
-      return this.loginFailed(
-        "malformed",
+      return this.#protocolError(
         "the client cannot switch authentication plugins (no CLIENT_PLUGIN_AUTH); IAM logins need caching_sha2_password or mysql_clear_password",
       );
     }
@@ -285,16 +257,15 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
     try {
       password = await this.#readToken(response);
     } catch (err) {
-      if (err instanceof MysqlProtocolError) return this.loginFailed("malformed", err.message);
+      if (err instanceof MysqlProtocolError) return this.#protocolError(err.message);
       throw err;
     }
     if (password === undefined) return;
     if (this.#parser.buffered > 0 || this.queue.size > 0) {
-      return this.loginFailed(
-        "malformed",
-        "the client sent data before the login completed (protocol violation)",
-      );
+      return this.#protocolError("the client sent data before the login completed (protocol violation)");
     }
+    // An authentication attempt, as RDS counts them: the client presented its token.
+    this.countRequest();
     const auth = await this.authenticate(user, password);
     if (!auth) return;
 
@@ -402,8 +373,7 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
   async #cleartextReply(plugin: string): Promise<string | undefined> {
     const reply = (await this.#next()).payload;
     if (reply.length === 1 && (reply[0] === CachingSha2.REQUEST_PUBLIC_KEY || reply[0] === 1)) {
-      this.loginFailed(
-        "malformed",
+      this.#protocolError(
         `the client asked for the server's RSA public key (${plugin}), as it does when it thinks the connection is unencrypted; iamdb takes the token only over TLS: configure the client's TLS options (mariadb/mysql: --ssl-ca; mysql2: ssl) so that it sends it`,
       );
       return undefined;
@@ -414,28 +384,24 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
   #backendFailed(user: string, e: MysqlBackendError): void {
     const { ctx } = this;
     const id = this.instance.identifier;
-    ctx.metrics.failure(id, "ServerError");
-    if (e.kind === "refused" && e.err && e.err.code !== ErrorCode.ACCESS_DENIED) {
+    if (e.kind !== "refused") {
+      this.refuse({ cause: "backend-unavailable", detail: e.message });
+      return;
+    }
+    if (e.err && e.err.code !== ErrorCode.ACCESS_DENIED) {
       // The backend's own refusal of the session (unknown database, too many connections):
       // the client's to see, as it would connecting directly.
-      ctx.authLog.failure(this.attempt, "backend-login-failed", `backend refused the session: ${e.message}`);
-      this.#fatal(e.err.code, e.err.message, e.err.sqlState ?? "HY000");
+      this.refuse({
+        cause: "backend-login-failed",
+        detail: `backend refused the session: ${e.message}`,
+        own: e.err,
+      });
       return;
     }
-    if (e.kind === "refused") {
-      ctx.authLog.failure(
-        this.attempt,
-        "backend-login-failed",
-        `the backend refused the gateway-held password for '${user}' (${e.message}); reset it with: iamdb db-user rotate --db-instance-identifier ${id} --username ${user}${ctx.authenticator.commandFlags} (an anonymous account such as ''@'localhost' created since shadows it until then)`,
-      );
-      this.closeWith(this.authFailed(), e.message);
-      return;
-    }
-    ctx.authLog.failure(this.attempt, "backend-unavailable", e.message);
-    this.#fatal(
-      1105,
-      `could not connect to the database (iamdb correlation id ${this.attempt.correlationId}); the operator's auth log has the cause`,
-    );
+    this.refuse({
+      cause: "backend-login-failed",
+      detail: `the backend refused the gateway-held password for '${user}' (${e.message}); reset it with: iamdb db-user rotate --db-instance-identifier ${id} --username ${user}${ctx.authenticator.commandFlags} (an anonymous account such as ''@'localhost' created since shadows it until then)`,
+    });
   }
 
   #relay(
@@ -495,7 +461,10 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
     const sendKilled = () => close(killedWith);
     const terminate = (message: string) => {
       if (closed || killedWith !== undefined) return;
-      killedWith = encodePacket(1, errPacket(ErrorCode.CONNECTION_KILLED, message, "70100"));
+      killedWith = encodePacket(
+        1,
+        errPacket(ErrorCode.CONNECTION_KILLED, message, MysqlSqlState.CONNECTION_KILLED),
+      );
       client.off("data", fromClient);
       client.off("close", onGone);
       client.off("error", onGone);
@@ -512,7 +481,7 @@ class MysqlConnection extends LoginConnection<PacketEvent> {
           errPacket(
             ErrorCode.ACCESS_DENIED,
             `Access denied for user '${user}'@'${clientHost(raw)}' (using password: YES)`,
-            "28000",
+            MysqlSqlState.INVALID_AUTHORIZATION,
           ),
         ),
       );

@@ -4,6 +4,7 @@ import { auditIdentity } from "../../gateway/audit/statementAudit.js";
 import { LoginConnection, refuseThrottled } from "../../gateway/connection.js";
 import type { Engine, ListenerContext, RefusalReason } from "../../gateway/engine.js";
 import { ConnectionClosed } from "../../gateway/queue.js";
+import type { Refusal, RefusalSubject } from "../../gateway/refusal.js";
 import { log } from "../../log/logger.js";
 import {
   authenticationCleartextPassword,
@@ -16,6 +17,7 @@ import {
   negotiateProtocolVersion,
   readPasswordMessage,
   readyForQuery,
+  SqlState,
   sslResponse,
 } from "../../wire/postgres/index.js";
 import { BackendLoginError, backendLogin, openBackend, sendBackendCancel } from "./backendLogin.js";
@@ -30,6 +32,7 @@ import {
   sharedParameterStatus,
 } from "./pool.js";
 import { postgresNameTooLong } from "./provision.js";
+import { type PostgresOwnError, postgresRefusalBytes } from "./refusals.js";
 import { SessionRelay } from "./relay.js";
 import { REAPPLIED_REPORTED } from "./sqlEffects.js";
 import { BorrowTimeoutError, TransactionPool, type TxBackend } from "./txPool.js";
@@ -74,7 +77,7 @@ export function backendRefusalAdvice(
   if (/pg_hba\.conf/.test(message)) {
     return `${said}; the backend's pg_hba.conf does not let the gateway in: add a line for the gateway's address (the host named above) and user "${user}" with scram-sha-256 (hostssl when the instance's backend.tls is on), then reload PostgreSQL (SELECT pg_reload_conf())`;
   }
-  if (code === "28P01") {
+  if (code === SqlState.InvalidPassword) {
     return `${said}; the gateway-held password no longer matches: reset it with: iamdb db-user rotate --db-instance-identifier ${instance} --username ${user}${flags}`;
   }
   return `${said}; check the role on the backend (it must exist and have LOGIN): iamdb db-user enable --db-instance-identifier ${instance} --username ${user}${flags} takes it over, db-user create makes it`;
@@ -139,16 +142,11 @@ export class PostgresEngine implements Engine {
 
   refuse(socket: Socket, ctx: ListenerContext, reason: RefusalReason): void {
     // What the postmaster sends when it is out of slots; libpq reports it even in answer to an SSLRequest.
-    refuseThrottled(
-      socket,
-      ctx,
-      errorResponse({ severity: "FATAL", code: "53300", message: "sorry, too many clients already" }),
-      reason,
-    );
+    refuseThrottled(socket, ctx, postgresRefusalBytes, reason);
   }
 }
 
-class PostgresConnection extends LoginConnection<FrontendEvent> {
+class PostgresConnection extends LoginConnection<FrontendEvent, PostgresOwnError> {
   readonly #parser = new FrontendParser();
   #first = true;
   /** The database named in the startup packet (the statement audit records it). */
@@ -185,29 +183,24 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
     return this.stage === "startup" || this.stage === "password";
   }
 
-  protected serverError(message: string): Buffer {
-    return errorResponse({ severity: "FATAL", code: "08006", message });
+  protected refusalBytes(refusal: Refusal<PostgresOwnError>, subject: RefusalSubject): Buffer | undefined {
+    return postgresRefusalBytes(refusal, subject);
   }
 
-  protected tooManyConnections(message: string): Buffer {
-    return errorResponse({
-      severity: "FATAL",
-      code: "53300",
-      message,
-      detail: `iamdb correlation id ${this.attempt.correlationId}`,
-    });
+  /** As PostgreSQL prints the host in its pg_hba.conf refusal. */
+  protected clientAddress(): string {
+    return this.raw.remoteAddress ?? "";
   }
 
-  protected authFailed(): Buffer {
-    return errorResponse({
-      severity: "FATAL",
-      code: "28000",
-      message: `PAM authentication failed for user "${this.attempt.dbUser ?? ""}"`,
-      detail: `iamdb correlation id ${this.attempt.correlationId}`,
-    });
+  protected override database(): string | undefined {
+    return this.#database;
   }
 
-  /** Sends a fatal error and closes; what PostgreSQL does when it refuses a connection. */
+  /** A protocol violation: the client is told `message` (08P01) and the operator `detail`. */
+  #violation(detail: string, message: string): void {
+    this.refuse({ cause: "protocol-violation", detail, message });
+  }
+
   /** A cancel for a key this gateway did not issue: another member of the fleet may own it. */
   #forwardCancel(packet: { processId: number; secretKey: Buffer }): void {
     const { ctx, attempt } = this;
@@ -222,10 +215,6 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
     });
   }
 
-  #fatal(code: string, message: string, extra: { detail?: string; hint?: string } = {}): void {
-    this.closeWith(errorResponse({ severity: "FATAL", code, message, ...extra }), message);
-  }
-
   protected async handshake(): Promise<void> {
     const ctx = this.ctx;
     const instance = this.instance;
@@ -234,41 +223,44 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
     while (parameters === undefined) {
       const event = await this.queue.next();
       if (event.kind === "error") {
-        this.ctx.authLog.failure(
-          this.attempt,
-          "protocol-violation",
-          `protocol error before login: ${event.message}`,
-        );
-        return this.#fatal(event.code, event.message);
+        return this.refuse({
+          cause: "protocol-violation",
+          detail: `protocol error before login: ${event.message}`,
+          own: { code: event.code, message: event.message },
+        });
       }
       if (event.kind !== "startup") {
-        return this.#fatal("08P01", "expected a startup packet");
+        return this.#violation(
+          "protocol error before login: a typed message where a startup packet belongs",
+          "expected a startup packet",
+        );
       }
       const packet = event.packet;
       switch (packet.kind) {
         case "SSLRequest":
           if (this.tls) {
-            this.ctx.authLog.failure(
-              this.attempt,
-              "protocol-violation",
+            return this.#violation(
               "a second SSLRequest inside TLS (protocol violation)",
+              "SSLRequest received on an encrypted connection",
             );
-            return this.#fatal("08P01", "SSLRequest received on an encrypted connection");
           }
           if (this.#parser.buffered > 0) {
             // CVE-2021-23214: bytes sent before the TLS handshake could be injected by a man in the middle.
-            this.ctx.authLog.failure(
-              this.attempt,
-              "protocol-violation",
+            return this.#violation(
               "unencrypted data after SSLRequest (possible man-in-the-middle injection)",
+              "received unencrypted data after SSL request",
             );
-            return this.#fatal("08P01", "received unencrypted data after SSL request");
           }
           await this.startTls(() => this.raw.write(sslResponse(true)));
           this.#parser.expectStartup();
           break;
         case "GSSENCRequest":
-          if (this.tls) return this.#fatal("08P01", "GSSENCRequest received on an encrypted connection");
+          if (this.tls) {
+            return this.#violation(
+              "a GSSENCRequest inside TLS (protocol violation)",
+              "GSSENCRequest received on an encrypted connection",
+            );
+          }
           this.raw.write(sslResponse(false));
           this.#parser.expectStartup();
           break;
@@ -282,11 +274,11 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
             // Handled here or not at all: a peer cancel is never forwarded again (no loops).
             this.cancelKeys.cancel(check.processId, check.secretKey);
           } else {
-            this.ctx.authLog.failure(
-              this.attempt,
-              "protocol-violation",
-              `fleet peer cancel refused: ${check?.reason ?? "this gateway is not in a fleet"}`,
-            );
+            // A cancel request is never answered: logged and counted, the client told nothing.
+            return this.refuseUnanswered({
+              cause: "protocol-violation",
+              detail: `fleet peer cancel refused: ${check?.reason ?? "this gateway is not in a fleet"}`,
+            });
           }
           this.destroy();
           return;
@@ -301,22 +293,24 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
     const database = parameters.database ?? user;
     this.#database = database;
     this.attempt.dbUser = user;
-    if (!user) return this.#fatal("28000", "no PostgreSQL user name specified in startup packet");
+    if (!user) {
+      // PostgreSQL's own answer to a startup packet without a user (28000, not 08P01).
+      return this.refuse({
+        cause: "protocol-violation",
+        detail: "the startup packet names no user (protocol violation)",
+        own: {
+          code: SqlState.InvalidAuthorizationSpecification,
+          message: "no PostgreSQL user name specified in startup packet",
+        },
+      });
+    }
     const unrecognized = Object.keys(parameters).filter(isProtocolOption);
     if (minor > 0 || unrecognized.length > 0) this.socket.write(negotiateProtocolVersion(0, unrecognized));
     if (!this.tls && !ctx.allowPlaintext) {
-      ctx.authLog.failure(
-        this.attempt,
-        "tls-required",
-        "the client did not request TLS; IAM logins require it (the password was never asked for)",
-      );
-      return this.#fatal(
-        "28000",
-        `no pg_hba.conf entry for host "${this.raw.remoteAddress}", user "${user}", database "${database}", no encryption`,
-        {
-          hint: "IAM authentication requires TLS: connect with sslmode=verify-full sslrootcert=<the iamdb CA file>",
-        },
-      );
+      return this.refuse({
+        cause: "tls-required",
+        detail: "the client did not request TLS; IAM logins require it (the password was never asked for)",
+      });
     }
 
     this.stage = "password";
@@ -325,26 +319,22 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
     const reply = await this.queue.next();
     if (reply.kind !== "message" || reply.type !== "p") {
       const why = reply.kind === "error" ? reply.message : "expected a password message";
-      ctx.authLog.failure(this.attempt, "protocol-violation", `protocol error in the password phase: ${why}`);
-      return this.#fatal("08P01", why);
+      return this.#violation(`protocol error in the password phase: ${why}`, why);
     }
     if (this.#parser.buffered > 0 || this.queue.size > 0) {
-      ctx.authLog.failure(
-        this.attempt,
-        "protocol-violation",
+      return this.#violation(
         "the client sent data before the login completed",
+        "unexpected message before the login completed",
       );
-      return this.#fatal("08P01", "unexpected message before the login completed");
     }
     // An authentication attempt, as RDS counts them: the client presented a password.
-    ctx.metrics.request(instance.identifier);
+    this.countRequest();
     let password: string;
     try {
       password = readPasswordMessage(reply.body);
     } catch (err) {
       const why = err instanceof Error ? err.message : "invalid password message";
-      ctx.authLog.failure(this.attempt, "protocol-violation", `protocol error in the password phase: ${why}`);
-      return this.#fatal("08P01", why);
+      return this.#violation(`protocol error in the password phase: ${why}`, why);
     }
     const tooLong = postgresNameTooLong(user);
     if (tooLong !== undefined) return this.loginFailed("db-user-name-too-long", tooLong);
@@ -399,7 +389,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
       } catch (err) {
         // The server is out of slots while this pool holds idle ones: give one back and retry once.
         if (
-          !(err instanceof BackendLoginError && err.fields?.C === "53300") ||
+          !(err instanceof BackendLoginError && err.fields?.C === SqlState.TooManyConnections) ||
           this.ended !== undefined ||
           !(await this.pool.evictOne(server))
         )
@@ -440,48 +430,37 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
 
   /** The backend refused or failed the gateway's login: logged with advice, the client told. */
   #backendLoginFailed(err: unknown, user: string): void {
-    const { ctx, instance } = this;
+    const { instance } = this;
     const e = err instanceof BackendLoginError ? err : new BackendLoginError(String(err), "protocol");
     const code = e.fields?.C;
-    if (e.kind === "refused" && code !== "28P01" && code !== "28000") {
+    if (e.kind !== "refused") {
+      this.refuse({ cause: "backend-unavailable", detail: e.message });
+      return;
+    }
+    if (code !== SqlState.InvalidPassword && code !== SqlState.InvalidAuthorizationSpecification) {
       // The backend's own refusal of the session (unknown database, too many connections):
       // the client's to see, as it would connecting directly.
-      ctx.authLog.failure(
-        this.attempt,
-        "backend-login-failed",
-        `backend refused the session: ${code} ${e.message}`,
-      );
-      ctx.metrics.failure(instance.identifier, "ServerError");
-      this.#fatal(code ?? "08006", e.message, e.fields?.D ? { detail: e.fields.D } : {});
+      this.refuse({
+        cause: "backend-login-failed",
+        detail: `backend refused the session: ${code} ${e.message}`,
+        own: {
+          code: code ?? SqlState.ConnectionFailure,
+          message: e.message,
+          detail: e.fields?.D || undefined,
+        },
+      });
       return;
     }
-    const detail =
-      e.kind === "refused"
-        ? backendRefusalAdvice(
-            code,
-            e.message,
-            instance.identifier,
-            user,
-            this.ctx.authenticator.commandFlags,
-          )
-        : e.message;
-    ctx.authLog.failure(
-      this.attempt,
-      e.kind === "refused" ? "backend-login-failed" : "backend-unavailable",
-      detail,
-    );
-    ctx.metrics.failure(instance.identifier, "ServerError");
-    if (e.kind === "refused") {
-      this.closeWith(this.authFailed(), detail);
-      return;
-    }
-    this.#fatal(
-      "08006",
-      `could not connect to the database (iamdb correlation id ${this.attempt.correlationId})`,
-      {
-        hint: "the gateway could not reach or log in to its backend; the operator's auth log has the cause",
-      },
-    );
+    this.refuse({
+      cause: "backend-login-failed",
+      detail: backendRefusalAdvice(
+        code,
+        e.message,
+        instance.identifier,
+        user,
+        this.ctx.authenticator.commandFlags,
+      ),
+    });
   }
 
   /**
@@ -547,13 +526,8 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
         first = await txPool.borrow(key, principal, open).backend;
       } catch (err) {
         if (this.ended !== undefined) return;
-        if (err instanceof BorrowTimeoutError) {
-          ctx.authLog.failure(this.attempt, "throttled", err.message);
-          ctx.metrics.failure(id, "Throttling");
-          return this.#fatal("53300", err.message, {
-            detail: `iamdb correlation id ${this.attempt.correlationId}`,
-          });
-        }
+        if (err instanceof BorrowTimeoutError)
+          return this.refuse({ cause: "throttled", detail: err.message, message: err.message });
         return this.#backendLoginFailed(err, this.attempt.dbUser ?? "");
       }
       if (this.ended !== undefined) {
@@ -627,7 +601,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
         if (err instanceof BorrowTimeoutError)
           return errorResponse({
             severity: "FATAL",
-            code: "53300",
+            code: SqlState.TooManyConnections,
             message: err.message,
             detail: `iamdb correlation id ${correlationId}`,
           });
@@ -637,7 +611,7 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
         );
         return errorResponse({
           severity: "FATAL",
-          code: "08006",
+          code: SqlState.ConnectionFailure,
           message: `could not connect to the database (iamdb correlation id ${correlationId})`,
           hint: "the gateway could not reach or log in to its backend; the operator's log has the cause",
         });
@@ -658,11 +632,12 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
         live.terminate(
           errorResponse({
             severity: "FATAL",
-            code: "57P01",
+            code: SqlState.AdminShutdown,
             message: "terminating connection: the gateway is shutting down",
           }),
         ),
-      (message) => live.terminate(errorResponse({ severity: "FATAL", code: "57P01", message })),
+      (message) =>
+        live.terminate(errorResponse({ severity: "FATAL", code: SqlState.AdminShutdown, message })),
     );
     relay.start(first, (parameters) => [
       authenticationOk(),
@@ -694,14 +669,12 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
     } catch (err) {
       backend.socket.destroy();
       if (this.ended !== undefined) return false;
-      const why = (err as Error).message;
-      this.ctx.authLog.failure(this.attempt, "internal-error", why);
-      this.ctx.metrics.failure(this.instance.identifier, "ServerError");
-      this.#fatal(
-        "08006",
-        `could not record who is behind this session (iamdb correlation id ${this.attempt.correlationId})`,
-        { hint: "the instance has sessionIdentity on; the operator's auth log has the cause" },
-      );
+      this.refuse({
+        cause: "internal-error",
+        detail: (err as Error).message,
+        message: "could not record who is behind this session",
+        hint: "the instance has sessionIdentity on; the operator's auth log has the cause",
+      });
       return false;
     }
     if (this.ended !== undefined) {
@@ -775,7 +748,8 @@ class PostgresConnection extends LoginConnection<FrontendEvent> {
         client.destroy();
         backend.socket.destroy();
       },
-      (message) => relay.terminate(errorResponse({ severity: "FATAL", code: "57P01", message })),
+      (message) =>
+        relay.terminate(errorResponse({ severity: "FATAL", code: SqlState.AdminShutdown, message })),
     );
     relay.start(Buffer.concat(first), remainder);
   }

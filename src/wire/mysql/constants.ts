@@ -120,4 +120,24 @@ export const ErrorCode = {
   NET_PACKET_TOO_LARGE: 1153,
   NOT_SUPPORTED_AUTH_MODE: 1251,
   SECURE_TRANSPORT_REQUIRED: 3159,
+  // Refusals at the gateway's edge (src/engines/mysql/refusals.ts).
+  /** ER_UNKNOWN_ERROR: a failure on the gateway's side with no closer number (the backend is unreachable). */
+  UNKNOWN_ERROR: 1105,
+} as const;
+
+/**
+ * SQLSTATEs the gateway sends with its ERR packets.
+ * @see https://mariadb.com/kb/en/mariadb-error-code-reference/
+ */
+export const MysqlSqlState = {
+  /** The general error: what mysqld sends with most refusals. */
+  GENERAL: "HY000",
+  /** ER_HANDSHAKE_ERROR's: a communication link failure. */
+  COMMUNICATION_LINK_FAILURE: "08S01",
+  /** ER_CON_COUNT_ERROR's: the server rejected the connection. */
+  CONNECTION_REJECTED: "08004",
+  /** ER_ACCESS_DENIED_ERROR's: invalid authorization specification. */
+  INVALID_AUTHORIZATION: "28000",
+  /** ER_CONNECTION_KILLED's. */
+  CONNECTION_KILLED: "70100",
 } as const;

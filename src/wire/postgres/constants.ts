@@ -60,4 +60,11 @@ export const SqlState = {
   FeatureNotSupported: "0A000",
   InvalidAuthorizationSpecification: "28000",
   InvalidPassword: "28P01",
+  // Refusals at the gateway's edge (src/engines/*/refusals.ts) and its sessions' ends.
+  /** connection_failure: the gateway failed on its side (backend unreachable, internal error). */
+  ConnectionFailure: "08006",
+  /** too_many_connections: the postmaster's answer when it is out of slots. */
+  TooManyConnections: "53300",
+  /** admin_shutdown: the session is ended by the server side. */
+  AdminShutdown: "57P01",
 } as const;
