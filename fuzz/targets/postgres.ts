@@ -1,7 +1,6 @@
 // PostgreSQL codecs, both halves: what clients send the gateway (FrontendParser), what a backend
 // sends the gateway during its login (BackendParser, the SCRAM client), and the relay's framer.
 import fc from "fast-check";
-import { ScramSha256Client } from "../../src/wire/postgres/auth.js";
 import { BackendParser } from "../../src/wire/postgres/backend.js";
 import {
   CANCEL_REQUEST_CODE,
@@ -11,6 +10,7 @@ import {
 import { ScramError, WireProtocolError } from "../../src/wire/postgres/errors.js";
 import { MessageFramer } from "../../src/wire/postgres/framer.js";
 import { type FrontendEvent, FrontendParser } from "../../src/wire/postgres/frontend.js";
+import { ScramSha256Client } from "../../src/wire/postgres/scram.js";
 import * as s from "../../src/wire/postgres/serialize.js";
 import { StatementReader } from "../../src/wire/postgres/statements.js";
 import { bytes, cuts, mutated, OracleError, same, split, type Target } from "../lib.js";

@@ -60,4 +60,11 @@ export const SqlState = {
   FeatureNotSupported: "0A000",
   InvalidAuthorizationSpecification: "28000",
   InvalidPassword: "28P01",
+  // Sent by the embedded server, the transaction-mode relay, iamdb proxy and provisioning.
+  ConnectionFailure: "08006",
+  TooManyConnections: "53300",
+  InvalidCatalogName: "3D000",
+  DuplicateObject: "42710",
+  DuplicatePreparedStatement: "42P05",
+  InternalError: "XX000",
 } as const;
