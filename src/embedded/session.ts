@@ -12,6 +12,7 @@ import {
   FrontendParser,
   MessageSplitter,
   negotiateProtocolVersion,
+  PEER_CANCEL_CODE,
   PROTOCOL_VERSION_3_0,
   parameterStatus,
   parseScramVerifier,
@@ -184,10 +185,10 @@ export class ClientSession implements Holder {
         this.socket.end();
         return;
       case "PeerCancelRequest":
-        // The gateways' own code (1234.7890) means nothing here: PostgreSQL's answer to an unknown version.
+        // The gateways' own code means nothing here: PostgreSQL's answer to an unknown version.
         this.fatal({
           code: SqlState.FeatureNotSupported,
-          message: "unsupported frontend protocol 1234.7890: server supports 3.0",
+          message: `unsupported frontend protocol ${PEER_CANCEL_CODE >>> 16}.${PEER_CANCEL_CODE & 0xffff}: server supports 3.0`,
         });
         return;
     }

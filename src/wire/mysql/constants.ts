@@ -120,4 +120,20 @@ export const ErrorCode = {
   NET_PACKET_TOO_LARGE: 1153,
   NOT_SUPPORTED_AUTH_MODE: 1251,
   SECURE_TRANSPORT_REQUIRED: 3159,
+  // Sent by iamdb proxy.
+  /** ER_UNKNOWN_ERROR: what the proxy sends when the target cannot be reached. */
+  UNKNOWN_ERROR: 1105,
+} as const;
+
+/**
+ * SQLSTATEs an ERR packet carries (after '#', once the client speaks protocol 4.1).
+ * @see https://mariadb.com/kb/en/mariadb-error-code-reference/
+ */
+export const SqlState = {
+  /** The general error, for error numbers without a SQLSTATE of their own. */
+  GENERAL: "HY000",
+  /** ER_HANDSHAKE_ERROR and ER_NET_PACKET_TOO_LARGE: communication link failure. */
+  COMMUNICATION_FAILURE: "08S01",
+  /** ER_ACCESS_DENIED_ERROR: invalid authorization specification. */
+  ACCESS_DENIED: "28000",
 } as const;

@@ -16,6 +16,7 @@ import {
   parseServerHandshake,
   rsaEncryptPassword,
   SESSION_CAPABILITIES,
+  SqlState,
   sslRequest,
 } from "../../../wire/mysql/index.js";
 import { backendCa, connectBackendTcp } from "../../backendSocket.js";
@@ -104,7 +105,11 @@ export async function mysqlBackendLogin(
     if (e.kind === "error") throw new MysqlBackendError(`backend sent ${e.message}`, "protocol");
     if (e.payload[0] === 0xff) {
       const err = parseErrPacket(e.payload);
-      throw new MysqlBackendError(`${err.code} (${err.sqlState ?? "HY000"}): ${err.message}`, "refused", err);
+      throw new MysqlBackendError(
+        `${err.code} (${err.sqlState ?? SqlState.GENERAL}): ${err.message}`,
+        "refused",
+        err,
+      );
     }
     return e;
   };
