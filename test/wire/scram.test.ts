@@ -294,3 +294,30 @@ describe("scram-module: client against server", () => {
     );
   });
 });
+
+describe("scram-module: arbitrary client input to the server side", () => {
+  it("scram-module: any bytes as client-first or client-final give a ScramError, never another exception", () => {
+    const verifier = rfcVerifier();
+    const text = fc.oneof(
+      fc.uint8Array({ maxLength: 80 }).map((b) => Buffer.from(b)),
+      fc
+        .array(fc.constantFrom("n", "y", "p", ",", "=", "a", "r", "c", "m", "biws", "eSws", "abc"), {
+          maxLength: 12,
+        })
+        .map((parts) => Buffer.from(parts.join(""))),
+    );
+    fc.assert(
+      fc.property(fc.boolean(), text, text, (wellFormedFirst, first, final) => {
+        const server = new ScramSha256Server(verifier, "srv");
+        try {
+          server.handleClientFirst(wellFormedFirst ? Buffer.from("n,,n=,r=abc") : first);
+          server.handleClientFinal(final);
+          assert.fail("a random proof verified");
+        } catch (e) {
+          assert.ok(e instanceof ScramError, `${(e as Error).name}: ${(e as Error).message}`);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
