@@ -1,6 +1,12 @@
 import type { AnyTarget } from "../lib.js";
 import { mysqlBackend, mysqlFrontend } from "./mysql.js";
-import { postgresBackend, postgresFramer, postgresFrontend, postgresStatements } from "./postgres.js";
+import {
+  postgresBackend,
+  postgresFramer,
+  postgresFrontend,
+  postgresScramServer,
+  postgresStatements,
+} from "./postgres.js";
 import { policyParser, queryParams, sigv4Verifier, tokenParser } from "./text.js";
 
 export const TARGETS: readonly AnyTarget[] = [
@@ -8,6 +14,7 @@ export const TARGETS: readonly AnyTarget[] = [
   postgresBackend,
   postgresFramer,
   postgresStatements,
+  postgresScramServer,
   mysqlFrontend,
   mysqlBackend,
   tokenParser,

@@ -1,7 +1,7 @@
 // PostgreSQL codecs, both halves: what clients send the gateway (FrontendParser), what a backend
-// sends the gateway during its login (BackendParser, the SCRAM client), and the relay's framer.
+// sends the gateway during its login (BackendParser, the SCRAM client), what a client sends the
+// embedded server's login (SASLInitialResponse, the SCRAM server), and the relay's framer.
 import fc from "fast-check";
-import { ScramSha256Client } from "../../src/wire/postgres/auth.js";
 import { BackendParser } from "../../src/wire/postgres/backend.js";
 import {
   CANCEL_REQUEST_CODE,
@@ -10,7 +10,17 @@ import {
 } from "../../src/wire/postgres/constants.js";
 import { ScramError, WireProtocolError } from "../../src/wire/postgres/errors.js";
 import { MessageFramer } from "../../src/wire/postgres/framer.js";
-import { type FrontendEvent, FrontendParser } from "../../src/wire/postgres/frontend.js";
+import {
+  type FrontendEvent,
+  FrontendParser,
+  readSaslInitialResponse,
+} from "../../src/wire/postgres/frontend.js";
+import {
+  parseScramVerifier,
+  ScramSha256Client,
+  ScramSha256Server,
+  scramVerifier,
+} from "../../src/wire/postgres/scram.js";
 import * as s from "../../src/wire/postgres/serialize.js";
 import { StatementReader } from "../../src/wire/postgres/statements.js";
 import { bytes, cuts, mutated, OracleError, same, split, type Target } from "../lib.js";
@@ -272,4 +282,38 @@ export const postgresStatements: Target<{ stream: Buffer; cuts: number[]; cap: n
     same(driveStatements([stream], cap), driveStatements(split(stream, at), cap), "StatementReader visits");
   },
   expected: () => false,
+};
+
+/** The stored verifier the embedded server checks against (its PBKDF2 runs once, here). */
+const serverVerifier = parseScramVerifier(scramVerifier("secret", Buffer.from("fuzz-salt"), 16));
+
+/** Client SCRAM messages, mostly well-formed enough to get deep. */
+const scramClientFirst = fc
+  .tuple(fc.constantFrom("n,,", "y,,", "p=tls-server-end-point,,", "n,a=x,"), fc.string({ maxLength: 12 }))
+  .map(([gs2, nonce]) => Buffer.from(`${gs2}n=,r=${nonce}`));
+const scramClientFinal = fc
+  .tuple(fc.constantFrom("biws", "eSws", ""), fc.string({ maxLength: 20 }), bytes(40))
+  .map(([c, r, p]) => Buffer.from(`c=${c},r=abcsrv${r},p=${p.toString("base64")}`));
+
+export const postgresScramServer: Target<{ initial: Buffer; first: Buffer; final: Buffer }> = {
+  name: "pg-scram-server",
+  covers: "readSaslInitialResponse, then the SCRAM server reading client-first and client-final",
+  arbitrary: fc.record({
+    initial: fc.oneof(
+      bytes(80),
+      mutated(scramClientFirst.map((d) => s.saslInitialResponse("SCRAM-SHA-256", d).subarray(5))),
+    ),
+    first: fc.oneof(bytes(60), mutated(scramClientFirst), fc.constant(Buffer.from("n,,n=,r=abc"))),
+    final: fc.oneof(bytes(80), mutated(scramClientFinal)),
+  }),
+  run({ initial, first, final }) {
+    readSaslInitialResponse(initial);
+    if (serverVerifier === undefined) throw new OracleError("the verifier does not parse");
+    const server = new ScramSha256Server(serverVerifier, "srv");
+    server.handleClientFirst(first);
+    server.handleClientFinal(final);
+    // Nothing here knows the password, so a proof that verifies is a finding.
+    throw new OracleError("a SCRAM proof made without the password verified");
+  },
+  expected: (e) => e instanceof ScramError || e instanceof WireProtocolError,
 };

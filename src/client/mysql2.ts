@@ -1,12 +1,10 @@
 import mysql from "mysql2";
+import { ErrorCode } from "../wire/mysql/constants.js";
 import { type IamdbAuthOptions, type TokenFunction, tokenFunction, verifiedTls } from "./auth.js";
-
-/** ER_ACCESS_DENIED_ERROR: the server refused the login. */
-const ACCESS_DENIED = 1045;
 
 /** Whether `err` is the server refusing the login. */
 export function isMysqlAuthError(err: unknown): boolean {
-  return (err as { errno?: number })?.errno === ACCESS_DENIED;
+  return (err as { errno?: number })?.errno === ErrorCode.ACCESS_DENIED;
 }
 
 /**

@@ -1,8 +1,9 @@
 import pg from "pg";
+import { SqlState } from "../wire/postgres/constants.js";
 import { type IamdbAuthOptions, type TokenFunction, tokenFunction, verifiedTls } from "./auth.js";
 
 /** SQLSTATEs of a refused password (invalid_authorization_specification, invalid_password). */
-const AUTH_REFUSED = new Set(["28000", "28P01"]);
+const AUTH_REFUSED = new Set<string>([SqlState.InvalidAuthorizationSpecification, SqlState.InvalidPassword]);
 
 /** Whether `err` is the server refusing the login (a token refused, expired, not allowed). */
 export function isPgAuthError(err: unknown): boolean {

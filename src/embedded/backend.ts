@@ -1,5 +1,5 @@
 import type { PGlite } from "@electric-sql/pglite";
-import { BackendStreamTracker, copyFail, query, sync } from "./protocol.js";
+import { copyFail, MessageFramer, query, responseFields, SYNC } from "../wire/postgres/index.js";
 
 /** The superuser initdb creates; PGlite's single session starts authenticated as it. */
 export const BOOTSTRAP_USER = "postgres";
@@ -33,6 +33,70 @@ export class AuthorizationSwitchError extends Error {
   ) {
     super(`cannot act as role "${user}": ${reason}`);
     this.name = new.target.name;
+  }
+}
+
+const READY_FOR_QUERY = 0x5a; // 'Z'
+const ERROR_RESPONSE = 0x45; // 'E'
+const COPY_IN_RESPONSE = 0x47; // 'G'
+const COPY_BOTH_RESPONSE = 0x57; // 'W'
+const IDLE = 0x49; // 'I'
+
+/**
+ * Follows the backend's output stream message by message (chunks may split messages) to tell
+ * when the backend is idle: the last complete message is ReadyForQuery with status 'I'.
+ * Anything else — mid extended-protocol sequence, in a transaction, in COPY — means the session
+ * that sent the input still owns the backend.
+ */
+export class BackendStreamTracker {
+  readonly #framer: MessageFramer;
+  #readyIdle = true;
+  /** Type byte of the last message seen (at its header; ReadyForQuery and ErrorResponse once complete). */
+  lastType = 0;
+  /** With `errors`: the fields of the first ErrorResponse seen since {@link reset}. */
+  firstError: Record<string, string> | undefined;
+
+  /**
+   * @param errors also read ErrorResponses (for the front end's own short statements; a
+   *   client's may be long, and only whether the backend is idle matters there)
+   */
+  constructor(errors = false) {
+    this.#framer = new MessageFramer(errors ? [READY_FOR_QUERY, ERROR_RESPONSE] : [READY_FOR_QUERY]);
+  }
+
+  /** True when the last complete message was ReadyForQuery('I') and nothing follows it. */
+  get idle(): boolean {
+    return this.#readyIdle && this.#framer.atBoundary;
+  }
+
+  /** True when the output was not a message sequence (or held an ErrorResponse too long to read). */
+  get broken(): boolean {
+    return this.#framer.broken;
+  }
+
+  /** Call before sending input: until output says otherwise, the backend is busy. */
+  reset(): void {
+    this.#readyIdle = false;
+    this.firstError = undefined;
+  }
+
+  /** The backend was brought back to idle by other means (see SharedBackend's settle). */
+  markIdle(): void {
+    this.#readyIdle = true;
+  }
+
+  push(chunk: Uint8Array): void {
+    const bytes = Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    this.#framer.scan(bytes, (type, _offset, whole) => {
+      this.lastType = type;
+      this.#readyIdle = type === READY_FOR_QUERY && whole?.[5] === IDLE;
+      if (type === ERROR_RESPONSE && whole !== undefined && this.firstError === undefined) {
+        this.firstError = responseFields(whole);
+      }
+      return undefined;
+    });
   }
 }
 
@@ -150,13 +214,13 @@ export class SharedBackend {
   private async settle(): Promise<void> {
     if (this.tracker.idle) return;
     const discard = new BackendStreamTracker();
-    // 'G' CopyInResponse / 'W' CopyBothResponse: only CopyFail gets the backend out of COPY.
-    if (this.tracker.lastType === 0x47 || this.tracker.lastType === 0x57) {
+    // Only CopyFail gets the backend out of COPY.
+    if (this.tracker.lastType === COPY_IN_RESPONSE || this.tracker.lastType === COPY_BOTH_RESPONSE) {
       await this.raw(copyFail("client disconnected"), (d) => discard.push(d));
     }
-    await this.raw(sync(), (d) => discard.push(d));
+    await this.raw(SYNC, (d) => discard.push(d));
     if (this.db.isInTransaction()) await this.rawQuery("ROLLBACK");
-    this.tracker.idle = true;
+    this.tracker.markIdle();
   }
 
   private assertOwner(holder: Holder): void {
@@ -172,11 +236,13 @@ export class SharedBackend {
     this.authorizedFor = holder;
   }
 
+  /** Runs one statement of the front end's own; its error message, or undefined when it succeeded. */
   private async rawQuery(sql: string): Promise<string | undefined> {
-    const t = new BackendStreamTracker();
+    const t = new BackendStreamTracker(true);
     t.reset();
     await this.raw(query(sql), (d) => t.push(d));
-    return t.firstError?.get("M");
+    if (t.broken) return "the embedded PostgreSQL server sent a reply that could not be read";
+    return t.firstError === undefined ? undefined : (t.firstError.M ?? "unknown error");
   }
 
   private raw(message: Uint8Array, onRawData: (data: Uint8Array) => void): Promise<void> {

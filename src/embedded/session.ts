@@ -1,6 +1,33 @@
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import {
+  authenticationOk,
+  authenticationSASL,
+  authenticationSASLContinue,
+  authenticationSASLFinal,
+  backendKeyData,
+  type ErrorFields,
+  errorResponse,
+  type FrontendEvent,
+  FrontendParser,
+  MessageSplitter,
+  negotiateProtocolVersion,
+  PEER_CANCEL_CODE,
+  PROTOCOL_VERSION_3_0,
+  parameterStatus,
+  parseScramVerifier,
+  readSaslInitialResponse,
+  readyForQuery,
+  SCRAM_SHA_256,
+  ScramError,
+  ScramPasswordMismatch,
+  ScramSha256Server,
+  SqlState,
+  type StartupPacket,
+  sslResponse,
+  WireProtocolError,
+} from "../wire/postgres/index.js";
+import {
   AuthorizationSwitchError,
   BackendClosedError,
   BOOTSTRAP_USER,
@@ -8,26 +35,6 @@ import {
   type SharedBackend,
   WaitAbandonedError,
 } from "./backend.js";
-import {
-  authenticationOk,
-  authenticationSasl,
-  authenticationSaslContinue,
-  authenticationSaslFinal,
-  backendKeyData,
-  type ErrorFields,
-  errorResponse,
-  negotiateProtocolVersion,
-  ProtocolViolation,
-  parameterStatus,
-  parseSaslInitialResponse,
-  parseSaslResponse,
-  parseStartup,
-  readyForQuery,
-  SESSION_MESSAGE_TYPES,
-  takeFrames,
-  takeStartupFrame,
-} from "./protocol.js";
-import { parseScramVerifier, SCRAM_SHA_256, ScramError, ScramServerExchange } from "./scram.js";
 
 /** What every session of one embedded server shares. */
 export interface SessionContext {
@@ -42,6 +49,9 @@ export interface SessionContext {
 export const AUTHENTICATION_TIMEOUT_MS = 60_000;
 
 const TERMINATE = 0x58; // 'X'
+const PASSWORD_MESSAGE = "p";
+/** Frontend message types a session may send once authenticated (Terminate is handled apart). */
+const SESSION_MESSAGE_TYPES = new Set("BCdcfDEHFPQS".split("").map((c) => c.charCodeAt(0)));
 
 interface RoleRow {
   rolcanlogin: boolean;
@@ -57,18 +67,21 @@ type Phase = "startup" | "authenticating" | "sasl-initial" | "sasl-final" | "rea
 /**
  * One client connection: the start-up and authentication PostgreSQL would do (trust for roles
  * without a password, SCRAM-SHA-256 for roles with one), then its messages relayed to the shared
- * backend while it owns it.
+ * backend while it owns it. Until login is over the client's bytes go through the codec's
+ * {@link FrontendParser} (start-up packets, messages bounded as PostgreSQL bounds them before
+ * authentication); after it, a {@link MessageSplitter} hands over whole messages of any size.
  */
 export class ClientSession implements Holder {
   user = "";
   private phase: Phase = "startup";
-  private buffered: Buffer = Buffer.alloc(0);
+  private readonly parser = new FrontendParser();
+  private readonly splitter = new MessageSplitter();
   private readonly pending: Buffer[] = [];
   private pumping: Promise<void> | undefined;
   private terminating = false;
   private applicationName = "";
   private isSuperuser = false;
-  private scram: ScramServerExchange | undefined;
+  private scram: ScramSha256Server | undefined;
   private passwordExpired = false;
 
   constructor(
@@ -86,91 +99,119 @@ export class ClientSession implements Holder {
 
   private receive(chunk: Buffer): void {
     if (this.phase === "closed" || this.terminating) return;
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    if (this.phase === "ready") {
+      this.relayInput(chunk);
+      return;
+    }
+    this.parser.append(chunk);
     this.process();
   }
 
-  /** Handles whatever complete frames are buffered; a protocol error ends the session. */
+  /** Handles whatever complete login-phase events are buffered; a protocol error ends the session. */
   private process(): void {
     try {
       this.advance();
     } catch (e) {
-      if (e instanceof ProtocolViolation) this.fatal({ code: "08P01", message: e.message });
+      if (e instanceof WireProtocolError) this.fatal({ code: e.code, message: e.message });
       else
         this.fatal({
-          code: "XX000",
+          code: SqlState.InternalError,
           message: `internal error in the embedded server: ${(e as Error).message}`,
         });
     }
   }
 
   private advance(): void {
-    while (this.phase !== "closed" && !this.terminating) {
-      if (this.phase === "startup") {
-        const taken = takeStartupFrame(this.buffered);
-        if (taken === undefined) return;
-        this.buffered = taken.rest;
-        this.onStartupFrame(taken.frame);
-        continue;
-      }
-      if (this.phase === "authenticating") return; // the role lookup resumes us
-      const { frames, rest } = takeFrames(this.buffered);
-      this.buffered = rest;
-      if (frames.length === 0) return;
-      for (const frame of frames) {
-        if (this.phase === "sasl-initial" || this.phase === "sasl-final") {
-          this.onSaslFrame(frame);
-        } else if (this.phase === "ready") {
-          if (frame[0] === TERMINATE) {
-            this.terminating = true;
-            break;
-          }
-          if (!SESSION_MESSAGE_TYPES.has(frame[0] ?? 0)) {
-            throw new ProtocolViolation(`invalid frontend message type ${frame[0]}`);
-          }
-          this.pending.push(frame);
-        }
-        if ((this.phase as Phase) === "closed") return;
-      }
-      if (this.phase === "ready" || this.terminating) this.kick();
-      if (this.terminating) return;
+    for (;;) {
+      // The role lookup resumes us while "authenticating"; "ready" hands the rest to the relay.
+      if (this.phase !== "startup" && this.phase !== "sasl-initial" && this.phase !== "sasl-final") break;
+      const event = this.parser.next();
+      if (event === undefined) return;
+      this.onLoginEvent(event);
+    }
+    if (this.phase === "ready") {
+      const rest = this.parser.takeRest();
+      if (rest.length > 0) this.relayInput(rest);
     }
   }
 
-  private onStartupFrame(frame: Buffer): void {
-    const packet = parseStartup(frame);
-    switch (packet.kind) {
-      case "ssl":
-      case "gssenc":
-        // No encryption on the backend port: the gateway in front of it terminates TLS.
-        this.socket.write("N");
+  private onLoginEvent(event: FrontendEvent): void {
+    switch (event.kind) {
+      case "error":
+        this.fatal({ code: event.code, message: event.message });
         return;
-      case "cancel":
+      case "startup":
+        this.onStartupPacket(event.packet);
+        return;
+      case "message":
+        if (this.phase === "startup")
+          throw new WireProtocolError(SqlState.ProtocolViolation, "expected a startup packet");
+        this.onSaslMessage(event.type, event.body);
+    }
+  }
+
+  /** Whole messages of the authenticated session, queued for the backend. */
+  private relayInput(chunk: Buffer): void {
+    const ok = this.splitter.push(chunk, (type, message) => {
+      if (this.phase !== "ready" || this.terminating) return;
+      if (type === TERMINATE) {
+        this.terminating = true;
+        return;
+      }
+      if (!SESSION_MESSAGE_TYPES.has(type)) {
+        this.fatal({ code: SqlState.ProtocolViolation, message: `invalid frontend message type ${type}` });
+        return;
+      }
+      this.pending.push(message);
+    });
+    if (!ok) {
+      this.fatal({ code: SqlState.ProtocolViolation, message: "invalid message length" });
+      return;
+    }
+    if (this.phase === "ready" || this.terminating) this.kick();
+  }
+
+  private onStartupPacket(packet: StartupPacket): void {
+    switch (packet.kind) {
+      case "SSLRequest":
+      case "GSSENCRequest":
+        // No encryption on the backend port: the gateway in front of it terminates TLS.
+        this.socket.write(sslResponse(false));
+        this.parser.expectStartup();
+        return;
+      case "CancelRequest":
         // One backend, no separate process to interrupt; PostgreSQL sends no reply either way.
         this.phase = "closed";
         this.socket.end();
         return;
+      case "PeerCancelRequest":
+        // The gateways' own code means nothing here: PostgreSQL's answer to an unknown version.
+        this.fatal({
+          code: SqlState.FeatureNotSupported,
+          message: `unsupported frontend protocol ${PEER_CANCEL_CODE >>> 16}.${PEER_CANCEL_CODE & 0xffff}: server supports 3.0`,
+        });
+        return;
     }
-    if (packet.major !== 3) {
+    const params = packet.parameters;
+    const unsupported = Object.keys(params).filter((k) => k.startsWith("_pq_."));
+    if ((packet.protocolVersion & 0xffff) > 0 || unsupported.length > 0) {
+      // PostgreSQL sends its newest version here (PG_PROTOCOL_LATEST), not just the minor number.
+      this.socket.write(negotiateProtocolVersion(PROTOCOL_VERSION_3_0, unsupported));
+    }
+    const user = params.user ?? "";
+    if (user === "") {
       this.fatal({
-        code: "0A000",
-        message: `unsupported frontend protocol ${packet.major}.${packet.minor}: server supports 3.0`,
+        code: SqlState.InvalidAuthorizationSpecification,
+        message: "no PostgreSQL user name specified in startup packet",
       });
       return;
     }
-    const unsupported = [...packet.params.keys()].filter((k) => k.startsWith("_pq_."));
-    if (packet.minor > 0 || unsupported.length > 0) this.socket.write(negotiateProtocolVersion(unsupported));
-    const user = packet.params.get("user") ?? "";
-    if (user === "") {
-      this.fatal({ code: "28000", message: "no PostgreSQL user name specified in startup packet" });
-      return;
-    }
     this.user = user;
-    this.applicationName = packet.params.get("application_name") ?? "";
-    const database = packet.params.get("database") || user;
+    this.applicationName = params.application_name ?? "";
+    const database = params.database || user;
     if (database !== this.ctx.database) {
       this.fatal({
-        code: "3D000",
+        code: SqlState.InvalidCatalogName,
         message: `database "${database}" does not exist`,
         detail: `The embedded PostgreSQL (PGlite) serves the single database "${this.ctx.database}".`,
       });
@@ -184,7 +225,7 @@ export class ClientSession implements Holder {
     const role = await this.lookupRole().catch((e: unknown) => {
       if (!(e instanceof BackendClosedError)) {
         this.fatal({
-          code: "XX000",
+          code: SqlState.InternalError,
           message: `the embedded PostgreSQL server failed: ${(e as Error).message}`,
         });
       } else this.socket.destroy();
@@ -192,11 +233,17 @@ export class ClientSession implements Holder {
     });
     if (role === null || this.phase !== "authenticating") return;
     if (role === undefined) {
-      this.fatal({ code: "28000", message: `role "${this.user}" does not exist` });
+      this.fatal({
+        code: SqlState.InvalidAuthorizationSpecification,
+        message: `role "${this.user}" does not exist`,
+      });
       return;
     }
     if (!role.rolcanlogin) {
-      this.fatal({ code: "28000", message: `role "${this.user}" is not permitted to log in` });
+      this.fatal({
+        code: SqlState.InvalidAuthorizationSpecification,
+        message: `role "${this.user}" is not permitted to log in`,
+      });
       return;
     }
     this.isSuperuser = role.rolsuper;
@@ -209,16 +256,16 @@ export class ClientSession implements Holder {
     const verifier = parseScramVerifier(role.rolpassword);
     if (verifier === undefined) {
       this.fatal({
-        code: "28000",
+        code: SqlState.InvalidAuthorizationSpecification,
         message: `role "${this.user}" has a password that is not a SCRAM-SHA-256 verifier`,
         hint: "Set the password again with password_encryption = 'scram-sha-256' (the default).",
       });
       return;
     }
     this.passwordExpired = role.expired;
-    this.scram = new ScramServerExchange(verifier, randomBytes(18).toString("base64"));
+    this.scram = new ScramSha256Server(verifier);
     this.phase = "sasl-initial";
-    this.socket.write(authenticationSasl([SCRAM_SHA_256]));
+    this.socket.write(authenticationSASL([SCRAM_SHA_256]));
     this.process();
   }
 
@@ -239,31 +286,43 @@ export class ClientSession implements Holder {
     }
   }
 
-  private onSaslFrame(frame: Buffer): void {
+  private onSaslMessage(type: string, body: Buffer): void {
     const scram = this.scram;
-    if (scram === undefined) throw new ProtocolViolation("unexpected SASL message");
+    if (scram === undefined)
+      throw new WireProtocolError(SqlState.ProtocolViolation, "unexpected SASL message");
+    if (type !== PASSWORD_MESSAGE) {
+      throw new WireProtocolError(
+        SqlState.ProtocolViolation,
+        `expected SASL response, got message type ${type.charCodeAt(0)}`,
+      );
+    }
     try {
       if (this.phase === "sasl-initial") {
-        const { mechanism, data } = parseSaslInitialResponse(frame);
+        const { mechanism, data } = readSaslInitialResponse(body);
         if (mechanism !== SCRAM_SHA_256) {
-          throw new ProtocolViolation(
+          throw new WireProtocolError(
+            SqlState.ProtocolViolation,
             `client selected an invalid SASL authentication mechanism "${mechanism}"`,
           );
         }
-        this.socket.write(authenticationSaslContinue(scram.first(data.toString("utf8"))));
+        this.socket.write(authenticationSASLContinue(scram.handleClientFirst(data)));
         this.phase = "sasl-final";
         return;
       }
-      const serverFinal = scram.final(parseSaslResponse(frame).toString("utf8"));
-      if (this.passwordExpired) throw new ScramError("password expired", true);
-      this.socket.write(authenticationSaslFinal(serverFinal));
+      // A SASLResponse's body is the client-final-message.
+      const serverFinal = scram.handleClientFinal(body);
+      if (this.passwordExpired) throw new ScramPasswordMismatch("password expired");
+      this.socket.write(authenticationSASLFinal(serverFinal));
       this.loggedIn();
     } catch (e) {
       if (!(e instanceof ScramError)) throw e;
       this.fatal(
-        e.wrongPassword
-          ? { code: "28P01", message: `password authentication failed for user "${this.user}"` }
-          : { code: "08P01", message: e.message },
+        e instanceof ScramPasswordMismatch
+          ? {
+              code: SqlState.InvalidPassword,
+              message: `password authentication failed for user "${this.user}"`,
+            }
+          : { code: SqlState.ProtocolViolation, message: e.message },
       );
     }
   }
@@ -278,7 +337,7 @@ export class ClientSession implements Holder {
     const out = [authenticationOk()];
     for (const [name, value] of this.ctx.parameters)
       out.push(parameterStatus(name, overrides.get(name) ?? value));
-    out.push(backendKeyData(nextProcessId++, randomBytes(4).readInt32BE(0)), readyForQuery("I"));
+    out.push(backendKeyData(nextProcessId++, randomBytes(4)), readyForQuery("I"));
     this.socket.write(Buffer.concat(out));
     this.phase = "ready";
   }
@@ -310,10 +369,13 @@ export class ClientSession implements Holder {
     } catch (e) {
       if (e instanceof BackendClosedError || e instanceof WaitAbandonedError) this.socket.destroy();
       else if (e instanceof AuthorizationSwitchError) {
-        this.fatal({ code: "28000", message: `role "${e.user}" can no longer be used: ${e.reason}` });
+        this.fatal({
+          code: SqlState.InvalidAuthorizationSpecification,
+          message: `role "${e.user}" can no longer be used: ${e.reason}`,
+        });
       } else
         this.fatal({
-          code: "XX000",
+          code: SqlState.InternalError,
           message: `the embedded PostgreSQL server failed: ${(e as Error).message}`,
         });
     }

@@ -87,8 +87,8 @@ const LAYERS: readonly Layer[] = [
   {
     name: "embedded",
     files: ["embedded/**"],
-    may: [],
-    why: "the embedded PostgreSQL server (PostgreSQL by nature)",
+    may: ["wire"],
+    why: "the embedded PostgreSQL server (PostgreSQL by nature), on the one PostgreSQL codec",
   },
   {
     name: "config",

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -9,6 +10,16 @@ import {
   EmbeddedPostgresError,
   startEmbeddedPostgres,
 } from "../../src/embedded/index.js";
+import {
+  BackendParser,
+  responseFields,
+  SCRAM_SHA_256,
+  ScramSha256Client,
+  saslInitialResponse,
+  saslResponse,
+  scramVerifier,
+  startupMessage,
+} from "../../src/wire/postgres/index.js";
 import { frontend, RawClient } from "./wire.js";
 
 let root: string;
@@ -209,6 +220,103 @@ describe("embedded PostgreSQL (PGlite)", () => {
     assert.equal(otherDb.code, "3D000");
   });
 
+  it("embedded-codec: reads a query larger than the login's message bound sent along with the startup packet", async () => {
+    const raw = await RawClient.open(server.port);
+    try {
+      const big = "x".repeat(100_000);
+      raw.send(
+        frontend.startup({ user: "postgres", database: "postgres" }),
+        frontend.query(`SELECT length('${big}') AS n`),
+      );
+      const messages = await raw.until("D");
+      const row = messages.find((m) => m.type === "D");
+      assert.match(row?.body.toString("latin1") ?? "", /100000/);
+      assert.equal(messages.filter((m) => m.type === "E").length, 0);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it("embedded-codec: ends a session that breaks the protocol with 08P01 and keeps serving the others", async () => {
+    const breakers: [string, Buffer][] = [
+      ["invalid frontend message type 89", Buffer.from([0x59, 0, 0, 0, 4])],
+      ["invalid message length", Buffer.from([0x51, 0, 0, 0, 2])],
+    ];
+    for (const [expected, bytes] of breakers) {
+      const raw = await RawClient.open(server.port);
+      try {
+        raw.send(frontend.startup({ user: "postgres", database: "postgres" }));
+        const from = (await raw.until("Z")).reduce((n, m) => n + 5 + m.body.length, 0);
+        raw.send(bytes);
+        const error = fields((await raw.until("E", from)).find((m) => m.type === "E"));
+        assert.deepEqual([error.S, error.C, error.M], ["FATAL", "08P01", expected]);
+      } finally {
+        raw.close();
+      }
+    }
+    const c = await connected();
+    try {
+      assert.equal((await c.query("SELECT 1 AS v")).rows[0].v, 1);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it("embedded-codec: SASL messages that break the protocol get 08P01", async () => {
+    const role = "codec_sasl_role";
+    const admin = await connected();
+    try {
+      await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'codec-secret'`);
+      const cases: [RegExp, Buffer][] = [
+        [
+          /invalid SASL authentication mechanism "SCRAM-SHA-1"/,
+          frontend.saslInitial("SCRAM-SHA-1", "n,,n=,r=abc"),
+        ],
+        [/expected SASL response, got message type 81/, frontend.query("SELECT 1")],
+        [/invalid SASLInitialResponse message/, frontend.password("SCRAM-SHA-256")],
+        [/malformed SCRAM client-first message/, frontend.saslInitial("SCRAM-SHA-256", "n,,n=")],
+      ];
+      for (const [expected, bytes] of cases) {
+        const raw = await RawClient.open(server.port);
+        try {
+          raw.send(frontend.startup({ user: role, database: "postgres" }));
+          const sasl = (await raw.until("R")).find((m) => m.type === "R");
+          assert.equal(sasl?.body.readInt32BE(0), 10, "AuthenticationSASL");
+          raw.send(bytes);
+          const error = fields((await raw.until("E")).find((m) => m.type === "E"));
+          assert.equal(error.C, "08P01", error.M);
+          assert.match(error.M ?? "", expected);
+        } finally {
+          raw.close();
+        }
+      }
+    } finally {
+      await admin.query(`DROP ROLE IF EXISTS ${role}`);
+      await admin.end();
+    }
+  });
+
+  it("embedded-codec: logs in a role whose password is the verifier provisioning writes, with pg and with our SCRAM client", async () => {
+    const role = "codec_verifier_role";
+    const password = "gateway-held-Password-1";
+    const admin = await connected();
+    try {
+      await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD ${admin.escapeLiteral(scramVerifier(password))}`);
+      const c = await connected(role, { password });
+      try {
+        assert.equal((await c.query("SELECT current_user AS u")).rows[0].u, role);
+      } finally {
+        await c.end();
+      }
+      assert.equal((await loginError(role, { password: "not-it" })).code, "28P01");
+      assert.equal(await scramLogin(server.port, role, password), "ReadyForQuery");
+      assert.match(await scramLogin(server.port, role, "not-it"), /^28P01 password authentication failed/);
+    } finally {
+      await admin.query(`DROP ROLE IF EXISTS ${role}`);
+      await admin.end();
+    }
+  });
+
   it("refuses a second server on the same data directory, and a directory that is not PostgreSQL's", async () => {
     await assert.rejects(startEmbeddedPostgres({ dataDir }), (e: unknown) => {
       assert.ok(e instanceof EmbeddedPostgresError);
@@ -238,6 +346,42 @@ describe("embedded PostgreSQL (PGlite)", () => {
     }
   });
 });
+
+/** The fields of an ErrorResponse RawClient collected. */
+function fields(message: { body: Buffer } | undefined): Record<string, string> {
+  assert.ok(message, "expected an ErrorResponse");
+  return responseFields(Buffer.concat([Buffer.alloc(5), message.body]));
+}
+
+/**
+ * Logs in as the gateway does toward a backend (codec + ScramSha256Client); the first message
+ * that ends the login: "ReadyForQuery", or the error's SQLSTATE and message.
+ */
+async function scramLogin(port: number, user: string, password: string): Promise<string> {
+  const socket = connect(port, "127.0.0.1");
+  const parser = new BackendParser();
+  const scram = new ScramSha256Client(password);
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      socket.on("error", reject);
+      socket.on("close", () => reject(new Error("closed before the login ended")));
+      socket.on("data", (chunk: Buffer) => {
+        for (const m of parser.push(chunk)) {
+          if (m.kind === "AuthenticationSASL")
+            socket.write(saslInitialResponse(SCRAM_SHA_256, scram.clientFirstMessage()));
+          else if (m.kind === "AuthenticationSASLContinue")
+            socket.write(saslResponse(scram.handleServerFirst(m.data)));
+          else if (m.kind === "AuthenticationSASLFinal") scram.verifyServerFinal(m.data);
+          else if (m.kind === "ErrorResponse") resolve(`${m.fields.C} ${m.fields.M}`);
+          else if (m.kind === "ReadyForQuery") resolve("ReadyForQuery");
+        }
+      });
+      socket.write(startupMessage({ user, database: "postgres" }));
+    });
+  } finally {
+    socket.destroy();
+  }
+}
 
 async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -46,6 +46,10 @@ export const frontend = {
   sync: () => message("S"),
   query: (sql: string) => message("Q", cstr(sql)),
   terminate: () => message("X"),
+  /** A PasswordMessage-family frame holding one string (for the wrong shape of SASLInitialResponse). */
+  password: (text: string) => message("p", cstr(text)),
+  saslInitial: (mechanism: string, data: string) =>
+    message("p", cstr(mechanism), int32(Buffer.byteLength(data)), Buffer.from(data, "utf8")),
 };
 
 /** A raw connection that collects what the server sends. */

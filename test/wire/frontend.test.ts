@@ -6,6 +6,7 @@ import {
   FrontendParser,
   type FrontendParserOptions,
   readPasswordMessage,
+  readSaslInitialResponse,
   WireProtocolError,
 } from "../../src/wire/postgres/index.js";
 import { BufferList, cutAt, cutsInTwo, frontend } from "./buffers.js";
@@ -406,6 +407,80 @@ describe("readPasswordMessage", () => {
     it(`rejects ${label}`, () => {
       assert.throws(
         () => readPasswordMessage(body),
+        (error: unknown) => error instanceof WireProtocolError && error.code === "08P01",
+      );
+    });
+  }
+});
+
+describe("frontend-codec: FrontendParser one event at a time (append / next / takeRest)", () => {
+  it("frontend-codec: gives the events push gives, one per next(), at every cut", () => {
+    const bytes = Buffer.concat([
+      frontend.startup({ user: "alice" }),
+      frontend.saslInitial("SCRAM-SHA-256", Buffer.from("n,,n=,r=abc")),
+      frontend.password("c=biws,r=abcdef,p=xyz"),
+    ]);
+    const expected = parseAll([bytes]);
+    assert.equal(expected.length, 3);
+    for (const [first, second] of cutsInTwo(bytes)) {
+      const parser = new FrontendParser();
+      const events: FrontendEvent[] = [];
+      for (const piece of [first, second]) {
+        parser.append(piece);
+        for (let e = parser.next(); e !== undefined; e = parser.next()) events.push(e);
+      }
+      assert.deepEqual(events, expected);
+    }
+  });
+
+  it("frontend-codec: parses nothing ahead of the caller, and hands over the rest unbounded", () => {
+    const big = frontend.query("x".repeat(100_000)); // beyond the login's message bound
+    const parser = new FrontendParser();
+    parser.append(Buffer.concat([frontend.startup({ user: "alice" }), big]));
+    assert.equal(parser.next()?.kind, "startup");
+    // A server switching to its session reader takes the query as it came.
+    assert.deepEqual(parser.takeRest(), big);
+    assert.equal(parser.buffered, 0);
+    parser.append(frontend.terminate());
+    assert.equal(parser.next(), undefined, "nothing is parsed after takeRest");
+  });
+
+  it("frontend-codec: would have refused that message while logging in", () => {
+    const parser = new FrontendParser();
+    parser.append(Buffer.concat([frontend.startup({ user: "alice" }), frontend.query("x".repeat(100_000))]));
+    assert.equal(parser.next()?.kind, "startup");
+    assertError(parser.next(), "08P01", "invalid message length");
+    assert.equal(parser.next(), undefined);
+  });
+});
+
+describe("frontend-codec: readSaslInitialResponse", () => {
+  it("frontend-codec: reads the mechanism and the initial response", () => {
+    const message = frontend.saslInitial("SCRAM-SHA-256", Buffer.from("n,,n=,r=abc"));
+    assert.deepEqual(readSaslInitialResponse(message.subarray(5)), {
+      mechanism: "SCRAM-SHA-256",
+      data: Buffer.from("n,,n=,r=abc"),
+    });
+    const none = new BufferList().cstring("SCRAM-SHA-256").int32(-1).body();
+    assert.deepEqual(readSaslInitialResponse(none), { mechanism: "SCRAM-SHA-256", data: Buffer.alloc(0) });
+  });
+
+  for (const [label, body] of [
+    ["no length", new BufferList().cstring("SCRAM-SHA-256").body()],
+    [
+      "a length beyond the body",
+      new BufferList().cstring("SCRAM-SHA-256").int32(5).bytes(Buffer.from("abc")).body(),
+    ],
+    [
+      "bytes after the response",
+      new BufferList().cstring("SCRAM-SHA-256").int32(1).bytes(Buffer.from("ab")).body(),
+    ],
+    ["a length below -1", new BufferList().cstring("SCRAM-SHA-256").int32(-2).body()],
+    ["no mechanism terminator", Buffer.from("SCRAM")],
+  ] as const) {
+    it(`frontend-codec: rejects ${label}`, () => {
+      assert.throws(
+        () => readSaslInitialResponse(body),
         (error: unknown) => error instanceof WireProtocolError && error.code === "08P01",
       );
     });

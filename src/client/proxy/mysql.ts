@@ -11,6 +11,7 @@ import {
   handshakeResponse41,
   handshakeV10,
   MysqlProtocolError,
+  MysqlSqlState,
   type PacketEvent,
   PacketParser,
   Plugin,
@@ -34,8 +35,6 @@ import {
 
 /** The client's HandshakeResponse41: a user name, a scramble proof and connection attributes. */
 const MAX_CLIENT_LOGIN_PACKET = 70 * 1024;
-/** ER_UNKNOWN_ERROR, what the proxy sends when the target cannot be reached. */
-const UNKNOWN_ERROR = 1105;
 
 /**
  * What the proxy offers its local clients: what the gateway offers, minus TLS (the proxy
@@ -245,7 +244,7 @@ export async function serveMysqlClient(client: Socket, ctx: TargetContext, onEnd
     client.off("error", onGone);
   };
   let clientSeq = 0;
-  const fail = (code: number, message: string, sqlState = "HY000") => {
+  const fail = (code: number, message: string, sqlState: string = MysqlSqlState.GENERAL) => {
     detach();
     client.end(encodePacket(clientSeq, errPacket(code, message, clientSeq === 0 ? undefined : sqlState)));
     setTimeout(() => client.destroy(), 2_000).unref();
@@ -262,12 +261,12 @@ export async function serveMysqlClient(client: Socket, ctx: TargetContext, onEnd
       return fail(
         ErrorCode.ACCESS_DENIED,
         `${e.serverMessage ?? "Access denied"} — iamdb proxy: ${refusedHint(ctx, ctx.tokens.peek()?.accessKeyId)}`,
-        "28000",
+        MysqlSqlState.INVALID_AUTHORIZATION,
       );
     }
     if (e.kind === "refused" && typeof e.serverCode === "number") return fail(e.serverCode, e.message);
     return fail(
-      e.kind === "credentials" ? ErrorCode.ACCESS_DENIED : UNKNOWN_ERROR,
+      e.kind === "credentials" ? ErrorCode.ACCESS_DENIED : ErrorCode.UNKNOWN_ERROR,
       `iamdb proxy: ${e.message}`,
     );
   };
@@ -294,7 +293,11 @@ export async function serveMysqlClient(client: Socket, ctx: TargetContext, onEnd
     const e = await queue.next();
     if (e.kind === "error") {
       conn.socket.destroy();
-      return fail(ErrorCode.NET_PACKET_TOO_LARGE, `Bad handshake: ${e.message}`, "08S01");
+      return fail(
+        ErrorCode.NET_PACKET_TOO_LARGE,
+        `Bad handshake: ${e.message}`,
+        MysqlSqlState.COMMUNICATION_LINK_FAILURE,
+      );
     }
     clientSeq = (e.seq + 1) & 0xff;
     response = parseHandshakeResponse(e.payload);
@@ -305,7 +308,8 @@ export async function serveMysqlClient(client: Socket, ctx: TargetContext, onEnd
       onEnd();
       return;
     }
-    if (err instanceof MysqlProtocolError) return fail(ErrorCode.HANDSHAKE, "Bad handshake", "08S01");
+    if (err instanceof MysqlProtocolError)
+      return fail(ErrorCode.HANDSHAKE, "Bad handshake", MysqlSqlState.COMMUNICATION_LINK_FAILURE);
     throw err;
   }
   if (response.sslRequest) {
@@ -313,7 +317,7 @@ export async function serveMysqlClient(client: Socket, ctx: TargetContext, onEnd
     return fail(
       ErrorCode.HANDSHAKE,
       "the iamdb proxy offers no TLS to local clients (it listens on loopback and uses TLS to the server): connect with --ssl=0 / --ssl-mode=DISABLED",
-      "08S01",
+      MysqlSqlState.COMMUNICATION_LINK_FAILURE,
     );
   }
   const choice: ClientChoice = {

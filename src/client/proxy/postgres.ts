@@ -28,7 +28,7 @@ import {
 } from "./target.js";
 
 /** SQLSTATEs of a refused password: invalid_authorization_specification, invalid_password. */
-const AUTH_REFUSED = new Set(["28000", "28P01"]);
+const AUTH_REFUSED = new Set<string>([SqlState.InvalidAuthorizationSpecification, SqlState.InvalidPassword]);
 
 /**
  * A local PostgreSQL client of `iamdb proxy`. The exchange:
@@ -137,11 +137,18 @@ export async function servePostgresClient(
       return;
     }
     if (e.kind === "refused") {
-      return fatal(String(e.serverCode ?? "28000"), e.serverMessage ?? "authentication failed", {
-        hint: `iamdb proxy: ${e.message}`,
-      });
+      return fatal(
+        String(e.serverCode ?? SqlState.InvalidAuthorizationSpecification),
+        e.serverMessage ?? "authentication failed",
+        {
+          hint: `iamdb proxy: ${e.message}`,
+        },
+      );
     }
-    return fatal(e.kind === "credentials" ? "28000" : "08006", `iamdb proxy: ${e.message}`);
+    return fatal(
+      e.kind === "credentials" ? SqlState.InvalidAuthorizationSpecification : SqlState.ConnectionFailure,
+      `iamdb proxy: ${e.message}`,
+    );
   }
   ctx.metrics.login(ctx.name, "success", (performance.now() - started) / 1000);
   if (client.destroyed) {

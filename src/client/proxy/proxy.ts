@@ -6,7 +6,7 @@ import { httpServerOptions, limitConnections } from "../../api/http-limits.js";
 import { Sessions } from "../../gateway/sessions.js";
 import { log } from "../../log/logger.js";
 import { ErrorCode, encodePacket, errPacket } from "../../wire/mysql/index.js";
-import { errorResponse, FrontendParser, sslResponse } from "../../wire/postgres/index.js";
+import { errorResponse, FrontendParser, SqlState, sslResponse } from "../../wire/postgres/index.js";
 import { type CredentialProvider, standardCredentials } from "../credentials.js";
 import { TokenCache } from "../tokenCache.js";
 import { type ProxyConfig, ProxyConfigError, type ProxyEngine, type ProxyTargetConfig } from "./config.js";
@@ -90,7 +90,7 @@ function refusePostgres(socket: Socket, message: string): void {
         continue;
       }
       socket.off("data", onData);
-      socket.end(errorResponse({ severity: "FATAL", code: "53300", message }));
+      socket.end(errorResponse({ severity: "FATAL", code: SqlState.TooManyConnections, message }));
       return;
     }
   };

@@ -9,6 +9,7 @@ import {
   type ErrInfo,
   encodePacket,
   handshakeResponse41,
+  MysqlSqlState,
   nativePasswordProof,
   type PacketEvent,
   PacketParser,
@@ -105,7 +106,11 @@ export async function mysqlBackendLogin(
     if (e.kind === "error") throw new MysqlBackendError(`backend sent ${e.message}`, "protocol");
     if (e.payload[0] === 0xff) {
       const err = parseErrPacket(e.payload);
-      throw new MysqlBackendError(`${err.code} (${err.sqlState ?? "HY000"}): ${err.message}`, "refused", err);
+      throw new MysqlBackendError(
+        `${err.code} (${err.sqlState ?? MysqlSqlState.GENERAL}): ${err.message}`,
+        "refused",
+        err,
+      );
     }
     return e;
   };

@@ -8,6 +8,7 @@ import {
   BackendParser,
   md5Password,
   passwordMessage,
+  SCRAM_SHA_256,
   ScramSha256Client,
   saslInitialResponse,
   saslResponse,
@@ -185,14 +186,14 @@ export async function backendLogin(
           socket.write(passwordMessage(md5Password(parameters.user ?? "", password, m.salt)));
           break;
         case "AuthenticationSASL":
-          if (!m.mechanisms.includes("SCRAM-SHA-256")) {
+          if (!m.mechanisms.includes(SCRAM_SHA_256)) {
             throw new BackendLoginError(
               `backend offers SASL mechanisms ${m.mechanisms.join(", ")}; iamdb speaks SCRAM-SHA-256`,
               "protocol",
             );
           }
           scram = new ScramSha256Client(password);
-          socket.write(saslInitialResponse("SCRAM-SHA-256", scram.clientFirstMessage()));
+          socket.write(saslInitialResponse(SCRAM_SHA_256, scram.clientFirstMessage()));
           break;
         case "AuthenticationSASLContinue":
           if (!scram) throw new BackendLoginError("backend sent SASLContinue without SASL", "protocol");

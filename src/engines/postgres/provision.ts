@@ -1,7 +1,7 @@
-import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import pg from "pg";
 import type { BackendSpec } from "../../instances/types.js";
-import { MAX_IDENTIFIER_BYTES } from "../../wire/postgres/constants.js";
+import { MAX_IDENTIFIER_BYTES, SqlState } from "../../wire/postgres/constants.js";
+import { scramVerifier } from "../../wire/postgres/scram.js";
 
 import { asAdmin, ProvisionError } from "../admin.js";
 
@@ -56,30 +56,13 @@ export function withAdmin<T>(spec: BackendSpec, fn: (client: pg.Client) => Promi
   );
 }
 
-/**
- * The SCRAM-SHA-256 verifier of `password`, as PostgreSQL stores it. Sending the verifier
- * instead of the password keeps the gateway-held password out of the backend's own logs
- * (log_statement = ddl, or a failed statement), as psql's \password does. PostgreSQL
- * accepts it for md5 and password methods too (it then authenticates with SCRAM).
- * Gateway passwords are ASCII, so SASLprep leaves them unchanged.
- * @see https://www.postgresql.org/docs/current/auth-password.html
- * @see https://datatracker.ietf.org/doc/html/rfc5803
- */
-export function scramVerifier(password: string, salt: Buffer = randomBytes(16), iterations = 4096): string {
-  const salted = pbkdf2Sync(password, salt, iterations, 32, "sha256");
-  const clientKey = createHmac("sha256", salted).update("Client Key").digest();
-  const storedKey = createHash("sha256").update(clientKey).digest();
-  const serverKey = createHmac("sha256", salted).update("Server Key").digest();
-  return `SCRAM-SHA-256$${iterations}:${salt.toString("base64")}$${storedKey.toString("base64")}:${serverKey.toString("base64")}`;
-}
-
 /** rds_iam marks IAM-only accounts, as on RDS; NOLOGIN because nobody logs in as it. */
 async function ensureRdsIam(client: pg.Client): Promise<void> {
   try {
     await client.query("CREATE ROLE rds_iam NOLOGIN");
   } catch (err) {
-    // 42710 duplicate_object: it exists already (or another gateway just made it).
-    if ((err as { code?: string }).code !== "42710") throw err;
+    // It exists already (or another gateway just made it).
+    if ((err as { code?: string }).code !== SqlState.DuplicateObject) throw err;
   }
 }
 

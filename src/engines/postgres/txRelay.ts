@@ -10,6 +10,7 @@ import {
   PARSE_COMPLETE,
   parseMessage,
   responseFields,
+  SqlState,
   StatementReader,
   type StatementText,
   targetMessage,
@@ -329,7 +330,10 @@ export class TransactionRelay {
 
   readonly #onClientData = (chunk: Buffer) => {
     if (!this.#fromClient.push(chunk, this.#takeClientMessage)) {
-      this.#fatal("08P01", "invalid message from the client (message length out of range)");
+      this.#fatal(
+        SqlState.ProtocolViolation,
+        "invalid message from the client (message length out of range)",
+      );
       return;
     }
     if (this.#borrow !== undefined && this.#inboxBytes > INBOX_LIMIT) this.o.client.pause();
@@ -435,7 +439,7 @@ export class TransactionRelay {
         out.push(
           errorResponse({
             severity: "ERROR",
-            code: "42P05",
+            code: SqlState.DuplicatePreparedStatement,
             message: `prepared statement "${key}" already exists`,
           }),
         );
@@ -639,7 +643,10 @@ export class TransactionRelay {
       return;
     }
     if (this.#restoreFailed) {
-      this.#fatal("08006", "could not apply the session's settings to a backend connection");
+      this.#fatal(
+        SqlState.ConnectionFailure,
+        "could not apply the session's settings to a backend connection",
+      );
       return;
     }
     if (this.#restoring) return;
@@ -703,7 +710,10 @@ export class TransactionRelay {
       case B_ERROR: {
         this.#cycleFailed = true;
         const fields = responseFields(message);
-        if (fields.C === "0A000" && /cached plan must not change result type/.test(fields.M ?? ""))
+        if (
+          fields.C === SqlState.FeatureNotSupported &&
+          /cached plan must not change result type/.test(fields.M ?? "")
+        )
           backend.invalidated = true;
         break;
       }
@@ -754,7 +764,10 @@ export class TransactionRelay {
 
   readonly #onBackendGone = () => {
     if (this.#ended) return;
-    this.#fatal("08006", "the backend connection serving this session closed unexpectedly");
+    this.#fatal(
+      SqlState.ConnectionFailure,
+      "the backend connection serving this session closed unexpectedly",
+    );
   };
 
   /** The client left (Terminate or hang-up): an idle backend goes back, any other is closed. */

@@ -120,8 +120,8 @@ export const ErrorCode = {
   NET_PACKET_TOO_LARGE: 1153,
   NOT_SUPPORTED_AUTH_MODE: 1251,
   SECURE_TRANSPORT_REQUIRED: 3159,
-  // Refusals at the gateway's edge (src/engines/mysql/refusals.ts).
-  /** ER_UNKNOWN_ERROR: a failure on the gateway's side with no closer number (the backend is unreachable). */
+  // Refusals at the gateway's edge (src/engines/mysql/refusals.ts) and what iamdb proxy sends.
+  /** ER_UNKNOWN_ERROR: a failure on the gateway's side with no closer number (the backend or a proxy's target is unreachable). */
   UNKNOWN_ERROR: 1105,
 } as const;
 

@@ -67,4 +67,13 @@ export const SqlState = {
   TooManyConnections: "53300",
   /** admin_shutdown: the session is ended by the server side. */
   AdminShutdown: "57P01",
+  // Sent by the embedded server, the transaction-mode relay and provisioning.
+  /** invalid_catalog_name: no such database. */
+  InvalidCatalogName: "3D000",
+  /** duplicate_object: e.g. a role that exists already. */
+  DuplicateObject: "42710",
+  /** duplicate_prepared_statement. */
+  DuplicatePreparedStatement: "42P05",
+  /** internal_error. */
+  InternalError: "XX000",
 } as const;

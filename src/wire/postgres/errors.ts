@@ -18,9 +18,10 @@ export class WireProtocolError extends Error {
 }
 
 /**
- * The SCRAM-SHA-256 exchange with a backend failed: a malformed server message, a nonce the
+ * A SCRAM-SHA-256 exchange failed. Toward a backend: a malformed server message, a nonce the
  * server did not extend, a server error attribute (`e=`), or a server signature that does not
- * prove knowledge of the password (a server impersonating the backend).
+ * prove knowledge of the password (a server impersonating the backend). From a client (the
+ * embedded server): a message that breaks RFC 5802; a wrong proof is {@link ScramPasswordMismatch}.
  *
  * @see https://www.rfc-editor.org/rfc/rfc5802#section-7
  */
@@ -28,5 +29,17 @@ export class ScramError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "ScramError";
+  }
+}
+
+/**
+ * A well-formed SCRAM-SHA-256 exchange whose client proof does not verify against the stored
+ * verifier: the client does not know the password. PostgreSQL answers 28P01
+ * (invalid_password), where a malformed exchange gets 08P01.
+ */
+export class ScramPasswordMismatch extends ScramError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ScramPasswordMismatch";
   }
 }

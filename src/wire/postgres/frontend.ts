@@ -84,20 +84,40 @@ export class FrontendParser {
    * dead and returns [].
    */
   push(chunk: Buffer): FrontendEvent[] {
-    if (this.phase === "dead") return [];
-    this.input.append(chunk);
+    this.append(chunk);
     const events: FrontendEvent[] = [];
-    for (;;) {
-      const event =
-        this.phase === "startup" ? this.nextStartup() : this.phase === "typed" ? this.nextTyped() : undefined;
-      if (event === undefined) return events;
-      events.push(event);
-      if (event.kind === "error") {
-        this.phase = "dead";
-        this.input.clear();
-        return events;
-      }
+    for (let event = this.next(); event !== undefined; event = this.next()) events.push(event);
+    return events;
+  }
+
+  /**
+   * Feeds bytes without parsing them; {@link next} then returns the events one at a time. For a
+   * caller that must stop between events (a server that looks a role up before it reads the
+   * password): `push` would parse everything the client sent ahead.
+   */
+  append(chunk: Buffer): void {
+    if (this.phase !== "dead") this.input.append(chunk);
+  }
+
+  /** The next complete event from what was appended, or undefined until more bytes come (or while paused or dead). */
+  next(): FrontendEvent | undefined {
+    const event =
+      this.phase === "startup" ? this.nextStartup() : this.phase === "typed" ? this.nextTyped() : undefined;
+    if (event?.kind === "error") {
+      this.phase = "dead";
+      this.input.clear();
     }
+    return event;
+  }
+
+  /**
+   * Removes and returns the bytes not yet returned as events, and stops parsing (the parser is
+   * dead afterwards): for handing the rest of the stream to another reader, such as a server's
+   * session relay once login is over, whose messages are not bounded by the login's limit.
+   */
+  takeRest(): Buffer {
+    this.phase = "dead";
+    return this.input.take();
   }
 
   /** Read typed messages from now on (the StartupMessage already does this). */
@@ -226,6 +246,24 @@ export function readPasswordMessage(body: Buffer): string {
     throw new WireProtocolError(SqlState.ProtocolViolation, "invalid password packet size");
   }
   return new BodyReader(body, "password").cstring();
+}
+
+/**
+ * Reads a SASLInitialResponse body ('p' during SASL authentication): the mechanism the client
+ * chose, then an Int32 length and that many bytes of initial response (-1: none, given here as
+ * an empty buffer).
+ *
+ * @throws WireProtocolError (08P01) if the body does not hold exactly these fields
+ * @see https://www.postgresql.org/docs/current/protocol-message-formats.html#PROTOCOL-MESSAGE-FORMATS-SASLINITIALRESPONSE
+ */
+export function readSaslInitialResponse(body: Buffer): { mechanism: string; data: Buffer } {
+  const reader = new BodyReader(body, "SASLInitialResponse");
+  const mechanism = reader.cstring();
+  const length = reader.int32();
+  if (length < -1) reader.fail(`negative length ${length}`);
+  const data = length === -1 ? Buffer.alloc(0) : reader.bytes(length);
+  reader.end();
+  return { mechanism, data };
 }
 
 function protocolError(message: string): FrontendEvent {

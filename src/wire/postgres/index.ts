@@ -1,6 +1,7 @@
 /**
  * Sans-I/O PostgreSQL frontend/backend protocol codec: split-safe parsers for both directions,
- * serializers, and the password exchanges (MD5, SCRAM-SHA-256) toward a backend.
+ * serializers, and the password exchanges: MD5 toward a backend, SCRAM-SHA-256 on both sides
+ * and the verifier PostgreSQL stores.
  *
  * @see https://www.postgresql.org/docs/current/protocol.html
  */
@@ -12,5 +13,6 @@ export * from "./framer.js";
 export * from "./frontend.js";
 export * from "./messages.js";
 export { saslprep } from "./saslprep.js";
+export * from "./scram.js";
 export * from "./serialize.js";
 export * from "./statements.js";

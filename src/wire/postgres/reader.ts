@@ -1,3 +1,4 @@
+import { SqlState } from "./constants.js";
 import { WireProtocolError } from "./errors.js";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -29,7 +30,7 @@ export class BodyReader {
   }
 
   fail(reason: string): never {
-    throw new WireProtocolError("08P01", `invalid ${this.what} message: ${reason}`);
+    throw new WireProtocolError(SqlState.ProtocolViolation, `invalid ${this.what} message: ${reason}`);
   }
 
   int32(): number {

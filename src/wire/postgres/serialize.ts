@@ -151,6 +151,11 @@ export function query(sql: string): Buffer {
   return typed("Q", cstring(sql));
 }
 
+/** Ends a COPY FROM STDIN with an error. @see https://www.postgresql.org/docs/current/protocol-message-formats.html#PROTOCOL-MESSAGE-FORMATS-COPYFAIL */
+export function copyFail(reason: string): Buffer {
+  return typed("f", cstring(reason));
+}
+
 export function terminate(): Buffer {
   return typed("X");
 }
