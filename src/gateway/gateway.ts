@@ -11,7 +11,8 @@ import { type Authenticator, RecheckPass } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
 import { DescriptorWatch } from "./descriptors.js";
 import type { Engine, ListenerContext } from "./engine.js";
-import { MysqlEngine } from "./engines/mysql/engine.js";
+import { MysqlEngine, newMysqlBackendPool } from "./engines/mysql/engine.js";
+import type { MysqlBackendPool } from "./engines/mysql/pool.js";
 import { newBackendPool, PostgresEngine } from "./engines/postgres/engine.js";
 import { SessionIdentityWriter } from "./engines/postgres/identity.js";
 import type { BackendPool } from "./engines/postgres/pool.js";
@@ -21,13 +22,15 @@ import { Sessions } from "./sessions.js";
 
 /**
  * The engines by protocol; MariaDB speaks the MySQL protocol. `postgresPool` gives every
- * PostgreSQL engine the gateway's one backend pool (its bounds are per backend server).
+ * PostgreSQL engine the gateway's one backend pool (its bounds are per backend server), and
+ * `mysqlPool` every MySQL / MariaDB engine.
  */
 export function engineFor(
   engine: DbEngine,
   postgresPool?: (ctx: ListenerContext) => BackendPool,
+  mysqlPool?: (ctx: ListenerContext) => MysqlBackendPool,
 ): Engine | undefined {
-  return engine === "postgres" ? new PostgresEngine(postgresPool) : new MysqlEngine();
+  return engine === "postgres" ? new PostgresEngine(postgresPool) : new MysqlEngine(mysqlPool);
 }
 
 export interface ListenerTlsMaterial {
@@ -100,6 +103,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     pool ??= newBackendPool(options.limits);
     return pool;
   };
+  let myPool: MysqlBackendPool | undefined;
+  const mysqlPool = () => {
+    myPool ??= newMysqlBackendPool(options.limits);
+    return myPool;
+  };
   options.authLog.onFailure((instance, cause) => options.metrics.loginEnded(instance, cause));
   const live = new LiveSessions();
   const base = options.limits.limits;
@@ -155,7 +163,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     );
   }
   for (const instance of options.registry.list()) {
-    const engine = engineFor(instance.engine, postgresPool);
+    const engine = engineFor(instance.engine, postgresPool, mysqlPool);
     if (!engine) continue;
     engines.push(engine);
     const material = options.tls.get(instance.identifier);

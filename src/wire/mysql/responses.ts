@@ -332,3 +332,11 @@ export class ResponseTracker {
     return bytes.readUInt16LE(at);
   }
 }
+
+/** The status flags of an OK packet's payload (the login's), 0 when it is too short to have them. */
+export function okPacketStatus(payload: Buffer): number {
+  const a = lenencSize(payload[1] ?? 0xff);
+  const b = a === 0 ? 0 : lenencSize(payload[1 + a] ?? 0xff);
+  const at = 1 + a + b;
+  return b === 0 || at + 2 > payload.length ? 0 : payload.readUInt16LE(at);
+}
