@@ -76,14 +76,16 @@ export interface GatewayLimits {
   /**
    * PostgreSQL: logged-in backend connections kept, per (DB user, database, startup
    * parameters), for the next authenticated client once a session ends idle (reset with
-   * DISCARD ALL, as pgbouncer's session mode does). 0 turns the pool off.
+   * DISCARD ALL, as pgbouncer's session mode does); MySQL / MariaDB likewise, per (DB user,
+   * database, character set, session flags, principal), reset with COM_RESET_CONNECTION.
+   * 0 turns the pool off.
    */
   readonly backendPoolMaxIdle: number;
   /**
    * PostgreSQL: idle pooled connections per backend server, all users and startup parameters
    * together; "auto" is half of what the server allows ordinary roles (max_connections minus
    * superuser_reserved_connections and reserved_connections), read when the first connection
-   * is pooled. A connection coming back to a full pool replaces the least recently used one.
+   * is pooled (MySQL / MariaDB: half of max_connections). A connection coming back to a full pool replaces the least recently used one.
    */
   readonly backendPoolMaxIdleTotal: number | "auto";
   /**

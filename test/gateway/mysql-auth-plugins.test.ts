@@ -283,3 +283,76 @@ describe("MySQL gateway: bad input around the SHA-2 plugins", () => {
     for (const s of secrets) assert.ok(!text.includes(s), "a secret reached the auth log");
   });
 });
+
+describe("MySQL gateway: an RSA public key request over plaintext (allowPlaintext)", () => {
+  it("mysqlbad: a client without TLS asking for the RSA key gets 1045, never a key; the gateway stays up", async () => {
+    const plain = await startMysqlTestGateway({ allowPlaintext: true });
+    try {
+      const tcp: Socket = await new Promise((resolve, reject) => {
+        const s = connect({ host: "127.0.0.1", port: plain.port }, () => resolve(s));
+        s.once("error", reject);
+      });
+      tcp.on("error", () => undefined);
+      const parser = new PacketParser();
+      const packets: Buffer[] = [];
+      let closed = false;
+      let wake: (() => void) | undefined;
+      tcp.on("data", (c: Buffer) => {
+        for (const e of parser.push(c)) if (e.kind === "packet") packets.push(e.payload);
+        wake?.();
+      });
+      tcp.on("close", () => {
+        closed = true;
+        wake?.();
+      });
+      const next = async (): Promise<Buffer | undefined> => {
+        while (packets.length === 0 && !closed) await new Promise<void>((r) => (wake = r));
+        return packets.shift();
+      };
+      assert.equal((await next())?.[0], 10, "a HandshakeV10");
+      tcp.write(
+        encodePacket(
+          1,
+          handshakeResponse41({
+            capabilities:
+              Capability.PROTOCOL_41 |
+              Capability.SECURE_CONNECTION |
+              Capability.PLUGIN_AUTH |
+              Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA |
+              Capability.CONNECT_WITH_DB,
+            charset: 45,
+            username: USER,
+            authResponse: randomBytes(32),
+            database: "test",
+            authPlugin: Plugin.CACHING_SHA2,
+            attributes: undefined,
+          }),
+        ),
+      );
+      // Without TLS only mysql_clear_password is offered: neither SHA-2 plugin takes a password in the clear.
+      const sw = await next();
+      assert.equal(sw?.[0], 0xfe, "an AuthSwitchRequest");
+      assert.match(String(sw?.subarray(1).toString("latin1")), /^mysql_clear_password\0/);
+      const n = plain.log().length;
+      tcp.write(encodePacket(3, Buffer.of(0x02)));
+      const answer = await next();
+      assert.equal(answer?.[0], 0xff, "an ERR packet, not a public key");
+      assert.equal(answer?.readUInt16LE(1), 1045);
+      assert.equal(await next(), undefined, "closed");
+      await new Promise((r) => setTimeout(r, 50));
+      const line = plain
+        .log()
+        .slice(n)
+        .find((l) => l.decision === "failure");
+      assert.equal(line?.cause, "malformed");
+      // The gateway is still up: the next client gets its greeting.
+      const again: Socket = connect({ host: "127.0.0.1", port: plain.port });
+      again.on("error", () => undefined);
+      const greeting = await new Promise<Buffer>((resolve) => again.once("data", resolve));
+      assert.equal(greeting[4], 10);
+      again.destroy();
+    } finally {
+      await plain.close();
+    }
+  });
+});

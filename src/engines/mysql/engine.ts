@@ -1,5 +1,6 @@
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
+import type { GatewayLimits } from "../../config/types.js";
 import { auditIdentity, type SessionAudit } from "../../gateway/audit/statementAudit.js";
 import type { LoginResult } from "../../gateway/authenticate.js";
 import type { AuthAttempt } from "../../gateway/authLog.js";
@@ -7,6 +8,7 @@ import { LoginConnection, refuseThrottled } from "../../gateway/connection.js";
 import type { Engine, ListenerContext, RefusalReason } from "../../gateway/engine.js";
 import { classify, type LoginFailureCause } from "../../gateway/outcome.js";
 import { type Refusal, type RefusalSubject, Refused } from "../../gateway/refusal.js";
+import type { BackendSpec } from "../../instances/types.js";
 import {
   authMoreData,
   authSwitchRequest,
@@ -24,6 +26,7 @@ import {
   handshakeV10,
   MysqlProtocolError,
   MysqlSqlState,
+  okPacketStatus,
   type Packet,
   type PacketEvent,
   PacketParser,
@@ -38,6 +41,7 @@ import {
   mysqlBackendLogin,
 } from "./backendLogin.js";
 import { readChangeUserToken } from "./changeUser.js";
+import { MysqlBackendPool, type MysqlPooledBackend, mysqlPoolKey } from "./pool.js";
 import { mysqlRefusalPacket } from "./refusals.js";
 import { ServerVersions } from "./serverVersion.js";
 
@@ -58,8 +62,43 @@ export const MAX_PREAUTH_PACKET = 70 * 1024;
 /** The first byte of a TLS record carrying a handshake message (the ClientHello). */
 const TLS_HANDSHAKE_RECORD = 0x16;
 
-/** Commands the relay handles itself: COM_CHANGE_USER is re-authenticated with a token, never relayed. */
-const INTERCEPTED_COMMANDS: ReadonlySet<number> = new Set([Command.CHANGE_USER]);
+/**
+ * Commands the relay handles itself: COM_CHANGE_USER is re-authenticated with a token, never
+ * relayed; COM_QUIT ends the session here, so that an idle backend can go back to the pool.
+ */
+const INTERCEPTED_COMMANDS: ReadonlySet<number> = new Set([Command.CHANGE_USER, Command.QUIT]);
+
+const EMPTY = Buffer.alloc(0);
+
+/** A backend pool with the gateway's limits (the same as PostgreSQL's). */
+export function newMysqlBackendPool(limits: GatewayLimits): MysqlBackendPool {
+  return new MysqlBackendPool({
+    maxIdle: limits.backendPoolMaxIdle,
+    maxIdleTotal: limits.backendPoolMaxIdleTotal,
+    idleTimeoutMs: limits.backendPoolIdleTimeoutMs,
+    lifetimeMs: limits.backendPoolLifetimeMs,
+    resetTimeoutMs: limits.backendConnectTimeoutMs,
+  });
+}
+
+/** The pool key of a login, or undefined when its backend must not be pooled. */
+function keyFor(
+  pool: MysqlBackendPool,
+  spec: BackendSpec,
+  login: Omit<MysqlLogin, "attributes">,
+  principalArn: string,
+): string | undefined {
+  // Without a database, COM_INIT_DB could not take a connection back to where its login left it.
+  if (!pool.enabled || spec.reuseConnections === false || login.database === undefined) return undefined;
+  return mysqlPoolKey(spec, {
+    username: login.username,
+    password: login.password,
+    database: login.database,
+    charset: login.charset,
+    capabilities: login.capabilities,
+    principalArn,
+  });
+}
 
 /** The client address as MySQL prints it in "Access denied for user 'u'@'HOST'". */
 function clientHost(socket: Socket): string {
@@ -90,21 +129,43 @@ function newScramble(): Buffer {
  *                                    session flags, charset, database, attributes and the
  *                                    gateway-held password (native / caching_sha2)
  *                                 <- OK
- *   <- that OK                   relay (COM_CHANGE_USER refused, never forwarded; LOAD DATA
- *                                 LOCAL file packets followed from the server's 0xFB request
- *                                 to the client's empty packet, and never taken for commands)
+ *   <- that OK                   relay (COM_CHANGE_USER re-authenticated, never forwarded; LOAD
+ *                                 DATA LOCAL file packets followed from the server's 0xFB request
+ *                                 to the client's empty packet, and never taken for commands;
+ *                                 the server's answers followed to know when the backend is idle)
+ *   -> COM_QUIT / hang-up         idle: -> COM_RESET_CONNECTION + COM_INIT_DB, <- OK OK, pooled;
+ *                                 the next login with the same key skips the backend login and
+ *                                 gets the pooled connection's login OK
  * ```
  * @see https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase.html
  */
 export class MysqlEngine implements Engine {
   #connectionIds = randomInt(1, 1 << 24);
   readonly #versions = new ServerVersions();
+  #pool: MysqlBackendPool | undefined;
+
+  /**
+   * @param sharedPool the gateway's one pool for every MySQL / MariaDB instance, so the bound
+   *   on idle connections per server holds however many instances point at one server; without
+   *   it the engine makes its own.
+   */
+  constructor(private readonly sharedPool?: (ctx: ListenerContext) => MysqlBackendPool) {}
+
+  /** Logged-in backend connections for reuse (created with the first listener context's limits). */
+  pool(ctx: ListenerContext): MysqlBackendPool {
+    this.#pool ??= this.sharedPool?.(ctx) ?? newMysqlBackendPool(ctx.limits);
+    return this.#pool;
+  }
 
   handle(socket: Socket, ctx: ListenerContext): void {
     const id = this.#connectionIds++ >>> 0;
-    new MysqlConnection(socket, ctx, id, this.#versions).run().catch(() => {
+    new MysqlConnection(socket, ctx, id, this.#versions, this.pool(ctx)).run().catch(() => {
       socket.destroy();
     });
+  }
+
+  close(): void {
+    this.#pool?.close();
   }
 
   refuse(socket: Socket, ctx: ListenerContext, reason: RefusalReason): void {
@@ -129,6 +190,7 @@ class MysqlConnection extends LoginConnection<PacketEvent, ErrInfo> {
     ctx: ListenerContext,
     private readonly connectionId: number,
     private readonly versions: ServerVersions,
+    private readonly pool: MysqlBackendPool,
   ) {
     super(raw, ctx);
   }
@@ -270,48 +332,65 @@ class MysqlConnection extends LoginConnection<PacketEvent, ErrInfo> {
     if (!auth) return;
 
     this.stage = "backend";
-    let session: MysqlBackendSession;
-    try {
-      session = await mysqlBackendLogin(
-        instance.backend,
-        {
-          username: user,
-          password: auth.backendPassword,
-          capabilities: response.capabilities,
-          charset: response.charset,
-          database: response.database || undefined,
-          // Who is behind the session, for performance_schema.session_connect_attrs: the
-          // gateway's word (a client's own iamdb.* attributes are dropped).
-          attributes: withGatewayAttributes(response.attributes, {
-            "iamdb.session_id": this.attempt.correlationId,
-            "iamdb.principal_arn": auth.principalArn,
-            "iamdb.access_key_id": auth.accessKeyId,
-          }),
-        },
-        ctx.limits.backendConnectTimeoutMs,
-        ctx.dialer,
-      );
-    } catch (err) {
-      const e = err instanceof MysqlBackendError ? err : new MysqlBackendError(String(err), "protocol");
-      return this.#backendFailed(user, e);
+    const spec = instance.backend;
+    const login: MysqlLogin = {
+      username: user,
+      password: auth.backendPassword,
+      capabilities: response.capabilities,
+      charset: response.charset,
+      database: response.database || undefined,
+      // Who is behind the session, for performance_schema.session_connect_attrs: the
+      // gateway's word (a client's own iamdb.* attributes are dropped).
+      attributes: withGatewayAttributes(response.attributes, {
+        "iamdb.session_id": this.attempt.correlationId,
+        "iamdb.principal_arn": auth.principalArn,
+        "iamdb.access_key_id": auth.accessKeyId,
+      }),
+    };
+    const key = keyFor(this.pool, spec, login, auth.principalArn);
+    const pooled = key === undefined ? undefined : this.pool.take(key);
+    let backend: MysqlPooledBackend;
+    let remainder: Buffer = EMPTY;
+    if (pooled) backend = pooled;
+    else {
+      let session: MysqlBackendSession;
+      try {
+        session = await mysqlBackendLogin(spec, login, ctx.limits.backendConnectTimeoutMs, ctx.dialer);
+      } catch (err) {
+        const e = err instanceof MysqlBackendError ? err : new MysqlBackendError(String(err), "protocol");
+        return this.#backendFailed(user, e);
+      }
+      if (this.ended !== undefined) {
+        session.socket.destroy();
+        return;
+      }
+      this.versions.learned(instance.identifier, session.serverVersion);
+      backend = {
+        socket: session.socket,
+        ok: session.ok,
+        connectionId: session.connectionId,
+        createdAt: performance.now(),
+        server: `${spec.host}:${spec.port}`,
+        database: login.database ?? "",
+        capabilities: login.capabilities,
+      };
+      remainder = session.remainder;
     }
-    if (this.ended !== undefined) {
-      session.socket.destroy();
-      return;
-    }
-    this.versions.learned(instance.identifier, session.serverVersion);
-    ctx.metrics.backendSession(instance.identifier, false);
-    const audit = ctx.audit?.session(auditIdentity(this.attempt, response.database || undefined), {
+    ctx.metrics.backendSession(instance.identifier, pooled !== undefined);
+    const audit = ctx.audit?.session(auditIdentity(this.attempt, login.database), {
       mysqlCharset: response.charset,
     });
     this.#relay(
-      session,
-      `${auth.detail} (token sent with ${this.#via})`,
+      backend,
+      remainder,
+      key,
+      pooled !== undefined,
+      `${auth.detail} (token sent with ${this.#via})${pooled ? "; backend connection reused" : ""}`,
       {
         username: user,
         capabilities: response.capabilities,
         charset: response.charset,
-        database: response.database || undefined,
+        database: login.database,
         attributes: response.attributes,
       },
       audit,
@@ -404,8 +483,16 @@ class MysqlConnection extends LoginConnection<PacketEvent, ErrInfo> {
     });
   }
 
+  /**
+   * Starts the session on `current` (its login's OK to the client first), then relays. When the
+   * client leaves (COM_QUIT or its socket closes) with the backend idle, the backend goes back
+   * to the pool under `key`; otherwise it is closed.
+   */
   #relay(
-    session: MysqlBackendSession,
+    first: MysqlPooledBackend,
+    remainder: Buffer,
+    firstKey: string | undefined,
+    reused: boolean,
     detail: string,
     login: Omit<MysqlLogin, "password">,
     audit?: SessionAudit,
@@ -414,7 +501,10 @@ class MysqlConnection extends LoginConnection<PacketEvent, ErrInfo> {
     const instance = this.instance;
     const id = instance.identifier;
     const client = this.socket;
-    let backend = session.socket;
+    let current = first;
+    let key = firstKey;
+    let backend = current.socket;
+    const pool = this.pool;
     const raw = this.raw;
     const tls = this.tls;
     let attempt: AuthAttempt = { ...this.attempt };
@@ -424,10 +514,15 @@ class MysqlConnection extends LoginConnection<PacketEvent, ErrInfo> {
     let sessionAudit = audit;
     const tracker = new CommandTracker(
       audit && { maxTextBytes: audit.maxTextBytes, onStatement: (s) => sessionAudit?.mysql(s) },
+      login.capabilities,
+      okPacketStatus(current.ok),
     );
     let closed = false;
-    /** Ends the session; `last` is a packet for the client to read before its socket closes. */
-    const close = (last?: Buffer) => {
+    /**
+     * Ends the session; `last` is a packet for the client to read before its socket closes.
+     * With `leaving` (the client quit or hung up) an idle backend goes back to the pool.
+     */
+    const close = (last?: Buffer, leaving = false) => {
       if (closed) return;
       closed = true;
       client.off("data", fromClient);
@@ -437,19 +532,24 @@ class MysqlConnection extends LoginConnection<PacketEvent, ErrInfo> {
         client.end(last);
         setTimeout(() => client.destroy(), 1000).unref();
       } else client.destroy();
-      backend.destroy();
+      if (leaving && key !== undefined && killedWith === undefined && !changing && tracker.idle) {
+        watchBackend(false);
+        pool.release(key, current);
+      } else backend.destroy();
       raw.destroy();
       ctx.metrics.sessionClosed(id);
       untrack();
     };
     const onGone = () => close();
+    /** The client hung up: its backend may serve another client. */
+    const onClientGone = () => close(undefined, true);
     const watchBackend = (on: boolean) => {
       for (const e of ["close", "error"]) on ? backend.on(e, onGone) : backend.off(e, onGone);
     };
     /** Ends the session with `last`, whatever either side does meanwhile. */
     const closeWith = (last: Buffer) => {
-      client.off("close", onGone);
-      client.off("error", onGone);
+      client.off("close", onClientGone);
+      client.off("error", onClientGone);
       watchBackend(false);
       close(last);
     };
@@ -466,13 +566,17 @@ class MysqlConnection extends LoginConnection<PacketEvent, ErrInfo> {
         errPacket(ErrorCode.CONNECTION_KILLED, message, MysqlSqlState.CONNECTION_KILLED),
       );
       client.off("data", fromClient);
-      client.off("close", onGone);
-      client.off("error", onGone);
+      client.off("close", onClientGone);
+      client.off("error", onClientGone);
       watchBackend(false);
       if (changing || tracker.serverAtBoundary) sendKilled();
       else setTimeout(sendKilled, 1000).unref();
     };
-    const untrack = this.track({ database: login.database ?? "", backendReused: false }, close, terminate);
+    const untrack = this.track(
+      { database: login.database ?? "", backendReused: reused },
+      () => close(),
+      terminate,
+    );
     /** COM_CHANGE_USER refused or failed: 1045, and the session ends (the backend never saw it). */
     const denyChange = (seq: number, user: string) =>
       closeWith(
@@ -592,7 +696,17 @@ class MysqlConnection extends LoginConnection<PacketEvent, ErrInfo> {
       }
       ctx.metrics.backendSession(id, false);
       backend = fresh.socket;
-      tracker.reset();
+      current = {
+        socket: fresh.socket,
+        ok: fresh.ok,
+        connectionId: fresh.connectionId,
+        createdAt: performance.now(),
+        server: `${now.backend.host}:${now.backend.port}`,
+        database: next.database ?? "",
+        capabilities: next.capabilities,
+      };
+      key = keyFor(pool, now.backend, next, auth.principalArn);
+      tracker.reset(okPacketStatus(fresh.ok));
       untrack.reidentify({
         attempt: change,
         login: auth,
@@ -622,7 +736,15 @@ class MysqlConnection extends LoginConnection<PacketEvent, ErrInfo> {
     // COM_CHANGE_USER never reaches the backend, and the backend's answers so that a LOAD DATA
     // LOCAL upload's packets are not taken for commands.
     const fromClient = (chunk: Buffer) => {
-      if (tracker.scan(chunk, INTERCEPTED_COMMANDS) !== undefined) {
+      const found = tracker.scan(chunk, INTERCEPTED_COMMANDS);
+      if (found === Command.QUIT) {
+        // Commands pipelined before it go on (their answers keep the backend from the pool);
+        // a COM_QUIT whose header went out with the previous read leaves the backend unusable.
+        const at = tracker.foundAt;
+        if (at > 0) backend.write(chunk.subarray(0, at));
+        return close(undefined, at >= 0);
+      }
+      if (found !== undefined) {
         const at = tracker.foundAt;
         if (at < 0) {
           // Its header went out with the previous chunk: the backend's stream is no longer whole.
@@ -663,8 +785,8 @@ class MysqlConnection extends LoginConnection<PacketEvent, ErrInfo> {
       client.resume();
       backend.resume();
     };
-    client.on("error", onGone);
-    client.on("close", onGone);
-    start(encodePacket(this.#seq, session.ok), session.remainder);
+    client.on("error", onClientGone);
+    client.on("close", onClientGone);
+    start(encodePacket(this.#seq, current.ok), remainder);
   }
 }

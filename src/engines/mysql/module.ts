@@ -1,13 +1,20 @@
 import type { EngineModule } from "../types.js";
-import { MysqlEngine } from "./engine.js";
+import { MysqlEngine, newMysqlBackendPool } from "./engine.js";
+import type { MysqlBackendPool } from "./pool.js";
 import { mysqlAccounts } from "./provision.js";
 
 /** MySQL and MariaDB: see docs/gateway-mysql.md. */
 export const mysqlModule: EngineModule = {
   name: "mysql",
-  gateway() {
+  gateway(limits) {
+    // One backend pool per gateway for every MySQL / MariaDB instance: its bounds are per server.
+    let pool: MysqlBackendPool | undefined;
+    const shared = () => {
+      pool ??= newMysqlBackendPool(limits);
+      return pool;
+    };
     return {
-      engineFor: () => new MysqlEngine(),
+      engineFor: () => new MysqlEngine(shared),
       // Sessions carry their identity as iamdb.* connection attributes instead (config refuses the setting).
       sessionIdentity: () => undefined,
     };

@@ -1,4 +1,5 @@
-import { Command, MAX_PACKET_PAYLOAD } from "./constants.js";
+import { Capability, Command, MAX_PACKET_PAYLOAD } from "./constants.js";
+import { RESPONSE_PREFIX_BYTES, ResponseTracker } from "./responses.js";
 
 /** The first payload byte of the server's LOCAL INFILE request (in place of a result set). */
 const LOCAL_INFILE_REQUEST = 0xfb;
@@ -44,6 +45,20 @@ class PacketWalker {
   #captured: Buffer | undefined;
   #capturedLength = 0;
   #onCaptured: ((bytes: Buffer) => void) | undefined;
+  /** The first payload bytes of the current packet, when asked for ({@link wantPrefix}): one buffer for the walker's life. */
+  readonly #prefix = Buffer.alloc(RESPONSE_PREFIX_BYTES);
+  #prefixWant = 0;
+  #prefixLength = 0;
+
+  /**
+   * Called from `onPacket`: the walk's `onPrefix` gets the packet's first `want` payload bytes
+   * (fewer if the packet is shorter) in a buffer reused for every packet, before the next packet.
+   */
+  wantPrefix(want: number): void {
+    this.#prefix[0] = this.#header[4] as number;
+    this.#prefixLength = 1;
+    this.#prefixWant = Math.min(want, RESPONSE_PREFIX_BYTES, 1 + this.#skip);
+  }
 
   /**
    * Called from `onPacket`: hands the next `want` payload bytes (at most what the packet has
@@ -100,12 +115,19 @@ class PacketWalker {
       continuation: boolean,
       at: number,
     ) => boolean | undefined,
+    onPrefix?: (prefix: Buffer, length: number) => void,
   ): void {
     let i = 0;
     while (i < chunk.length) {
       if (this.#skip > 0) {
         const n = Math.min(this.#skip, chunk.length - i);
         if (this.#captureWant > 0) this.#take(chunk, i, n);
+        if (this.#prefixWant > 0) {
+          const c = Math.min(n, this.#prefixWant - this.#prefixLength);
+          chunk.copy(this.#prefix, this.#prefixLength, i, i + c);
+          this.#prefixLength += c;
+          if (this.#prefixLength === this.#prefixWant) this.#deliverPrefix(onPrefix);
+        }
         this.#skip -= n;
         i += n;
         continue;
@@ -123,7 +145,14 @@ class PacketWalker {
       // Where the packet's header starts in this chunk (negative: it began in an earlier one).
       const at = i - (length > 0 ? 5 : 4);
       if (onPacket(length, this.#header[3] as number, first, continuation, at)) return;
+      if (this.#prefixWant > 0 && this.#prefixLength === this.#prefixWant) this.#deliverPrefix(onPrefix);
     }
+  }
+
+  #deliverPrefix(onPrefix: ((prefix: Buffer, length: number) => void) | undefined): void {
+    const length = this.#prefixWant;
+    this.#prefixWant = 0;
+    onPrefix?.(this.#prefix, length);
   }
 }
 
@@ -168,20 +197,47 @@ export class CommandTracker {
   /** Statements completed during the current scan, handed over at its end. */
   #statements: MysqlStatementText[] = [];
 
-  /** @param capture when given, COM_QUERY and COM_STMT_PREPARE texts are read (the statement audit). */
-  constructor(private readonly capture?: StatementCapture) {}
+  #responses: ResponseTracker;
+
+  /**
+   * @param capture when given, COM_QUERY and COM_STMT_PREPARE texts are read (the statement audit).
+   * @param capabilities the session's capability flags (CLIENT_DEPRECATE_EOF shapes result sets).
+   * @param status the status flags of the login's OK packet.
+   */
+  constructor(
+    private readonly capture?: StatementCapture,
+    private readonly capabilities = 0,
+    status = 0,
+  ) {
+    this.#responses = new ResponseTracker((capabilities & Capability.DEPRECATE_EOF) !== 0, status);
+  }
 
   /**
    * Forgets everything about the stream so far: the session continues on a new backend
    * connection (after COM_CHANGE_USER), from a packet boundary on both sides.
    */
-  reset(): void {
+  reset(status = 0): void {
+    this.#responses = new ResponseTracker((this.capabilities & Capability.DEPRECATE_EOF) !== 0, status);
     this.#client = new PacketWalker();
     this.#server = new PacketWalker();
     this.#unanswered = 0;
     this.#lastIsQuery = false;
     this.#uploadSeq = -1;
     this.#uploadContinued = false;
+  }
+
+  /**
+   * Whether the backend may serve another client after a reset: both streams at a packet
+   * boundary, every command answered in full, no upload under way, and the last OK / EOF
+   * said no transaction is open.
+   */
+  get idle(): boolean {
+    return this.#responses.idle && this.#uploadSeq < 0 && this.#client.atBoundary && this.#server.atBoundary;
+  }
+
+  /** The server's answers as followed so far (status flags, broken). */
+  get responses(): ResponseTracker {
+    return this.#responses;
   }
 
   /** Whether the client is sending a LOCAL INFILE file (for tests and logs). */
@@ -218,8 +274,10 @@ export class CommandTracker {
 
   /** Feeds a chunk from the server. */
   scanServer(chunk: Buffer): void {
-    this.#server.walk(chunk, this.#onServerPacket);
+    this.#server.walk(chunk, this.#onServerPacket, this.#onServerPrefix);
   }
+
+  readonly #onServerPrefix = (prefix: Buffer, length: number) => this.#responses.prefix(prefix, length);
 
   readonly #onClientPacket = (
     length: number,
@@ -247,6 +305,9 @@ export class CommandTracker {
       this.#foundAt = at;
       return true;
     }
+    // A packet that is neither a command nor file content: the answers cannot be followed.
+    if (seq === 0) this.#responses.command(first);
+    else this.#responses.lose();
     if (
       this.capture !== undefined &&
       seq === 0 &&
@@ -269,14 +330,18 @@ export class CommandTracker {
 
   readonly #onServerPacket = (length: number, seq: number, first: number, continuation: boolean) => {
     // The server waits for the whole file before it answers: anything else means this was no upload.
+    if (this.#uploadSeq >= 0) this.#responses.lose();
     this.#uploadSeq = -1;
-    if (continuation) return undefined;
-    const answersOneQuery = this.#unanswered === 1 && this.#lastIsQuery;
-    this.#unanswered = 0;
-    if (answersOneQuery && seq === 1 && first === LOCAL_INFILE_REQUEST && length > 1) {
-      this.#uploadSeq = 2;
-      this.#uploadContinued = false;
+    if (!continuation) {
+      const answersOneQuery = this.#unanswered === 1 && this.#lastIsQuery;
+      this.#unanswered = 0;
+      if (answersOneQuery && seq === 1 && first === LOCAL_INFILE_REQUEST && length > 1) {
+        this.#uploadSeq = 2;
+        this.#uploadContinued = false;
+      }
     }
+    const want = this.#responses.packet(length, first, continuation, this.#uploadSeq >= 0);
+    if (want > 0) this.#server.wantPrefix(want);
     return undefined;
   };
 }

@@ -12,3 +12,4 @@ export * from "./constants.js";
 export * from "./errors.js";
 export * from "./handshake.js";
 export * from "./packets.js";
+export * from "./responses.js";

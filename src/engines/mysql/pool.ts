@@ -1,0 +1,337 @@
+import { createHash } from "node:crypto";
+import type { Socket } from "node:net";
+import type { BackendSpec } from "../../instances/types.js";
+import {
+  Capability,
+  Command,
+  encodePacket,
+  PacketParser,
+  SESSION_CAPABILITIES,
+} from "../../wire/mysql/index.js";
+import type { BackendPoolOptions } from "../postgres/pool.js";
+
+/** A logged-in MySQL backend connection, in a session or waiting in the pool. */
+export interface MysqlPooledBackend {
+  readonly socket: Socket;
+  /** The OK packet's payload that ended its login: what a client that reuses it is sent. */
+  readonly ok: Buffer;
+  /** The backend's own connection id (CONNECTION_ID()); clients see the gateway's. */
+  readonly connectionId: number;
+  /** When the backend login happened (performance.now()). */
+  readonly createdAt: number;
+  /** The server (`host:port`): the bound on idle connections is per server, in total. */
+  readonly server: string;
+  /** The database it was logged in to; COM_INIT_DB brings it back there before it is pooled. */
+  readonly database: string;
+  /** The session's capability flags (CLIENT_DEPRECATE_EOF shapes the probe's answer). */
+  readonly capabilities: number;
+}
+
+/** What a session's backend login was made of, for {@link mysqlPoolKey}. */
+export interface MysqlPoolKeyParts {
+  readonly username: string;
+  /** The gateway-held password it was logged in with: a rotated one never reuses a connection of the old. */
+  readonly password: string;
+  readonly database: string;
+  readonly charset: number;
+  readonly capabilities: number;
+  /**
+   * The principal behind the session: the backend's `iamdb.principal_arn` connection
+   * attribute, set at its login, is then true for every session it serves.
+   */
+  readonly principalArn: string;
+}
+
+/**
+ * What decides that a pooled connection fits a new session: the backend, the DB user with the
+ * gateway-held password, the database, the character set, the session capability flags (they
+ * frame every packet the client reads) and the principal (see {@link MysqlPoolKeyParts}).
+ */
+export function mysqlPoolKey(spec: BackendSpec, parts: MysqlPoolKeyParts): string {
+  return createHash("sha256")
+    .update(
+      [
+        spec.host,
+        spec.port,
+        spec.tls,
+        parts.username,
+        parts.password,
+        parts.database,
+        parts.charset,
+        parts.capabilities & SESSION_CAPABILITIES,
+        parts.principalArn,
+      ].join("\0"),
+    )
+    .digest("base64");
+}
+
+/** The bound per server when "auto" could not read the server's max_connections. */
+export const MYSQL_FALLBACK_MAX_IDLE_TOTAL = 16;
+
+const QUIT = encodePacket(0, Buffer.of(Command.QUIT));
+const RESET = encodePacket(0, Buffer.of(Command.RESET_CONNECTION));
+const PROBE = encodePacket(0, Buffer.from("\x03SELECT @@max_connections", "latin1"));
+
+/** Ends a backend connection politely (COM_QUIT, so the server counts no aborted connection), or at once. */
+export function retireMysql(socket: Socket): void {
+  if (socket.destroyed || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(QUIT);
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
+interface Idle {
+  readonly backend: MysqlPooledBackend;
+  readonly since: number;
+  /** Its 'data', 'close' and 'error' listener while it waits: anything from an idle backend ends it. */
+  readonly drop: () => void;
+}
+
+interface ServerIdle {
+  limit: number | undefined;
+  probing: boolean;
+  readonly lru: Map<Idle, string>;
+}
+
+/** The value of a one-column, one-row text result's row (a length-encoded string of at most 250 bytes). */
+function singleValue(row: Buffer | undefined): string | undefined {
+  const n = row?.[0];
+  if (row === undefined || n === undefined || n > 250 || 1 + n > row.length) return undefined;
+  return row.toString("latin1", 1, 1 + n);
+}
+
+/**
+ * Logged-in MySQL / MariaDB backend connections, per {@link mysqlPoolKey}, reused as the
+ * PostgreSQL engine's {@link import("../postgres/pool.js").BackendPool} reuses its own: when a
+ * client leaves with the backend idle (every command answered, no transaction open), the
+ * connection is reset with COM_RESET_CONNECTION (user variables, temporary tables, prepared
+ * statements, table locks and GET_LOCK locks, session variables and the transaction go) and
+ * COM_INIT_DB back to its database, and the next authenticated client with the same key
+ * starts on it without a backend login. Every client is still authenticated and authorized on
+ * its own. The same bounds: `maxIdle` per key, `maxIdleTotal` per server ("auto": half the
+ * server's max_connections, read with the first reset), idle timeout, lifetime.
+ * @see https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_com_reset_connection.html
+ */
+export class MysqlBackendPool {
+  readonly #idle = new Map<string, Idle[]>();
+  readonly #servers = new Map<string, ServerIdle>();
+  readonly #sweeper: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(private readonly options: BackendPoolOptions) {
+    if (options.maxIdle > 0) {
+      this.#sweeper = setInterval(
+        () => this.#sweep(),
+        Math.max(50, Math.min(options.idleTimeoutMs / 2, 10_000)),
+      );
+      this.#sweeper.unref();
+    }
+  }
+
+  get enabled(): boolean {
+    return this.options.maxIdle > 0 && !this.#closed;
+  }
+
+  /** Idle connections held now, for one server or all. */
+  idleCount(server?: string): number {
+    if (server !== undefined) return this.#servers.get(server)?.lru.size ?? 0;
+    let n = 0;
+    for (const s of this.#servers.values()) n += s.lru.size;
+    return n;
+  }
+
+  #limitFor(server: string): number | undefined {
+    return typeof this.options.maxIdleTotal === "number"
+      ? this.options.maxIdleTotal
+      : this.#servers.get(server)?.limit;
+  }
+
+  #server(server: string): ServerIdle {
+    let s = this.#servers.get(server);
+    if (!s) {
+      const limit = typeof this.options.maxIdleTotal === "number" ? this.options.maxIdleTotal : undefined;
+      s = { limit, probing: false, lru: new Map() };
+      this.#servers.set(server, s);
+    }
+    return s;
+  }
+
+  /** An idle connection for `key`, most recently used first, or undefined. */
+  take(key: string): MysqlPooledBackend | undefined {
+    const list = this.#idle.get(key);
+    while (list && list.length > 0) {
+      const idle = list.pop() as Idle;
+      if (list.length === 0) this.#idle.delete(key);
+      this.#servers.get(idle.backend.server)?.lru.delete(idle);
+      const { socket } = idle.backend;
+      this.#unwatch(socket, idle.drop);
+      if (socket.destroyed || !socket.readable || !socket.writable) {
+        socket.destroy();
+        continue;
+      }
+      socket.ref();
+      return idle.backend;
+    }
+    return undefined;
+  }
+
+  #unwatch(socket: Socket, drop: () => void): void {
+    socket.off("data", drop);
+    socket.off("close", drop);
+    socket.off("error", drop);
+  }
+
+  /**
+   * Takes back a backend whose session ended with the backend idle: resets it and keeps it,
+   * or closes it when the pool is full or closed, the connection too old, or the reset not
+   * answered with OK packets alone within `resetTimeoutMs`. The caller has removed its own
+   * listeners from the socket.
+   */
+  release(key: string, backend: MysqlPooledBackend): void {
+    const { socket } = backend;
+    if (
+      !this.enabled ||
+      performance.now() - backend.createdAt > this.options.lifetimeMs ||
+      (this.#idle.get(key)?.length ?? 0) >= this.options.maxIdle ||
+      this.#limitFor(backend.server) === 0
+    ) {
+      retireMysql(socket);
+      return;
+    }
+    const server = this.#server(backend.server);
+    const probe = server.limit === undefined && !server.probing;
+    if (probe) server.probing = true;
+    const parser = new PacketParser(1 << 16);
+    /** The reset's OK, COM_INIT_DB's OK, then the probe's packets. */
+    let oks = 0;
+    const probed: Buffer[] = [];
+    const probePackets = backend.capabilities & Capability.DEPRECATE_EOF ? 4 : 5;
+    let available: number | undefined;
+    let probeRefused = false;
+    const cleanup = () => {
+      clearTimeout(timer);
+      socket.off("data", onData);
+      socket.off("close", fail);
+      socket.off("error", fail);
+      if (probe) {
+        server.probing = false;
+        if (available !== undefined) server.limit = Math.max(0, Math.floor(available / 2));
+        else if (probeRefused) server.limit = MYSQL_FALLBACK_MAX_IDLE_TOTAL;
+      }
+    };
+    const fail = (): void => {
+      cleanup();
+      socket.destroy();
+    };
+    const finish = () => {
+      cleanup();
+      if (parser.buffered > 0) socket.destroy();
+      else this.#park(key, backend);
+    };
+    const onData = (chunk: Buffer) => {
+      for (const e of parser.push(chunk)) {
+        if (e.kind === "error") return fail();
+        if (oks < 2) {
+          // Anything but OK (an ERR: the reset or the database failed) and the connection goes.
+          if (e.payload[0] !== 0x00) return fail();
+          oks++;
+          if (oks === 2 && !probe) return finish();
+          continue;
+        }
+        if (e.payload[0] === 0xff) {
+          probeRefused = true;
+          return finish();
+        }
+        probed.push(e.payload);
+        if (probed.length === probePackets) {
+          const value = Number(singleValue(probed[probePackets - 2]));
+          if (Number.isInteger(value) && value >= 0) available = value;
+          else probeRefused = true;
+          return finish();
+        }
+      }
+    };
+    const timer = setTimeout(fail, this.options.resetTimeoutMs);
+    socket.on("data", onData);
+    socket.once("close", fail);
+    socket.on("error", fail);
+    socket.resume();
+    const initDb = encodePacket(
+      0,
+      Buffer.concat([Buffer.of(Command.INIT_DB), Buffer.from(backend.database)]),
+    );
+    socket.write(probe ? Buffer.concat([RESET, initDb, PROBE]) : Buffer.concat([RESET, initDb]));
+  }
+
+  #park(key: string, backend: MysqlPooledBackend): void {
+    const { socket } = backend;
+    const server = this.#server(backend.server);
+    const limit = this.#limitFor(backend.server) ?? MYSQL_FALLBACK_MAX_IDLE_TOTAL;
+    if (!this.enabled || (this.#idle.get(key)?.length ?? 0) >= this.options.maxIdle || limit === 0) {
+      retireMysql(socket);
+      return;
+    }
+    // A full server makes room: its least recently used idle connection goes.
+    while (server.lru.size >= limit) {
+      const oldest = server.lru.entries().next().value;
+      if (!oldest) break;
+      this.#remove(oldest[1], oldest[0]);
+      retireMysql(oldest[0].backend.socket);
+    }
+    let list = this.#idle.get(key);
+    if (!list) {
+      list = [];
+      this.#idle.set(key, list);
+    }
+    const drop = () => {
+      this.#remove(key, idle);
+      socket.destroy();
+    };
+    // An idle backend says something only when it is about to go (wait_timeout, KILL, shutdown).
+    const idle: Idle = { backend, since: performance.now(), drop };
+    socket.on("data", drop);
+    socket.once("close", drop);
+    socket.on("error", drop);
+    // A pooled connection never keeps the process alive.
+    socket.unref();
+    list.push(idle);
+    server.lru.set(idle, key);
+  }
+
+  #remove(key: string, idle: Idle): void {
+    this.#servers.get(idle.backend.server)?.lru.delete(idle);
+    const list = this.#idle.get(key);
+    const at = list?.indexOf(idle) ?? -1;
+    if (!list || at < 0) return;
+    list.splice(at, 1);
+    if (list.length === 0) this.#idle.delete(key);
+    this.#unwatch(idle.backend.socket, idle.drop);
+  }
+
+  #sweep(): void {
+    const now = performance.now();
+    for (const [key, list] of [...this.#idle]) {
+      for (const idle of [...list]) {
+        if (
+          now - idle.since > this.options.idleTimeoutMs ||
+          now - idle.backend.createdAt > this.options.lifetimeMs
+        ) {
+          this.#remove(key, idle);
+          retireMysql(idle.backend.socket);
+        }
+      }
+    }
+  }
+
+  /** Closes every idle connection and keeps none from now on. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#sweeper) clearInterval(this.#sweeper);
+    for (const list of this.#idle.values()) for (const idle of list) retireMysql(idle.backend.socket);
+    this.#idle.clear();
+    this.#servers.clear();
+  }
+}
