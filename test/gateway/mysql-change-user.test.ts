@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import mysql from "mysql2/promise";
 import { generateAuthToken } from "../../src/index.js";
-import { type MysqlTestGateway, REGION, startMysqlTestGateway } from "./mysql-fixture.js";
+import { ID, type MysqlTestGateway, REGION, startMysqlTestGateway } from "./mysql-fixture.js";
 
 const ALICE = "par_cu_alice";
 const BOB = "par_cu_bob";
@@ -157,6 +157,28 @@ describe("MySQL gateway: COM_CHANGE_USER with a token", () => {
       0,
       "no live session left",
     );
+  });
+
+  it("COM_CHANGE_USER with a password that is no token: 1045, logged and counted as an invalid token, as such a login is", async () => {
+    const counter = (name: string) => gw.metrics.counter(name, ID);
+    const requests = await counter("iam_db_auth_connection_requests_total");
+    const invalid = await counter("iam_db_auth_connection_failure_invalid_token_total");
+    const c = await connect(ALICE, token(ALICE, alice));
+    c.on("error", () => undefined);
+    try {
+      const { result, lines } = await logged(() =>
+        changeUser(c, { user: BOB, password: "not-a-token", database: "test" }),
+      );
+      assert.equal(result?.errno, 1045, result?.message);
+      const failure = lines.find((l) => l.decision === "failure");
+      assert.equal(failure?.cause, "malformed");
+      assert.match(String(failure?.detail), /^COM_CHANGE_USER \(session /);
+      // The login counted one request; the change of user one more, and one invalid token.
+      assert.equal(await counter("iam_db_auth_connection_requests_total"), requests + 2);
+      assert.equal(await counter("iam_db_auth_connection_failure_invalid_token_total"), invalid + 1);
+    } finally {
+      c.destroy();
+    }
   });
 
   it("no token reached the auth log", () => {

@@ -19,6 +19,8 @@ export type ChangeUserToken =
   | {
       readonly ok: false;
       readonly request: ChangeUserRequest | undefined;
+      /** `malformed`: no token; `protocol-violation`: the client broke the exchange. */
+      readonly cause: "malformed" | "protocol-violation";
       readonly detail: string;
       readonly seq: number;
     };
@@ -97,7 +99,7 @@ export function readChangeUserToken(
         send(authSwitchRequest(Plugin.CACHING_SHA2, Buffer.concat([scramble, Buffer.of(0)])));
         const proof = await read();
         if (proof.length === 0) {
-          return { ok: false, request, detail: "COM_CHANGE_USER without a token", seq };
+          return { ok: false, request, cause: "malformed", detail: "COM_CHANGE_USER without a token", seq };
         }
         send(authMoreData(Buffer.of(CachingSha2.PERFORM_FULL_AUTHENTICATION)));
         const reply = await read();
@@ -105,6 +107,7 @@ export function readChangeUserToken(
           return {
             ok: false,
             request,
+            cause: "protocol-violation",
             detail:
               "the client asked for the server's RSA public key during COM_CHANGE_USER; iamdb takes the token only over TLS: configure the client's TLS options so that it sends it",
             seq,
@@ -113,12 +116,18 @@ export function readChangeUserToken(
         token = clearPasswordFrom(reply);
       }
       if (packets.length > 0 || parser.buffered > 0) {
-        return { ok: false, request, detail: "the client sent data before COM_CHANGE_USER completed", seq };
+        return {
+          ok: false,
+          request,
+          cause: "protocol-violation",
+          detail: "the client sent data before COM_CHANGE_USER completed",
+          seq,
+        };
       }
       return { ok: true, request, token, seq };
     } catch (err) {
       if (!(err instanceof MysqlProtocolError)) throw err;
-      return { ok: false, request, detail: err.message, seq };
+      return { ok: false, request, cause: "protocol-violation", detail: err.message, seq };
     } finally {
       clearTimeout(timer);
       client.off("data", push);

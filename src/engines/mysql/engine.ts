@@ -6,9 +6,10 @@ import type { LoginResult } from "../../gateway/authenticate.js";
 import type { AuthAttempt } from "../../gateway/authLog.js";
 import { LoginConnection, refuseThrottled } from "../../gateway/connection.js";
 import type { Engine, ListenerContext, RefusalReason } from "../../gateway/engine.js";
-import { classify, type LoginFailureCause } from "../../gateway/outcome.js";
-import { type Refusal, type RefusalSubject, Refused } from "../../gateway/refusal.js";
+import type { LoginFailureCause } from "../../gateway/outcome.js";
+import { type Refusal, type RefusalSubject, Refused, recordRefusal } from "../../gateway/refusal.js";
 import type { BackendSpec } from "../../instances/types.js";
+import type { RdsErrorCode } from "../../token/causes.js";
 import {
   authMoreData,
   authSwitchRequest,
@@ -608,9 +609,18 @@ class MysqlConnection extends LoginConnection<PacketEvent, ErrInfo> {
         instance: id,
         engine: attempt.engine,
       };
-      const fail = (cause: LoginFailureCause, why: string, seq: number, user: string) => {
-        ctx.authLog.failure(change, cause, `COM_CHANGE_USER (session ${attempt.correlationId}): ${why}`);
-        ctx.metrics.failure(id, classify(cause).kind);
+      // Through the refusal edge's log and metrics (the client's answer is always 1045 here).
+      // The request is counted once a token is read, as for a login.
+      let requestCounted = false;
+      const fail = (
+        cause: LoginFailureCause,
+        why: string,
+        seq: number,
+        user: string,
+        tokenErrorCode?: RdsErrorCode,
+      ) => {
+        const detail = `COM_CHANGE_USER (session ${attempt.correlationId}): ${why}`;
+        recordRefusal(ctx, change, { cause, detail, tokenErrorCode }, requestCounted);
         denyChange(seq, user);
       };
       const read = await readChangeUserToken(
@@ -624,8 +634,9 @@ class MysqlConnection extends LoginConnection<PacketEvent, ErrInfo> {
       if (closed) return;
       const user = read.request?.username ?? "";
       change.dbUser = user;
+      if (!read.ok) return fail(read.cause, read.detail, read.seq, user);
       ctx.metrics.request(id);
-      if (!read.ok) return fail("malformed", read.detail, read.seq, user);
+      requestCounted = true;
       const now = ctx.instance();
       let auth: LoginResult;
       try {
@@ -647,16 +658,7 @@ class MysqlConnection extends LoginConnection<PacketEvent, ErrInfo> {
       if (closed) return;
       change.accessKeyId = auth.accessKeyId;
       change.principalArn = auth.principalArn;
-      if (!auth.ok) {
-        ctx.authLog.failure(
-          change,
-          auth.cause,
-          `COM_CHANGE_USER (session ${attempt.correlationId}): ${auth.detail}`,
-          auth.tokenErrorCode,
-        );
-        ctx.metrics.failure(id, classify(auth.cause, auth.tokenErrorCode).kind);
-        return denyChange(read.seq, user);
-      }
+      if (!auth.ok) return fail(auth.cause, auth.detail, read.seq, user, auth.tokenErrorCode);
       let release: (() => void) | undefined;
       if (ctx.limiter.active(id)) {
         const admitted = await ctx.limiter.admit(id, auth.principalArn);
