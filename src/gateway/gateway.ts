@@ -1,5 +1,5 @@
 import { createSecureContext, type SecureContext } from "node:tls";
-import type { GatewayLimits, StatementAuditConfig, TransactionPoolConfig } from "../config/types.js";
+import type { StatementAuditConfig, TransactionPoolConfig } from "../config/types.js";
 import type { FleetCancelRouter } from "../fleet/cancelRouter.js";
 import type { ChangeFeed, Invalidation } from "../iam/repository.js";
 import type { DbEngine, InstanceRegistry } from "../instances/types.js";
@@ -15,6 +15,7 @@ import { MysqlEngine } from "./engines/mysql/engine.js";
 import { newBackendPool, PostgresEngine } from "./engines/postgres/engine.js";
 import { SessionIdentityWriter } from "./engines/postgres/identity.js";
 import type { BackendPool } from "./engines/postgres/pool.js";
+import type { GatewayLimits } from "./limits.js";
 import { type RunningListener, startListener } from "./listener.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { Sessions } from "./sessions.js";
