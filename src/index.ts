@@ -1,7 +1,7 @@
 // Package root: the library API other programs script against (see docs/ARCHITECTURE.md).
 // The signer and verifier are exported flat, as the brief names them; the control plane's
 // modules are also exported whole as namespaces, since their names (Credentials,
-// MalformedPolicyDocumentError, PolicyVersion) would otherwise collide.
+// PolicyVersion) would otherwise collide.
 
 // The client kit (docs/CLIENT-KIT.md): token caching and helpers for node-postgres and mysql2.
 export { IamdbAuthConfigError, type IamdbAuthOptions, type TokenFunction } from "./client/auth.js";

@@ -1,5 +1,5 @@
-import type { GatewayLimits } from "../config/types.js";
 import type { GatewayEngines } from "../gateway/engine.js";
+import type { GatewayLimits } from "../gateway/limits.js";
 import type { DbInstance } from "../instances/types.js";
 import { engineSpec } from "./catalog.js";
 import { mysqlModule } from "./mysql/module.js";

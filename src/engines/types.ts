@@ -1,5 +1,5 @@
-import type { GatewayLimits } from "../config/types.js";
 import type { GatewayEngines } from "../gateway/engine.js";
+import type { GatewayLimits } from "../gateway/limits.js";
 import type { BackendSpec } from "../instances/types.js";
 import type { EngineModuleName } from "./spec.js";
 

@@ -503,7 +503,7 @@ export abstract class LoginConnection<Event, Own = never> {
     this.#relaying = true;
     this.socket.off("close", this.#onHangUp);
     clearTimeout(this.#timer);
-    this.raw.emit("iamdb:relaying");
+    this.ctx.relaying(this.raw);
     const { identifier, engine } = this.instance;
     const now = performance.now();
     ctx.metrics.sessionOpened(identifier);

@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import type { SecureContext } from "node:tls";
-import type { GatewayLimits, TransactionPoolConfig } from "../config/types.js";
+import type { TransactionPoolConfig } from "../config/types.js";
 import type { FleetCancelRouter } from "../fleet/cancelRouter.js";
 import type { DbInstance } from "../instances/types.js";
 import type { LoginLimiter } from "../sessions/limits.js";
@@ -9,6 +9,7 @@ import type { StatementAuditor } from "./audit/statementAudit.js";
 import type { Authenticator } from "./authenticate.js";
 import type { AuthLog } from "./authLog.js";
 import type { Dialer } from "./dialer.js";
+import type { GatewayLimits } from "./limits.js";
 import type { GatewayMetrics } from "./metrics.js";
 
 /** What an engine needs to serve one connection; shared by every connection of a listener. */
@@ -23,6 +24,11 @@ export interface ListenerContext {
   readonly metrics: GatewayMetrics;
   /** Called when a session starts relaying and when it ends, for draining on shutdown. */
   readonly sessions: SessionTracker;
+  /**
+   * The listener's admission count: told once, with the accepted socket, when its session
+   * starts relaying (it no longer counts as a pending login). Supplied by the listener.
+   */
+  readonly relaying: (socket: Socket) => void;
   /** This gateway's live sessions: listed by the fleet, ended by revocation or an administrator. */
   readonly live: LiveSessions;
   /** The login limits (gateway.limits and the instance's), checked once the principal is known. */

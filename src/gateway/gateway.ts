@@ -1,5 +1,5 @@
 import { createSecureContext, type SecureContext } from "node:tls";
-import type { GatewayLimits, StatementAuditConfig, TransactionPoolConfig } from "../config/types.js";
+import type { StatementAuditConfig, TransactionPoolConfig } from "../config/types.js";
 import type { FleetCancelRouter } from "../fleet/cancelRouter.js";
 import type { ChangeFeed, Invalidation } from "../iam/repository.js";
 import type { InstanceRegistry } from "../instances/types.js";
@@ -12,6 +12,7 @@ import type { AuthLog } from "./authLog.js";
 import { DescriptorWatch } from "./descriptors.js";
 import { type Dialer, tcpDialer } from "./dialer.js";
 import type { Engine, GatewayEngines, SessionIdentityRecorder } from "./engine.js";
+import type { GatewayLimits } from "./limits.js";
 import { type RunningListener, startListener } from "./listener.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { countFailuresByCause } from "./refusal.js";

@@ -18,13 +18,16 @@ export interface RunningListener {
  */
 export function startListener(
   engine: Engine,
-  ctx: ListenerContext,
+  shared: Omit<ListenerContext, "relaying">,
   host: string,
   port: number,
   descriptors?: DescriptorWatch,
 ): Promise<RunningListener> {
   let pending = 0;
   const perSource = new Map<string, number>();
+  /** How each connection still counted as pending leaves the count. */
+  const releases = new WeakMap<Socket, () => void>();
+  const ctx: ListenerContext = { ...shared, relaying: (socket) => releases.get(socket)?.() };
   const label = `gateway listener ${ctx.instance().identifier}`;
   const server: Server = createServer({ noDelay: true }, (socket: Socket) => {
     if (descriptors && !descriptors.admitsGateway(label)) {
@@ -45,14 +48,14 @@ export function startListener(
       if (!counted) return;
       counted = false;
       socket.off("close", release);
-      socket.off("iamdb:relaying", release);
+      releases.delete(socket);
       pending--;
       const n = (perSource.get(source) ?? 1) - 1;
       if (n <= 0) perSource.delete(source);
       else perSource.set(source, n);
     };
     socket.once("close", release);
-    socket.once("iamdb:relaying", release);
+    releases.set(socket, release);
     engine.handle(socket, ctx);
   });
   return new Promise((resolve, reject) => {

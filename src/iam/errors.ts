@@ -38,11 +38,11 @@ export class DeleteConflictError extends IamError {
   readonly httpStatus = 409;
 }
 
-/** Raised when a policy document fails validation; the message is the policy module's. */
-export class MalformedPolicyDocumentError extends IamError {
-  readonly code = "MalformedPolicyDocument";
-  readonly httpStatus = 400;
-}
+/**
+ * A policy document IAM would refuse: the policy module's error, one class for the whole
+ * control plane (the admin API answers it with 400 MalformedPolicyDocument, `api/errors.ts`).
+ */
+export { MalformedPolicyDocumentError } from "../policy/errors.js";
 
 export class ValidationError extends IamError {
   readonly code = "ValidationError";

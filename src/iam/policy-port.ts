@@ -1,15 +1,17 @@
 import {
   type CompiledPolicy,
   compilePolicy,
+  MalformedPolicyDocumentError,
   type PolicyKind,
-  MalformedPolicyDocumentError as PolicyModuleError,
+  PolicySizeLimitExceededError,
 } from "../policy/index.js";
-import { LimitExceededError, MalformedPolicyDocumentError } from "./errors.js";
+import { LimitExceededError } from "./errors.js";
 
 /**
- * Validates a document on write through the policy module and translates its errors into the
- * IAM error family (the policy module reports an oversized document with code LimitExceeded,
- * as IAM does). Returns the compiled policy so callers that evaluate need not parse twice.
+ * Validates a document on write through the policy module. Its MalformedPolicyDocumentError
+ * goes out as it is; an oversized document becomes IAM's LimitExceededError (the policy
+ * module reports it with code LimitExceeded, as IAM does). Returns the compiled policy so
+ * callers that evaluate need not parse twice.
  */
 export function validatePolicy(
   document: unknown,
@@ -24,10 +26,7 @@ export function validatePolicy(
   try {
     return compilePolicy(document, { kind, ...label });
   } catch (e) {
-    if (e instanceof PolicyModuleError) {
-      const Err = e.code === "LimitExceeded" ? LimitExceededError : MalformedPolicyDocumentError;
-      throw new Err(e.message, { cause: e });
-    }
+    if (e instanceof PolicySizeLimitExceededError) throw new LimitExceededError(e.message, { cause: e });
     throw e;
   }
 }

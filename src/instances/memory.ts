@@ -1,10 +1,4 @@
-import {
-  type DbInstance,
-  type InstanceChange,
-  InstanceNotFoundError,
-  type InstanceRegistry,
-  type InstanceTag,
-} from "./types.js";
+import { type DbInstance, InstanceNotFoundError, type InstanceRegistry, type InstanceTag } from "./types.js";
 
 export interface RegistryOptions {
   readonly accountId: string;
@@ -17,7 +11,6 @@ export interface RegistryOptions {
  */
 export class MemoryInstanceRegistry implements InstanceRegistry {
   readonly #instances = new Map<string, DbInstance>();
-  readonly #listeners = new Set<(c: InstanceChange) => void>();
 
   constructor(
     instances: readonly DbInstance[],
@@ -59,18 +52,12 @@ export class MemoryInstanceRegistry implements InstanceRegistry {
     return this.update(identifier, (i) => ({ ...i, tags: i.tags.filter((t) => !drop.has(t.key)) }));
   }
 
-  onChange(listener: (change: InstanceChange) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  /** Changes an instance and tells the listeners. */
+  /** Changes an instance. */
   update(identifier: string, change: (i: DbInstance) => DbInstance): DbInstance {
     const current = this.#instances.get(identifier);
     if (!current) throw new InstanceNotFoundError(identifier);
     const next = change(current);
     this.#instances.set(identifier, next);
-    for (const l of this.#listeners) l({ identifier });
     return next;
   }
 }

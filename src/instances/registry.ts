@@ -1,13 +1,7 @@
 import type { ChangeFeed } from "../iam/repository.js";
 import type { DeploymentRepository, InstanceStateRecord } from "./repository.js";
 import { newDbiResourceId } from "./state.js";
-import {
-  type DbInstance,
-  type InstanceChange,
-  InstanceNotFoundError,
-  type InstanceRegistry,
-  type InstanceTag,
-} from "./types.js";
+import { type DbInstance, InstanceNotFoundError, type InstanceRegistry, type InstanceTag } from "./types.js";
 
 export interface StoreRegistryOptions {
   readonly repo: DeploymentRepository;
@@ -30,14 +24,6 @@ function withState(i: DbInstance, s: InstanceStateRecord): DbInstance {
   };
 }
 
-function sameState(a: DbInstance, b: DbInstance): boolean {
-  return (
-    a.dbiResourceId === b.dbiResourceId &&
-    a.iamAuthEnabled === b.iamAuthEnabled &&
-    JSON.stringify(a.tags) === JSON.stringify(b.tags)
-  );
-}
-
 /**
  * The instances as the whole fleet sees them: the config file declares each instance (its
  * identity is the identifier); the store holds what changes (DbiResourceId, minted by the first
@@ -48,7 +34,6 @@ function sameState(a: DbInstance, b: DbInstance): boolean {
  */
 export class StoreInstanceRegistry implements InstanceRegistry {
   readonly #instances = new Map<string, DbInstance>();
-  readonly #listeners = new Set<(c: InstanceChange) => void>();
   readonly #unsubscribe: () => void;
   readonly #timer: NodeJS.Timeout;
   #reloading: Promise<void> | undefined;
@@ -103,7 +88,6 @@ export class StoreInstanceRegistry implements InstanceRegistry {
     if (before === undefined) return undefined; // in the store, not in this gateway's config
     const next = withState(before, s);
     this.#instances.set(s.identifier, next);
-    if (!sameState(before, next)) for (const l of this.#listeners) l({ identifier: s.identifier });
     return next;
   }
 
@@ -153,11 +137,6 @@ export class StoreInstanceRegistry implements InstanceRegistry {
     const i = this.#instances.get(identifier);
     if (i === undefined) throw new InstanceNotFoundError(identifier);
     this.#instances.set(identifier, { ...i, listen, port });
-  }
-
-  onChange(listener: (change: InstanceChange) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
   }
 
   async #update(

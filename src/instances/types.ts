@@ -52,8 +52,6 @@ export interface DbInstance {
   readonly createdAt: Date;
 }
 
-export type InstanceChange = { readonly identifier: string };
-
 /** The instances this deployment defines, as the gateway and the RDS API use them. */
 export interface InstanceRegistry {
   list(): readonly DbInstance[];
@@ -71,8 +69,6 @@ export interface InstanceRegistry {
   addTags(identifier: string, tags: readonly InstanceTag[]): Promise<DbInstance>;
   /** RemoveTagsFromResource. */
   removeTags(identifier: string, keys: readonly string[]): Promise<DbInstance>;
-  /** Called after every change, so listeners pick up IAM enablement and tags at once. */
-  onChange(listener: (change: InstanceChange) => void): () => void;
 }
 
 /** DBInstanceNotFound, as RDS names it. */

@@ -13,8 +13,8 @@ export class MalformedPolicyDocumentError extends Error {
   /** Where in the document the problem is, e.g. `Statement[1].Condition.StringEquals`. */
   readonly path: string | undefined;
 
-  constructor(message: string, path?: string) {
-    super(message);
+  constructor(message: string, path?: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "MalformedPolicyDocumentError";
     this.path = path;
   }

@@ -1,6 +1,22 @@
-import { ALGORITHM, parseAmzDate, TERMINATOR, uriEncode } from "../sigv4/index.js";
+import { ALGORITHM, parseAmzDate, TERMINATOR } from "../sigv4/index.js";
 import { failure, type TokenFailure } from "./causes.js";
+import {
+  ASCII_ESCAPED,
+  all,
+  DIGIT,
+  decode,
+  encode,
+  escapesKind,
+  KEY_ID,
+  type Kind,
+  kindOf,
+  LOWER_HEX,
+  NOT_CANONICAL,
+  PLAIN,
+  SCOPE_PART,
+} from "./chars.js";
 import { MAX_TOKEN_LENGTH } from "./constants.js";
+import { parseLayout } from "./layout.js";
 
 /** A token taken apart. Every field is decoded; nothing here has been checked against a key. */
 export interface ParsedToken {
@@ -41,128 +57,11 @@ const REQUIRED = [
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])$/;
 
 /**
- * Character classes, one bit each, for the ASCII code units. The general parser checks
- * short fields (key id, scope parts, the signature) with a loop over this table: for a
- * few dozen characters that is about twice as fast as a regular expression's call, which
- * pays off only over long strings (SAFE_QUERY, LAYOUT).
- */
-const UNRESERVED = 1; // RFC 3986: A-Z a-z 0-9 - _ . ~
-const DIGIT = 2; // 0-9
-const LOWER_HEX = 4; // 0-9 a-f
-const UPPER_HEX = 8; // 0-9 A-F
-const KEY_ID = 16; // A-Z 0-9
-const SCOPE_PART = 32; // a-z 0-9 -
-const CLASSES = new Uint8Array(128);
-for (let c = 0; c < 128; c++) {
-  const ch = String.fromCharCode(c);
-  const digit = ch >= "0" && ch <= "9";
-  const lower = ch >= "a" && ch <= "z";
-  const upper = ch >= "A" && ch <= "Z";
-  CLASSES[c] =
-    (digit || lower || upper || "-_.~".includes(ch) ? UNRESERVED : 0) |
-    (digit ? DIGIT : 0) |
-    (digit || (ch >= "a" && ch <= "f") ? LOWER_HEX : 0) |
-    (digit || (ch >= "A" && ch <= "F") ? UPPER_HEX : 0) |
-    (digit || upper ? KEY_ID : 0) |
-    (digit || lower || ch === "-" ? SCOPE_PART : 0);
-}
-
-/** Whether s is min..max characters, each of the class. */
-function all(s: string, cls: number, min: number, max: number): boolean {
-  if (s.length < min || s.length > max) return false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 128 || ((CLASSES[c] as number) & cls) === 0) return false;
-  }
-  return true;
-}
-
-/** The value of an upper-case hex digit, -1 for anything else (lower-case hex is not canonical). */
-function upperHex(c: number): number {
-  if (c >= 128 || ((CLASSES[c] as number) & UPPER_HEX) === 0) return -1;
-  return c <= 57 ? c - 48 : c - 55;
-}
-
-/** How a raw query component is written, from the cheapest to handle to the dearest. */
-const PLAIN = 0; // unreserved characters only: raw = decoded = canonical
-const ASCII_ESCAPED = 1; // canonical, with %XX escapes of ASCII only: always decodes
-const ESCAPED = 2; // canonical, with escapes of UTF-8 bytes: decoding may still fail
-const NOT_CANONICAL = 3; // anything else: decode, then encode anew for the canonical query
-type Kind = typeof PLAIN | typeof ASCII_ESCAPED | typeof ESCAPED | typeof NOT_CANONICAL;
-
-/**
- * Classifies token[from, to) in one pass. It is canonical (SigV4) as written when it has
- * only unreserved characters and %XX escapes in upper-case hex, none of them escaping an
- * unreserved character (canonical encoding leaves those bare): botocore and rds-signer
- * both write canonically, so their components are kept as written, never encoded again.
- */
-function kindOf(token: string, from: number, to: number): Kind {
-  let kind: Kind = PLAIN;
-  for (let i = from; i < to; i++) {
-    const c = token.charCodeAt(i);
-    if (c < 128 && ((CLASSES[c] as number) & UNRESERVED) !== 0) continue;
-    if (c !== 37 /* % */) return NOT_CANONICAL;
-    const escaped = escapeKind(token, i, to);
-    if (escaped === NOT_CANONICAL) return NOT_CANONICAL;
-    if (escaped === ESCAPED) kind = ESCAPED;
-    else if (kind === PLAIN) kind = ASCII_ESCAPED;
-    i += 2;
-  }
-  return kind;
-}
-
-/** The kind of the escape at token[at] ('%'): ASCII_ESCAPED, ESCAPED (a UTF-8 byte) or NOT_CANONICAL. */
-function escapeKind(token: string, at: number, to: number): Kind {
-  if (at + 2 >= to) return NOT_CANONICAL;
-  const high = upperHex(token.charCodeAt(at + 1));
-  const low = upperHex(token.charCodeAt(at + 2));
-  if (high < 0 || low < 0) return NOT_CANONICAL;
-  const byte = high * 16 + low;
-  if (byte >= 128) return ESCAPED;
-  return ((CLASSES[byte] as number) & UNRESERVED) !== 0 ? NOT_CANONICAL : ASCII_ESCAPED;
-}
-
-/**
- * kindOf for a query of SAFE_QUERY characters only, where a component's characters are
- * unreserved but for its escapes (and any '=' in a value, which the caller checks): only
- * the escapes need looking at, found by indexOf from `percent`, the first '%' >= from.
- */
-function escapesKind(token: string, percent: number, to: number): Kind {
-  let kind: Kind = PLAIN;
-  for (let i = percent; i >= 0 && i < to; i = token.indexOf("%", i + 3)) {
-    const escaped = escapeKind(token, i, to);
-    if (escaped === NOT_CANONICAL) return NOT_CANONICAL;
-    if (escaped === ESCAPED) kind = ESCAPED;
-    else if (kind === PLAIN) kind = ASCII_ESCAPED;
-  }
-  return kind;
-}
-
-/**
  * The characters of a canonical query (unreserved, escapes, '=' and '&'). Tested once over
  * the whole query, natively: a JavaScript loop over every character costs several times
  * more, and then only the escapes need a closer look (escapesKind).
  */
 const SAFE_QUERY = /^[A-Za-z0-9\-_.~=&%]*$/;
-
-/** Decodes a query component; undefined for invalid percent-encoding or invalid UTF-8. */
-function decode(raw: string): string | undefined {
-  if (raw.indexOf("%") < 0) return raw;
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The canonical (SigV4) encoding of a decoded component; undefined for an unpaired surrogate. */
-function encode(decoded: string): string | undefined {
-  try {
-    return uriEncode(decoded);
-  } catch {
-    return undefined;
-  }
-}
 
 function malformedQuery(): TokenFailure {
   return failure(
@@ -256,76 +155,6 @@ function paramOf(name: string): number {
     default:
       return OTHER;
   }
-}
-
-/**
- * The query of a token as botocore (`aws rds generate-db-auth-token`, boto3) and
- * @aws-sdk/rds-signer write it, every component canonical, read by one native match
- * (sticky: from lastIndex). They differ only in where X-Amz-SignedHeaders goes: botocore
- * before the session token, rds-signer after the signature (canonical order there:
- * "X-Amz-Signature" < "X-Amz-SignedHeaders"). Groups: 1 the signed head (Action through
- * X-Amz-Expires), 2 DBUser, 3-6 key id, date, region and service of the credential, 7
- * X-Amz-Date, 8 X-Amz-Expires, 9 botocore's SignedHeaders, 10 the session token's
- * parameter and 11 its value, 12 the signature, 13 rds-signer's SignedHeaders.
- */
-const LAYOUT = new RegExp(
-  "(Action=connect&DBUser=([A-Za-z0-9\\-_.~%]+)&X-Amz-Algorithm=AWS4-HMAC-SHA256" +
-    "&X-Amz-Credential=([A-Z0-9]{16,128})%2F([0-9]{8})%2F([a-z0-9-]{1,64})%2F([a-z0-9-]{1,64})%2Faws4_request" +
-    "&X-Amz-Date=([0-9]{8}T[0-9]{6}Z)&X-Amz-Expires=([0-9]{1,7}))" +
-    "(&X-Amz-SignedHeaders=host)?(&X-Amz-Security-Token=([A-Za-z0-9\\-_.~%]+))?" +
-    "&X-Amz-Signature=([0-9a-f]{64})(&X-Amz-SignedHeaders=host)?$",
-  "y",
-);
-
-/** A component matched by LAYOUT's [A-Za-z0-9\-_.~%]+, decoded; undefined unless canonical. */
-function layoutValue(raw: string): string | undefined {
-  const percent = raw.indexOf("%");
-  if (percent < 0) return raw;
-  return escapesKind(raw, percent, raw.length) === NOT_CANONICAL ? undefined : decode(raw);
-}
-
-/**
- * parseAuthToken's fast path, for the query the AWS tools write (LAYOUT). Anything else,
- * and anything LAYOUT admits but a token may not hold (a non-canonical escape, a date
- * not in the calendar, X-Amz-Expires 0, SignedHeaders twice or not at all), is left to
- * the general parser: undefined, so that every refusal is worded in one place.
- */
-export function parseLayout(
-  token: string,
-  from: number,
-  host: string,
-  port: number,
-): ParsedToken | undefined {
-  LAYOUT.lastIndex = from;
-  const m = LAYOUT.exec(token);
-  if (m === null || (m[9] === undefined) === (m[13] === undefined)) return undefined;
-  const [, head, rawUser = "", accessKeyId = "", scopeDate = "", region = "", service = "", amzDate = ""] = m;
-  const dbUser = layoutValue(rawUser);
-  const signedAtMs = parseAmzDate(amzDate);
-  const expiresSeconds = Number(m[8]);
-  if (dbUser === undefined || signedAtMs === undefined || expiresSeconds < 1) return undefined;
-  const sessionToken = m[11] === undefined ? undefined : layoutValue(m[11]);
-  if (m[11] !== undefined && sessionToken === undefined) return undefined;
-  const parsed: ParsedToken = {
-    host,
-    port,
-    action: "connect",
-    dbUser,
-    algorithm: ALGORITHM,
-    accessKeyId,
-    scopeDate,
-    region,
-    service,
-    amzDate,
-    signedAtMs,
-    expiresSeconds,
-    signedHeaders: "host",
-    signature: m[12] as string,
-    // Sorted: the head, X-Amz-Security-Token, X-Amz-SignedHeaders (the signature is not signed).
-    canonicalQuery: `${head}${m[10] ?? ""}&X-Amz-SignedHeaders=host`,
-  };
-  if (sessionToken !== undefined) parsed.sessionToken = sessionToken;
-  return parsed;
 }
 
 /**

@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { parseAmzDate } from "../../src/sigv4/index.js";
 import { generateAuthToken, parseAuthToken } from "../../src/token/index.js";
-import { parseLayout } from "../../src/token/parse.js";
+import { parseLayout } from "../../src/token/layout.js";
 import { CREDS, customToken, T0, TEMP_CREDS } from "../helpers/sign.js";
 import { referenceParseAmzDate, referenceParseAuthToken } from "./reference/parse.js";
 

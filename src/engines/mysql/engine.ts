@@ -1,11 +1,11 @@
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
-import type { GatewayLimits } from "../../config/types.js";
 import { auditIdentity, type SessionAudit } from "../../gateway/audit/statementAudit.js";
 import type { LoginResult } from "../../gateway/authenticate.js";
 import type { AuthAttempt } from "../../gateway/authLog.js";
 import { LoginConnection, refuseThrottled } from "../../gateway/connection.js";
 import type { Engine, ListenerContext, RefusalReason } from "../../gateway/engine.js";
+import type { GatewayLimits } from "../../gateway/limits.js";
 import type { LoginFailureCause } from "../../gateway/outcome.js";
 import { type Refusal, type RefusalSubject, Refused, recordRefusal } from "../../gateway/refusal.js";
 import type { BackendSpec } from "../../instances/types.js";

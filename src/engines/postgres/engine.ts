@@ -1,5 +1,4 @@
 import type { Socket } from "node:net";
-import type { GatewayLimits } from "../../config/types.js";
 import { auditIdentity } from "../../gateway/audit/statementAudit.js";
 import { LoginConnection, refuseThrottled } from "../../gateway/connection.js";
 import type { Engine, ListenerContext, RefusalReason } from "../../gateway/engine.js";
@@ -50,7 +49,7 @@ const TLS_HANDSHAKE_RECORD = 0x16;
 const isProtocolOption = (name: string) => name.startsWith("_pq_.");
 
 /** A backend pool with the gateway's limits. */
-export function newBackendPool(limits: GatewayLimits): BackendPool {
+export function newBackendPool(limits: ListenerContext["limits"]): BackendPool {
   return new BackendPool({
     maxIdle: limits.backendPoolMaxIdle,
     maxIdleTotal: limits.backendPoolMaxIdleTotal,

@@ -123,7 +123,8 @@ export async function resolveSessionPolicyArns(
   const out: string[] = [];
   for (const [i, arn] of policyArns.entries()) {
     const p = await requirePolicy(ctx, arn, `policyArns.${i + 1}.member.arn`).catch((e: unknown) => {
-      if (e instanceof NoSuchEntityError) throw new MalformedPolicyDocumentError(e.message, { cause: e });
+      if (e instanceof NoSuchEntityError)
+        throw new MalformedPolicyDocumentError(e.message, undefined, { cause: e });
       throw e;
     });
     out.push(policyArn(ctx.account, p.path, p.policyName));
