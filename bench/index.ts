@@ -10,7 +10,7 @@ import { type AuthzResult, benchAuthz } from "./authz.js";
 import { writeChart } from "./chart.js";
 import { benchClientProxy, clientProxySection } from "./client-proxy.js";
 import { fmt, type PathResult, type Stat } from "./harness.js";
-import { benchMysql, type MysqlPathStats, type MysqlResults } from "./mysql.js";
+import { benchMysql, type MysqlPathStats, type MysqlResults, NODE_RELAY } from "./mysql.js";
 import type { ProfileSummary } from "./profile.js";
 import { benchProxies, type PathStats, type ProxyResults } from "./proxy.js";
 import { benchRevocation, revocationSection } from "./revocation.js";
@@ -309,6 +309,23 @@ function mysqlSection(m: MysqlResults | { skipped: string }): string {
   };
   const gatewayRow = (what: string, list: MysqlPathStats[]) =>
     `| ${what} | – | ${num(1)(med(list, "iamdb", (s) => s.gatewayCpu))} µs | – |`;
+  /** The bare Node relay's rows: its rate against direct's, then iamdb's against its own (rate and CPU). */
+  const ceilingRows = (list: MysqlPathStats[]) => {
+    const rate = (n: string) => med(list, n, (s) => s.value);
+    const cpu = (n: string) => med(list, n, (s) => s.gatewayCpu);
+    const [r, d, i, rc, ic] = [
+      rate(NODE_RELAY),
+      rate("direct"),
+      rate("iamdb"),
+      cpu(NODE_RELAY),
+      cpu("iamdb"),
+    ];
+    return [
+      `| point selects/s through a bare Node TLS→TCP relay (${NODE_RELAY}: no auth, no parsing), the ceiling for a relay in Node: ${NODE_RELAY} / direct | ${x(r, d)} | ${num(0)(r)} q/s (${NODE_RELAY}) | ${num(0)(d)} q/s |`,
+      `| point selects/s, iamdb / ${NODE_RELAY}: what iamdb costs beyond the ceiling | ${x(i, r)} | ${num(0)(i)} q/s | ${num(0)(r)} q/s (${NODE_RELAY}) |`,
+      `| relaying process CPU per query, iamdb / ${NODE_RELAY} (lower is better) | ${x(ic, rc)} | ${num(1)(ic)} µs | ${num(1)(rc)} µs (${NODE_RELAY}) |`,
+    ];
+  };
   const detail = (title: string, unit: string, per: string, list: MysqlPathStats[], digits: number) =>
     [
       `### ${title}`,
@@ -325,7 +342,7 @@ function mysqlSection(m: MysqlResults | { skipped: string }): string {
   return [
     "## MySQL: iamdb vs direct to MariaDB",
     "",
-    `Both paths over TLS with the same ECDSA P-256 certificate, to a ${setup.server} the bench started (${num(0)(100 * setup.directTlsShare)}% of direct connections completed a TLS handshake at MariaDB). iamdb: the token as mysql_clear_password inside TLS, token check + rds-db:connect policy, then the gateway's mysql_native_password login to MariaDB over plaintext loopback; direct: a mysql_native_password login. Load generators (C, libmariadb), ${setup.threads} connections each, the same client and options on both paths: ${setup.loadGenerators.join(" and ")}. They run on the same ${setup.cores} cores as MariaDB and the gateway; their CPU per unit ("client") and the machine's busy share are in the tables (others = CPU of processes outside this bench). ${setup.rounds} interleaved rounds of ${setup.seconds} s per run, the order alternating; CPU is utime+stime from /proc.`,
+    `Both paths over TLS with the same ECDSA P-256 certificate, to a ${setup.server} the bench started (${num(0)(100 * setup.directTlsShare)}% of direct connections completed a TLS handshake at MariaDB). iamdb: the token as mysql_clear_password inside TLS, token check + rds-db:connect policy, then the gateway's mysql_native_password login to MariaDB over plaintext loopback; direct: a mysql_native_password login; ${NODE_RELAY} (point selects only): the direct login through bench/bare-mysql-relay.ts, a Node process that ends TLS and relays chunks to MariaDB over plaintext loopback as the gateway does, and nothing else (no token, no parsing, no pool), so the ceiling for any relay written in Node here; its "gateway CPU" is that process's. Load generators (C, libmariadb), ${setup.threads} connections each, the same client and options on both paths: ${setup.loadGenerators.join(" and ")}. They run on the same ${setup.cores} cores as MariaDB and the gateway; their CPU per unit ("client") and the machine's busy share are in the tables (others = CPU of processes outside this bench). ${setup.rounds} interleaved rounds of ${setup.seconds} s per run, the order alternating; CPU is utime+stime from /proc.`,
     "",
     "### Ratios (medians)",
     "",
@@ -343,6 +360,7 @@ function mysqlSection(m: MysqlResults | { skipped: string }): string {
       "/s",
       1,
     ),
+    ...ceilingRows(m.pointSelect),
     gatewayRow("gateway CPU per query (lower is better)", m.pointSelect),
     gatewayRow("gateway CPU per connection (lower is better)", m.connect),
     cpuRow("CPU per query, client + gateway + mariadbd (lower is better)", m.pointSelect),

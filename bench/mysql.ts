@@ -3,19 +3,24 @@
 //   point selects    sysbench oltp_point_select, 8 threads    queries/s, CPU µs per query
 //   new connections  mariadb-slap --detach=1, 8 threads:      connections/s, CPU µs per connection
 //                    connect (TLS), SELECT 1, close
+// Point selects also run through a third path, "node relay" (bench/bare-mysql-relay.ts): the
+// least a Node process does in the gateway's place (TLS in, plaintext TCP out, chunks relayed),
+// a ceiling for any relay written in Node on this machine.
 // The bench starts its own mariadbd (the machine's has TLS off) and one iamdb gateway process.
 // The load generators are C programs on libmariadb, the same one for both paths of a workload,
 // on the same cores as MariaDB and the gateway: their CPU per unit and the machine's busy share
 // are reported next to the gateway's, so a saturated client or a noisy neighbour is visible.
-import { execFile } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { ensureListenerTls, TLS_FILES } from "../src/tls/index.js";
 import { type GatewayProcess, startGatewayProcess } from "./env/gateway.js";
 import { type Mariadb, startMariadb } from "./env/mariadb.js";
-import { cpuSeconds, ensureCommand, execFileP } from "./env/proc.js";
+import { cpuSeconds, ensureCommand, execFileP, spawnTracked, stopChild } from "./env/proc.js";
 import { type Stat, summarize } from "./harness.js";
 import { type ProfileSummary, summarizeProfile } from "./profile.js";
 
@@ -24,6 +29,8 @@ const DB_USER = "bench";
 /** The direct path's account: a password MariaDB checks (mysql_native_password), as the gateway's login does. */
 const DIRECT_USER = "direct";
 const INSTANCE = "my1";
+/** The name of the bare Node relay's path (point selects only). */
+export const NODE_RELAY = "node relay";
 const THREADS = 8;
 /** Rows in sbtest1: ~25 MB, well inside the buffer pool, so every point select is a memory lookup. */
 const TABLE_SIZE = 100_000;
@@ -40,7 +47,7 @@ export interface MysqlPathStats {
   name: string;
   /** Queries/s or connections/s. */
   value: Stat;
-  /** Gateway CPU µs per query or connection (iamdb only). */
+  /** Gateway CPU µs per query or connection (iamdb and the node relay: the relaying process's). */
   gatewayCpu?: Stat;
   /** The load generator's (sysbench's, mariadb-slap's) CPU µs per unit: the same client on both paths. */
   clientCpu: Stat;
@@ -74,7 +81,7 @@ interface Target {
   name: string;
   port: number;
   user: string;
-  /** The gateway process whose CPU is charged; none for direct. */
+  /** The relaying process whose CPU is charged; none for direct. */
   pid?: number;
   password: () => Promise<string>;
 }
@@ -226,6 +233,32 @@ const newConnections =
     },
   });
 
+/** Starts bench/bare-mysql-relay.ts in front of MariaDB; resolves once it listens. */
+async function startNodeRelay(
+  backendPort: number,
+  certFile: string,
+  keyFile: string,
+): Promise<{ pid: number; port: number; stop: () => Promise<void> }> {
+  const entry = join(dirname(fileURLToPath(import.meta.url)), "bare-mysql-relay.ts");
+  const child: ChildProcess = spawnTracked(
+    process.execPath,
+    ["--import", "tsx", entry, JSON.stringify({ backendPort, certFile, keyFile })],
+    { name: "node relay", stdio: ["pipe", "pipe", "pipe"] },
+  );
+  const stop = async () => {
+    child.stdin?.end();
+    await stopChild(child, "SIGTERM", 5_000);
+  };
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once("line", resolve);
+    child.once("exit", (code) => reject(new Error(`the node relay exited (${code}) before it was ready`)));
+  }).catch(async (err: Error) => {
+    await stop();
+    throw err;
+  });
+  return { pid: child.pid ?? 0, port: (JSON.parse(line) as { port: number }).port, stop };
+}
+
 /**
  * sysbench 1.0's --mysql-ssl=on passes fixed file names in its working directory to
  * mysql_ssl_set: cacert.pem, client-cert.pem, client-key.pem. The client certificate is only
@@ -343,7 +376,17 @@ export async function benchMysql(
       user: DIRECT_USER,
       password: async () => directPassword,
     };
+    const bare = await startNodeRelay(mariadb.port, certFile, keyFile);
+    stops.push(bare.stop);
+    const nodeRelay: Target = {
+      name: NODE_RELAY,
+      port: bare.port,
+      user: DIRECT_USER,
+      pid: bare.pid,
+      password: async () => directPassword,
+    };
     const paths = [iamdb, direct];
+    const selectPaths = [iamdb, direct, nodeRelay];
     const pointSelect = async (t: Target, s: number) => measure(cwd, t, mariadb, await pointSelects(t, s));
     // mariadb-slap runs a count: aim each run at `s` seconds from the path's last rate.
     const slap = newConnections(join(tlsDir, TLS_FILES.caCert));
@@ -358,7 +401,7 @@ export async function benchMysql(
     // Warm-up (JIT in the gateway, InnoDB's buffer pool, MariaDB's thread cache, the rate
     // estimate for mariadb-slap), and a check that direct connections really are TLS: MariaDB
     // counts completed TLS handshakes.
-    for (const t of paths) await pointSelect(t, 1);
+    for (const t of selectPaths) await pointSelect(t, 1);
     await connect(iamdb, 0.5);
     await connect(direct, 0.5);
     const tls0 = await mariadb.status("Ssl_finished_accepts");
@@ -371,13 +414,14 @@ export async function benchMysql(
       throw new Error(`only ${(100 * directTlsShare).toFixed(0)}% of direct connections used TLS`);
     await connect(iamdb, 1);
 
-    const samples = () => new Map(paths.map((t) => [t.name, [] as Run[]]));
-    const selects = samples();
-    const connects = samples();
+    const samples = (list: Target[]) => new Map(list.map((t) => [t.name, [] as Run[]]));
+    const selects = samples(selectPaths);
+    const connects = samples(paths);
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 === 0 ? paths : [...paths].reverse();
       log(`MySQL round ${r + 1}/${rounds}: point selects ...`);
-      for (const t of order) selects.get(t.name)?.push(await pointSelect(t, seconds));
+      for (const t of r % 2 === 0 ? selectPaths : [...selectPaths].reverse())
+        selects.get(t.name)?.push(await pointSelect(t, seconds));
       log(`MySQL round ${r + 1}/${rounds}: new connections ...`);
       for (const t of order) connects.get(t.name)?.push(await connect(t, seconds));
     }
@@ -402,7 +446,7 @@ export async function benchMysql(
       [...m].map(([name, runs]) => ({
         name,
         value: summarize(runs.map((r) => r.perSec)),
-        ...(name === iamdb.name ? { gatewayCpu: perUnitUs(runs, (r) => r.gatewayCpu) } : {}),
+        ...(name !== direct.name ? { gatewayCpu: perUnitUs(runs, (r) => r.gatewayCpu) } : {}),
         clientCpu: perUnitUs(runs, (r) => r.clientCpu),
         serverCpu: perUnitUs(runs, (r) => r.serverCpu),
         machineBusy: summarize(runs.map((r) => r.machineBusy)),

@@ -33,8 +33,22 @@ export interface ProfileSummary {
   topIamdbInclusive: ProfileEntry[];
 }
 
+/**
+ * The stream handle's native write methods: V8 charges them everything below (TLS record
+ * encryption, the send syscall and, on loopback, the kernel delivering to the peer and waking
+ * it), which a per-process `perf` shows to be mostly kernel time.
+ */
+const NATIVE_WRITES = new Set([
+  "writeBuffer",
+  "writev",
+  "writeUtf8String",
+  "writeLatin1String",
+  "writeAsciiString",
+]);
+
 function category(url: string, fn: string): string {
   if (fn === "(idle)") return "idle";
+  if (url === "" && NATIVE_WRITES.has(fn)) return "socket writes (TLS encrypt, send syscall, kernel)";
   if (fn === "(garbage collector)") return "gc";
   if (fn === "(program)" || fn === "(root)") return "native (TLS crypto, syscalls)";
   if (url.includes("/node_modules/")) return "dependencies";
