@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
+import { IdleBackends } from "../../gateway/idleBackends.js";
 import type { BackendSpec } from "../../instances/types.js";
 import {
   Capability,
@@ -82,19 +83,6 @@ export function retireMysql(socket: Socket): void {
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
-interface Idle {
-  readonly backend: MysqlPooledBackend;
-  readonly since: number;
-  /** Its 'data', 'close' and 'error' listener while it waits: anything from an idle backend ends it. */
-  readonly drop: () => void;
-}
-
-interface ServerIdle {
-  limit: number | undefined;
-  probing: boolean;
-  readonly lru: Map<Idle, string>;
-}
-
 /** The value of a one-column, one-row text result's row (a length-encoded string of at most 250 bytes). */
 function singleValue(row: Buffer | undefined): string | undefined {
   const n = row?.[0];
@@ -111,76 +99,32 @@ function singleValue(row: Buffer | undefined): string | undefined {
  * COM_INIT_DB back to its database, and the next authenticated client with the same key
  * starts on it without a backend login. Every client is still authenticated and authorized on
  * its own. The same bounds: `maxIdle` per key, `maxIdleTotal` per server ("auto": half the
- * server's max_connections, read with the first reset), idle timeout, lifetime.
+ * server's max_connections, read with the first reset), idle timeout, lifetime, kept by the
+ * same {@link IdleBackends}; this class adds the key, the reset and the max_connections probe.
  * @see https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_com_reset_connection.html
  */
 export class MysqlBackendPool {
-  readonly #idle = new Map<string, Idle[]>();
-  readonly #servers = new Map<string, ServerIdle>();
-  readonly #sweeper: NodeJS.Timeout | undefined;
-  #closed = false;
+  readonly #idle: IdleBackends<MysqlPooledBackend>;
 
   constructor(private readonly options: BackendPoolOptions) {
-    if (options.maxIdle > 0) {
-      this.#sweeper = setInterval(
-        () => this.#sweep(),
-        Math.max(50, Math.min(options.idleTimeoutMs / 2, 10_000)),
-      );
-      this.#sweeper.unref();
-    }
+    this.#idle = new IdleBackends(options, {
+      retire: retireMysql,
+      fallbackMaxIdleTotal: MYSQL_FALLBACK_MAX_IDLE_TOTAL,
+    });
   }
 
   get enabled(): boolean {
-    return this.options.maxIdle > 0 && !this.#closed;
+    return this.#idle.enabled;
   }
 
   /** Idle connections held now, for one server or all. */
   idleCount(server?: string): number {
-    if (server !== undefined) return this.#servers.get(server)?.lru.size ?? 0;
-    let n = 0;
-    for (const s of this.#servers.values()) n += s.lru.size;
-    return n;
-  }
-
-  #limitFor(server: string): number | undefined {
-    return typeof this.options.maxIdleTotal === "number"
-      ? this.options.maxIdleTotal
-      : this.#servers.get(server)?.limit;
-  }
-
-  #server(server: string): ServerIdle {
-    let s = this.#servers.get(server);
-    if (!s) {
-      const limit = typeof this.options.maxIdleTotal === "number" ? this.options.maxIdleTotal : undefined;
-      s = { limit, probing: false, lru: new Map() };
-      this.#servers.set(server, s);
-    }
-    return s;
+    return this.#idle.idleCount(server);
   }
 
   /** An idle connection for `key`, most recently used first, or undefined. */
   take(key: string): MysqlPooledBackend | undefined {
-    const list = this.#idle.get(key);
-    while (list && list.length > 0) {
-      const idle = list.pop() as Idle;
-      if (list.length === 0) this.#idle.delete(key);
-      this.#servers.get(idle.backend.server)?.lru.delete(idle);
-      const { socket } = idle.backend;
-      this.#unwatch(socket, idle.drop);
-      if (socket.destroyed || !socket.readable || !socket.writable) {
-        socket.destroy();
-        continue;
-      }
-      socket.ref();
-      return idle.backend;
-    }
-    return undefined;
-  }
-
-  #unwatch(socket: Socket, drop: () => void): void {
-    socket.off("data", drop);
-    socket.off("close", drop);
-    socket.off("error", drop);
+    return this.#idle.take(key);
   }
 
   /**
@@ -191,18 +135,11 @@ export class MysqlBackendPool {
    */
   release(key: string, backend: MysqlPooledBackend): void {
     const { socket } = backend;
-    if (
-      !this.enabled ||
-      performance.now() - backend.createdAt > this.options.lifetimeMs ||
-      (this.#idle.get(key)?.length ?? 0) >= this.options.maxIdle ||
-      this.#limitFor(backend.server) === 0
-    ) {
+    if (!this.#idle.accepts(key, backend)) {
       retireMysql(socket);
       return;
     }
-    const server = this.#server(backend.server);
-    const probe = server.limit === undefined && !server.probing;
-    if (probe) server.probing = true;
+    const probe = this.#idle.beginProbe(backend.server);
     const parser = new PacketParser(1 << 16);
     /** The reset's OK, COM_INIT_DB's OK, then the probe's packets. */
     let oks = 0;
@@ -215,11 +152,7 @@ export class MysqlBackendPool {
       socket.off("data", onData);
       socket.off("close", fail);
       socket.off("error", fail);
-      if (probe) {
-        server.probing = false;
-        if (available !== undefined) server.limit = Math.max(0, Math.floor(available / 2));
-        else if (probeRefused) server.limit = MYSQL_FALLBACK_MAX_IDLE_TOTAL;
-      }
+      if (probe) this.#idle.endProbe(backend.server, available, probeRefused);
     };
     const fail = (): void => {
       cleanup();
@@ -228,7 +161,7 @@ export class MysqlBackendPool {
     const finish = () => {
       cleanup();
       if (parser.buffered > 0) socket.destroy();
-      else this.#park(key, backend);
+      else this.#idle.park(key, backend);
     };
     const onData = (chunk: Buffer) => {
       for (const e of parser.push(chunk)) {
@@ -265,73 +198,8 @@ export class MysqlBackendPool {
     socket.write(probe ? Buffer.concat([RESET, initDb, PROBE]) : Buffer.concat([RESET, initDb]));
   }
 
-  #park(key: string, backend: MysqlPooledBackend): void {
-    const { socket } = backend;
-    const server = this.#server(backend.server);
-    const limit = this.#limitFor(backend.server) ?? MYSQL_FALLBACK_MAX_IDLE_TOTAL;
-    if (!this.enabled || (this.#idle.get(key)?.length ?? 0) >= this.options.maxIdle || limit === 0) {
-      retireMysql(socket);
-      return;
-    }
-    // A full server makes room: its least recently used idle connection goes.
-    while (server.lru.size >= limit) {
-      const oldest = server.lru.entries().next().value;
-      if (!oldest) break;
-      this.#remove(oldest[1], oldest[0]);
-      retireMysql(oldest[0].backend.socket);
-    }
-    let list = this.#idle.get(key);
-    if (!list) {
-      list = [];
-      this.#idle.set(key, list);
-    }
-    const drop = () => {
-      this.#remove(key, idle);
-      socket.destroy();
-    };
-    // An idle backend says something only when it is about to go (wait_timeout, KILL, shutdown).
-    const idle: Idle = { backend, since: performance.now(), drop };
-    socket.on("data", drop);
-    socket.once("close", drop);
-    socket.on("error", drop);
-    // A pooled connection never keeps the process alive.
-    socket.unref();
-    list.push(idle);
-    server.lru.set(idle, key);
-  }
-
-  #remove(key: string, idle: Idle): void {
-    this.#servers.get(idle.backend.server)?.lru.delete(idle);
-    const list = this.#idle.get(key);
-    const at = list?.indexOf(idle) ?? -1;
-    if (!list || at < 0) return;
-    list.splice(at, 1);
-    if (list.length === 0) this.#idle.delete(key);
-    this.#unwatch(idle.backend.socket, idle.drop);
-  }
-
-  #sweep(): void {
-    const now = performance.now();
-    for (const [key, list] of [...this.#idle]) {
-      for (const idle of [...list]) {
-        if (
-          now - idle.since > this.options.idleTimeoutMs ||
-          now - idle.backend.createdAt > this.options.lifetimeMs
-        ) {
-          this.#remove(key, idle);
-          retireMysql(idle.backend.socket);
-        }
-      }
-    }
-  }
-
   /** Closes every idle connection and keeps none from now on. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#sweeper) clearInterval(this.#sweeper);
-    for (const list of this.#idle.values()) for (const idle of list) retireMysql(idle.backend.socket);
-    this.#idle.clear();
-    this.#servers.clear();
+    this.#idle.close();
   }
 }

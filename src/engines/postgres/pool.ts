@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
+import { IdleBackends, type IdleBackendsOptions } from "../../gateway/idleBackends.js";
 import type { BackendSpec } from "../../instances/types.js";
 import { BackendParser, query, terminate } from "../../wire/postgres/index.js";
 
@@ -23,17 +24,11 @@ export interface PooledBackend {
   readonly server: string;
 }
 
-export interface BackendPoolOptions {
-  /** Idle connections kept per key; 0 keeps none. */
-  readonly maxIdle: number;
-  /**
-   * Idle connections kept per server, all keys together; "auto": half the connections the
-   * server allows ordinary roles (max_connections - superuser_reserved_connections -
-   * reserved_connections), read from the server when the first connection is pooled.
-   */
-  readonly maxIdleTotal: number | "auto";
-  readonly idleTimeoutMs: number;
-  readonly lifetimeMs: number;
+/**
+ * The store's bounds (for "auto", the connections ordinary roles may open:
+ * max_connections - superuser_reserved_connections - reserved_connections) and the reset's.
+ */
+export interface BackendPoolOptions extends IdleBackendsOptions {
   /** How long the reset (DISCARD ALL) may take before the connection is dropped. */
   readonly resetTimeoutMs: number;
 }
@@ -100,13 +95,6 @@ export function sharedParameterStatus(raw: Buffer): Buffer {
   const copy = Buffer.from(raw);
   if (sharedStatus.size < MAX_SHARED_STATUS) sharedStatus.set(text, copy);
   return copy;
-}
-
-interface Idle {
-  readonly backend: PooledBackend;
-  readonly since: number;
-  /** Its 'data' and 'close' listener while it waits: anything from an idle backend ends it. */
-  readonly drop: () => void;
 }
 
 /** Runs only outside a transaction block: a session is pooled only when its backend is idle. */
@@ -184,13 +172,6 @@ export function retire(socket: Socket): void {
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
-/** What the pool knows of one server: its bound and its idle connections, least recently used first. */
-interface ServerIdle {
-  limit: number | undefined;
-  probing: boolean;
-  readonly lru: Map<Idle, string>;
-}
-
 /**
  * Logged-in PostgreSQL backend connections, per {@link poolKey}, for pgbouncer-style session
  * pooling: when a client ends its session while the backend is idle (no transaction, no
@@ -202,74 +183,34 @@ interface ServerIdle {
  * Idle connections are bounded per key (`maxIdle`) and per server in total (`maxIdleTotal`),
  * so that however many keys clients make (one per startup-parameter combination), the pool
  * never holds more than its share of the server's connection slots: a connection coming back
- * to a full pool takes the place of the server's least recently used idle one.
+ * to a full pool takes the place of the server's least recently used idle one. The idle
+ * connections and those bounds are kept by {@link IdleBackends}; this class adds the key, the
+ * reset and the "auto" probe.
  */
 export class BackendPool {
-  readonly #idle = new Map<string, Idle[]>();
-  readonly #servers = new Map<string, ServerIdle>();
-  readonly #sweeper: NodeJS.Timeout | undefined;
-  #closed = false;
+  readonly #idle: IdleBackends<PooledBackend>;
 
   constructor(private readonly options: BackendPoolOptions) {
-    if (options.maxIdle > 0) {
-      this.#sweeper = setInterval(
-        () => this.#sweep(),
-        Math.max(50, Math.min(options.idleTimeoutMs / 2, 10_000)),
-      );
-      this.#sweeper.unref();
-    }
+    this.#idle = new IdleBackends(options, { retire, fallbackMaxIdleTotal: FALLBACK_MAX_IDLE_TOTAL });
   }
 
   get enabled(): boolean {
-    return this.options.maxIdle > 0 && !this.#closed;
+    return this.#idle.enabled;
   }
 
   /** Idle connections held now, for one server or all. */
   idleCount(server?: string): number {
-    if (server !== undefined) return this.#servers.get(server)?.lru.size ?? 0;
-    let n = 0;
-    for (const s of this.#servers.values()) n += s.lru.size;
-    return n;
+    return this.#idle.idleCount(server);
   }
 
   /** The bound on idle connections to `server` (undefined while "auto" has not read it yet). */
   limitFor(server: string): number | undefined {
-    return typeof this.options.maxIdleTotal === "number"
-      ? this.options.maxIdleTotal
-      : this.#servers.get(server)?.limit;
-  }
-
-  #server(server: string): ServerIdle {
-    let s = this.#servers.get(server);
-    if (!s) {
-      s = {
-        limit: typeof this.options.maxIdleTotal === "number" ? this.options.maxIdleTotal : undefined,
-        probing: false,
-        lru: new Map(),
-      };
-      this.#servers.set(server, s);
-    }
-    return s;
+    return this.#idle.limitFor(server);
   }
 
   /** An idle connection for `key`, most recently used first, or undefined. */
   take(key: string): PooledBackend | undefined {
-    const list = this.#idle.get(key);
-    while (list && list.length > 0) {
-      const idle = list.pop() as Idle;
-      if (list.length === 0) this.#idle.delete(key);
-      this.#servers.get(idle.backend.server)?.lru.delete(idle);
-      const { socket } = idle.backend;
-      socket.off("data", idle.drop);
-      socket.off("close", idle.drop);
-      if (socket.destroyed || !socket.readable || !socket.writable) {
-        socket.destroy();
-        continue;
-      }
-      socket.ref();
-      return idle.backend;
-    }
-    return undefined;
+    return this.#idle.take(key);
   }
 
   /**
@@ -277,17 +218,7 @@ export class BackendPool {
    * refused a new login for (53300); resolves once it is closed, false when there was none.
    */
   evictOne(server: string): Promise<boolean> {
-    const s = this.#servers.get(server);
-    const oldest = s?.lru.entries().next().value;
-    if (!oldest) return Promise.resolve(false);
-    const [idle, key] = oldest;
-    this.#remove(key, idle);
-    const { socket } = idle.backend;
-    return new Promise((resolve) => {
-      if (socket.destroyed) return resolve(true);
-      socket.once("close", () => resolve(true));
-      retire(socket);
-    });
+    return this.#idle.evictOne(server);
   }
 
   /**
@@ -298,18 +229,11 @@ export class BackendPool {
    */
   release(key: string, backend: PooledBackend): void {
     const { socket } = backend;
-    if (
-      !this.enabled ||
-      performance.now() - backend.createdAt > this.options.lifetimeMs ||
-      (this.#idle.get(key)?.length ?? 0) >= this.options.maxIdle ||
-      this.limitFor(backend.server) === 0
-    ) {
+    if (!this.#idle.accepts(key, backend)) {
       retire(socket);
       return;
     }
-    const server = this.#server(backend.server);
-    const probe = server.limit === undefined && !server.probing;
-    if (probe) server.probing = true;
+    const probe = this.#idle.beginProbe(backend.server);
     let parser = new BackendParser();
     /** ReadyForQuery messages still due: the probe's (if any), then the reset's. */
     let due = probe ? 2 : 1;
@@ -325,11 +249,7 @@ export class BackendPool {
       clearTimeout(timer);
       socket.off("data", onData);
       socket.off("close", fail);
-      if (probe) {
-        server.probing = false;
-        if (available !== undefined) server.limit = Math.max(0, Math.floor(available / 2));
-        else if (probeRefused) server.limit = FALLBACK_MAX_IDLE_TOTAL;
-      }
+      if (probe) this.#idle.endProbe(backend.server, available, probeRefused);
     };
     const onData = (chunk: Buffer) => {
       let messages: ReturnType<BackendParser["push"]>;
@@ -370,7 +290,7 @@ export class BackendPool {
             }
             cleanup();
             if (rest.length > 0) return socket.destroy();
-            return this.#park(key, backend);
+            return this.#idle.park(key, backend);
           }
           default:
             return fail();
@@ -384,75 +304,8 @@ export class BackendPool {
     socket.write(probe ? Buffer.concat([PROBE, RESET]) : RESET);
   }
 
-  #park(key: string, backend: PooledBackend): void {
-    const { socket } = backend;
-    let list = this.#idle.get(key);
-    const server = this.#server(backend.server);
-    const limit = this.limitFor(backend.server) ?? FALLBACK_MAX_IDLE_TOTAL;
-    if (!this.enabled || (list?.length ?? 0) >= this.options.maxIdle || limit === 0) {
-      retire(socket);
-      return;
-    }
-    // A full server makes room: its least recently used idle connection goes.
-    while (server.lru.size >= limit) {
-      const oldest = server.lru.entries().next().value;
-      if (!oldest) break;
-      this.#remove(oldest[1], oldest[0]);
-      retire(oldest[0].backend.socket);
-    }
-    list = this.#idle.get(key);
-    if (!list) {
-      list = [];
-      this.#idle.set(key, list);
-    }
-    const drop = () => {
-      this.#remove(key, idle);
-      socket.destroy();
-    };
-    // An idle backend says something only when it is about to go (a FATAL on terminate or shutdown).
-    const idle: Idle = { backend, since: performance.now(), drop };
-    socket.on("data", drop);
-    socket.once("close", drop);
-    // A pooled connection never keeps the process alive.
-    socket.unref();
-    list.push(idle);
-    server.lru.set(idle, key);
-  }
-
-  #remove(key: string, idle: Idle): void {
-    this.#servers.get(idle.backend.server)?.lru.delete(idle);
-    const list = this.#idle.get(key);
-    const at = list?.indexOf(idle) ?? -1;
-    if (!list || at < 0) return;
-    list.splice(at, 1);
-    if (list.length === 0) this.#idle.delete(key);
-    const { socket } = idle.backend;
-    socket.off("data", idle.drop);
-    socket.off("close", idle.drop);
-  }
-
-  #sweep(): void {
-    const now = performance.now();
-    for (const [key, list] of [...this.#idle]) {
-      for (const idle of [...list]) {
-        if (
-          now - idle.since > this.options.idleTimeoutMs ||
-          now - idle.backend.createdAt > this.options.lifetimeMs
-        ) {
-          this.#remove(key, idle);
-          retire(idle.backend.socket);
-        }
-      }
-    }
-  }
-
   /** Closes every idle connection and keeps none from now on. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#sweeper) clearInterval(this.#sweeper);
-    for (const list of this.#idle.values()) for (const idle of list) retire(idle.backend.socket);
-    this.#idle.clear();
-    this.#servers.clear();
+    this.#idle.close();
   }
 }
