@@ -31,7 +31,7 @@ export {
   type SignedToken,
   TokenCache,
   type TokenCacheOptions,
-} from "./client/tokenCache.js";
+} from "./client/token-cache.js";
 export * as iam from "./iam/index.js";
 export { createIamService, type IamService, type IamServiceOptions } from "./iam/index.js";
 export * as policy from "./policy/index.js";

@@ -1,5 +1,5 @@
 import { ProvisionError } from "../engines/admin.js";
-import { DbUserNotFoundError } from "../engines/dbUsers.js";
+import { DbUserNotFoundError } from "../engines/db-users.js";
 import { IamError } from "../iam/errors.js";
 import { InstanceNotFoundError } from "../instances/types.js";
 import { MalformedPolicyDocumentError as PolicyModuleError } from "../policy/index.js";

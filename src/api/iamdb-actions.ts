@@ -1,5 +1,5 @@
 import type { LoginRequest } from "../gateway/authenticate.js";
-import type { LoginExplanation } from "../gateway/explainLogin.js";
+import type { LoginExplanation } from "../gateway/explain-login.js";
 import type { DbAccount } from "../instances/accounts.js";
 import type { FleetMemberRecord } from "../instances/repository.js";
 import type { LiveSessionRecord, SessionFilter } from "../sessions/types.js";

@@ -7,7 +7,7 @@ import {
   standardCredentials,
   staticCredentials,
 } from "./credentials.js";
-import { TokenCache } from "./tokenCache.js";
+import { TokenCache } from "./token-cache.js";
 
 /** Where and as whom a driver logs in with IAM auth tokens (RDS, Aurora or iamdb alike). */
 export interface IamdbAuthOptions {

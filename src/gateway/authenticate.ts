@@ -4,7 +4,7 @@ import type { DbInstance, InstanceRegistry } from "../instances/types.js";
 import { type Decision, describeDecision, evaluate, type RequestContext } from "../policy/index.js";
 import type { RdsErrorCode } from "../token/causes.js";
 import { verifyAuthToken } from "../token/verify.js";
-import { explainLogin, type LoginExplanation } from "./explainLogin.js";
+import { explainLogin, type LoginExplanation } from "./explain-login.js";
 import type { LoginFailureCause } from "./outcome.js";
 
 export interface LoginRequest {
@@ -121,7 +121,7 @@ export function verifyLoginToken(
 
 /**
  * `rds-db:connect` on the DB user's ARN under the principal's policies, with the login's
- * condition keys: the one evaluation both a login and `iamdb doctor` (explainLogin.ts) make.
+ * condition keys: the one evaluation both a login and `iamdb doctor` (explain-login.ts) make.
  */
 export function evaluateConnect(
   set: NonNullable<Awaited<ReturnType<IamService["policySetFor"]>>>,

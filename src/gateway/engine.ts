@@ -1,13 +1,13 @@
 import type { Socket } from "node:net";
 import type { SecureContext } from "node:tls";
 import type { TransactionPoolConfig } from "../config/types.js";
-import type { FleetCancelRouter } from "../fleet/cancelRouter.js";
+import type { FleetCancelRouter } from "../fleet/cancel-router.js";
 import type { DbInstance } from "../instances/types.js";
 import type { LoginLimiter } from "../sessions/limits.js";
 import type { LiveSessions } from "../sessions/live.js";
-import type { StatementAuditor } from "./audit/statementAudit.js";
+import type { StatementAuditor } from "./audit/statement-audit.js";
+import type { AuthLog } from "./auth-log.js";
 import type { Authenticator } from "./authenticate.js";
-import type { AuthLog } from "./authLog.js";
 import type { Dialer } from "./dialer.js";
 import type { GatewayLimits } from "./limits.js";
 import type { GatewayMetrics } from "./metrics.js";

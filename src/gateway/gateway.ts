@@ -1,14 +1,14 @@
 import { createSecureContext, type SecureContext } from "node:tls";
 import type { StatementAuditConfig, TransactionPoolConfig } from "../config/types.js";
-import type { FleetCancelRouter } from "../fleet/cancelRouter.js";
+import type { FleetCancelRouter } from "../fleet/cancel-router.js";
 import type { ChangeFeed, Invalidation } from "../iam/repository.js";
 import type { InstanceRegistry } from "../instances/types.js";
 import { LoginLimiter, type LoginLimits } from "../sessions/limits.js";
 import { LiveSessions } from "../sessions/live.js";
 import { SessionRevoker } from "../sessions/revocation.js";
-import { StatementAuditor } from "./audit/statementAudit.js";
+import { StatementAuditor } from "./audit/statement-audit.js";
+import type { AuthLog } from "./auth-log.js";
 import { type Authenticator, RecheckPass } from "./authenticate.js";
-import type { AuthLog } from "./authLog.js";
 import { DescriptorWatch } from "./descriptors.js";
 import { type Dialer, tcpDialer } from "./dialer.js";
 import type { Engine, GatewayEngines, SessionIdentityRecorder } from "./engine.js";

@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { RDS_ERROR_CODE } from "../token/causes.js";
-import type { AuditDropReason } from "./audit/auditFile.js";
+import type { AuditDropReason } from "./audit/audit-file.js";
 import {
   type FailureKind,
   isAuthenticationCause,

@@ -1,5 +1,5 @@
 import type { RdsErrorCode } from "../token/causes.js";
-import type { AuthAttempt, AuthLog } from "./authLog.js";
+import type { AuthAttempt, AuthLog } from "./auth-log.js";
 import type { LoginStage } from "./connection.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { classify, isAuthenticationCause, type LoginFailureCause } from "./outcome.js";

@@ -5,7 +5,7 @@ import { prettyLine } from "./pretty.js";
  * The operational log: what the gateway, admin API and store say about themselves (accept
  * errors, auth-log write failures, plaintext backends, store listener reconnects, admin API
  * requests at debug, logins at debug / trace). It is not the auth log, which keeps its own
- * RDS-shaped lines and file (src/gateway/authLog.ts); the CLI's output to a person stays
+ * RDS-shaped lines and file (src/gateway/auth-log.ts); the CLI's output to a person stays
  * plain text (src/cli/).
  *
  * JSON lines (`level`, `time`, `msg`, then fields) on stderr when stderr is not a terminal,

@@ -1,16 +1,16 @@
-export { formatAmzDate, parseAmzDate } from "./amzDate.js";
-export { canonicalHeaders } from "./canonicalHeaders.js";
-export { canonicalPath } from "./canonicalPath.js";
-export { canonicalQuery } from "./canonicalQuery.js";
-export { canonicalRequest } from "./canonicalRequest.js";
+export { formatAmzDate, parseAmzDate } from "./amz-date.js";
+export { canonicalHeaders } from "./canonical-headers.js";
+export { canonicalPath } from "./canonical-path.js";
+export { canonicalQuery } from "./canonical-query.js";
+export { canonicalRequest } from "./canonical-request.js";
 export { secretsEqual, signaturesEqual } from "./compare.js";
 export { EncodingError, uriEncode, uriEncodePath } from "./encoding.js";
 export { EMPTY_SHA256, sha256Hex } from "./hash.js";
-export { type Presigned, type PresignParams, presignRequest } from "./presignRequest.js";
+export { type Presigned, type PresignParams, presignRequest } from "./presign-request.js";
 export { ALGORITHM, scopeString, stringToSign, TERMINATOR } from "./scope.js";
-export { defaultSigningKeyCache, deriveSigningKey, type SigningKey, SigningKeyCache } from "./signingKey.js";
-export { type CanonicalParts, computeSignature } from "./signParts.js";
-export { type HeaderSigningParams, type SignedHeaders, signRequest } from "./signRequest.js";
+export { type CanonicalParts, computeSignature } from "./sign-parts.js";
+export { type HeaderSigningParams, type SignedHeaders, signRequest } from "./sign-request.js";
+export { defaultSigningKeyCache, deriveSigningKey, type SigningKey, SigningKeyCache } from "./signing-key.js";
 export type { Credentials, Scope, SignableRequest, SignatureParts, SigningParams } from "./types.js";
 export {
   type RequestAuthErrorCode,
@@ -19,4 +19,4 @@ export {
   type VerifierCredential,
   type VerifyRequestOptions,
   verifyRequest,
-} from "./verifyRequest.js";
+} from "./verify-request.js";

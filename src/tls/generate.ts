@@ -5,7 +5,7 @@ import {
   nameConstraintsValue,
   parseNameConstraints,
   permits,
-} from "./nameConstraints.js";
+} from "./name-constraints.js";
 import type { SanEntry } from "./names.js";
 import { loadX509 } from "./x509.js";
 

@@ -3,6 +3,6 @@ export {
   ensureListenerTls,
   type ListenerTls,
   TLS_FILES,
-} from "./ensureListenerTls.js";
+} from "./ensure-listener-tls.js";
 export { TlsConfigError } from "./errors.js";
 export type { KeyAlgorithm } from "./generate.js";

@@ -23,7 +23,7 @@ import {
 import { base64url, exportSPKI, importJWK, SignJWT, UnsecuredJWT } from "jose";
 import { IAMDB_API_VERSION } from "../../src/api/iamdb-actions.js";
 import { evaluate } from "../../src/policy/index.js";
-import { signingKey, startTestIssuer, type TestIssuer } from "../helpers/oidcIssuer.js";
+import { signingKey, startTestIssuer, type TestIssuer } from "../helpers/oidc-issuer.js";
 import { ACCOUNT, errorOf, type Harness, policy, rawCall, startHarness } from "./helpers.js";
 
 const SUB = "system:serviceaccount:payments:api";

@@ -15,7 +15,7 @@ import { type RunningIamdb, startIamdb } from "../../src/app/start.js";
 import { STATUS_FILE } from "../../src/app/status.js";
 import { parseConfig } from "../../src/config/load.js";
 import type { StoreConfig } from "../../src/config/types.js";
-import { DbUserService } from "../../src/engines/dbUsers.js";
+import { DbUserService } from "../../src/engines/db-users.js";
 import { mysqlAccounts } from "../../src/engines/mysql/provision.js";
 import { postgresAccounts } from "../../src/engines/postgres/provision.js";
 import { generateAuthToken } from "../../src/index.js";

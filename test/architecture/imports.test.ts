@@ -137,12 +137,12 @@ const LAYERS: readonly Layer[] = [
       "token",
       {
         layer: "engines",
-        only: ["engines/admin.ts", "engines/dbUsers.ts"],
+        only: ["engines/admin.ts", "engines/db-users.ts"],
         why: "provisioning errors become AWS error documents",
       },
       {
         layer: "gateway",
-        only: ["gateway/authenticate.ts", "gateway/explainLogin.ts"],
+        only: ["gateway/authenticate.ts", "gateway/explain-login.ts"],
         why: "ExplainDBLogin answers with the gateway's own checks",
       },
       {
@@ -163,18 +163,18 @@ const LAYERS: readonly Layer[] = [
       "log",
       {
         layer: "gateway",
-        only: ["gateway/queue.ts", "gateway/sessions.ts", "gateway/backendSocket.ts"],
+        only: ["gateway/queue.ts", "gateway/sessions.ts", "gateway/backend-socket.ts"],
         why: "iamdb proxy dials, logs in and drains as the gateway does",
       },
       {
         layer: "engines",
-        only: ["engines/postgres/backendLogin.ts"],
+        only: ["engines/postgres/backend-login.ts"],
         why: "iamdb proxy logs in to its PostgreSQL target as the gateway logs in to a backend",
       },
       { layer: "api", only: ["api/http-limits.ts"], why: "the proxy's health endpoint takes the same caps" },
       {
         layer: "config",
-        only: ["config/backendTls.ts"],
+        only: ["config/backend-tls.ts"],
         why: "isLoopbackHost: the proxy listens on loopback unless allowed",
       },
       {
@@ -312,7 +312,7 @@ describe("architecture-imports: layer boundaries of src/", () => {
     );
     assert.match(
       found[3] ?? "",
-      /^api\/errors\.ts → engines\/registry\.ts: layer api may import only engines\/admin\.ts, engines\/dbUsers\.ts of layer engines/,
+      /^api\/errors\.ts → engines\/registry\.ts: layer api may import only engines\/admin\.ts, engines\/db-users\.ts of layer engines/,
     );
     assert.match(found[4] ?? "", /^nowhere\/x\.ts → sigv4\/index\.ts: nowhere\/x\.ts is in no layer/);
   });

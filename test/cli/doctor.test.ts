@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { IamdbStatus } from "../../src/app/status.js";
-import { callIamdb } from "../../src/cli/admin/iamdbClient.js";
+import { callIamdb } from "../../src/cli/admin/iamdb-client.js";
 import { generateAuthToken } from "../../src/token/index.js";
 import { psql } from "../gateway/clients.js";
 import { type CliResult, iamdb } from "../helpers/cli.js";

@@ -5,11 +5,11 @@ import { after, before, describe, it } from "node:test";
 import { Command, CommanderError } from "commander";
 import { ensureAdministrator } from "../../src/api/bootstrap.js";
 import { registerAdminCommands } from "../../src/cli/admin/register.js";
-import { oidcJwksCommand } from "../../src/cli/commands/oidcJwks.js";
+import { oidcJwksCommand } from "../../src/cli/commands/oidc-jwks.js";
 import { EXIT_USAGE } from "../../src/cli/errors.js";
 import type { CliIO } from "../../src/cli/io.js";
 import { ACCOUNT, type Harness, policy, startHarness } from "../api/helpers.js";
-import { signingKey, startTestIssuer, type TestIssuer } from "../helpers/oidcIssuer.js";
+import { signingKey, startTestIssuer, type TestIssuer } from "../helpers/oidc-issuer.js";
 
 /** Runs `iamdb ARGS` through the admin commands as src/cli/main.ts registers them. */
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {

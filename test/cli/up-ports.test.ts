@@ -8,7 +8,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { listenFailure } from "../../src/cli/commands/listenError.js";
+import { listenFailure } from "../../src/cli/commands/listen-error.js";
 import { loadConfig } from "../../src/config/load.js";
 import { iamdb } from "../helpers/cli.js";
 

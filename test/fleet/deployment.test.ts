@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { startIamdb } from "../../src/app/start.js";
 import { parseConfig } from "../../src/config/load.js";
-import { DbUserService } from "../../src/engines/dbUsers.js";
+import { DbUserService } from "../../src/engines/db-users.js";
 import type { ChangeFeed } from "../../src/iam/repository.js";
 import { SecretBox } from "../../src/iam/secret-box.js";
 import { DbAccountStore } from "../../src/instances/accounts.js";

@@ -14,7 +14,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { peerCancelPacket, peerKey } from "../../src/fleet/peerCancel.js";
+import { peerCancelPacket, peerKey } from "../../src/fleet/peer-cancel.js";
 import { generateAuthToken } from "../../src/index.js";
 import { iamdb } from "../helpers/cli.js";
 

@@ -17,8 +17,8 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { ConfigError, DEFAULTS, parseConfig } from "../../src/config/load.js";
 import { FileModeError } from "../../src/files/permissions.js";
-import { type AuditDropReason, AuditFile } from "../../src/gateway/audit/auditFile.js";
-import { StatementAuditor } from "../../src/gateway/audit/statementAudit.js";
+import { type AuditDropReason, AuditFile } from "../../src/gateway/audit/audit-file.js";
+import { StatementAuditor } from "../../src/gateway/audit/statement-audit.js";
 import { configureLogger } from "../../src/log/logger.js";
 
 const root = mkdtempSync(join(tmpdir(), "iamdb-aud-file-"));

@@ -14,7 +14,7 @@ import {
   authLogSink,
   reopenOnSighup,
   sighupHandler,
-} from "../../src/gateway/authLog.js";
+} from "../../src/gateway/auth-log.js";
 import { GatewayMetrics } from "../../src/gateway/metrics.js";
 import { raw, readUntilClose } from "./clients.js";
 import { startTestGateway } from "./fixture.js";

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { backendCa } from "../../src/gateway/backendSocket.js";
+import { backendCa } from "../../src/gateway/backend-socket.js";
 
 describe("backendCa", () => {
   it("returns the cached contents until the file changes; a missing file throws", () => {

@@ -1,4 +1,4 @@
-// The engine-neutral store of idle backend connections (src/gateway/idleBackends.ts) that both
+// The engine-neutral store of idle backend connections (src/gateway/idle-backends.ts) that both
 // engines' pools keep their idle connections in: bounds per key and per server with LRU
 // eviction, the sweep by idle timeout and lifetime (on an injected clock), idle sockets that
 // close or speak, and close(). Over real loopback sockets; the "backend" is the peer.
@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { type AddressInfo, createServer, type Server, Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { IdleBackends, type IdleBackendsOptions } from "../../src/gateway/idleBackends.js";
+import { IdleBackends, type IdleBackendsOptions } from "../../src/gateway/idle-backends.js";
 
 interface Backend {
   readonly socket: Socket;

@@ -2,7 +2,7 @@
 // (the reader of the backend's greeting is injected; mysql.test.ts does it for real).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { announcedVersion, fallbackVersion, ServerVersions } from "../../src/engines/mysql/serverVersion.js";
+import { announcedVersion, fallbackVersion, ServerVersions } from "../../src/engines/mysql/server-version.js";
 import type { BackendSpec } from "../../src/instances/types.js";
 
 const backend: BackendSpec = {

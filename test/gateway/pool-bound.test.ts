@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import type { BackendSpec } from "../../src/instances/types.js";
-import { type PgCluster, startPgCluster } from "../helpers/pgCluster.js";
+import { type PgCluster, startPgCluster } from "../helpers/pg-cluster.js";
 import { pgClient } from "./clients.js";
 import { startTestGateway, type TestGateway } from "./fixture.js";
 

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import mysql from "mysql2/promise";
 import pg from "pg";
-import { AdminUserRefused, DbUserService } from "../../src/engines/dbUsers.js";
+import { AdminUserRefused, DbUserService } from "../../src/engines/db-users.js";
 import { mysqlAccounts } from "../../src/engines/mysql/provision.js";
 import { ProvisionError, postgresAccounts } from "../../src/engines/postgres/provision.js";
 import type { DbAccountStore } from "../../src/instances/accounts.js";

@@ -9,7 +9,7 @@ import { connect as tlsConnect } from "node:tls";
 import mysql from "mysql2/promise";
 import { mysqlRefusalPacket } from "../../src/engines/mysql/refusals.js";
 import { postgresRefusalBytes } from "../../src/engines/postgres/refusals.js";
-import { type AuthAttempt, AuthLog } from "../../src/gateway/authLog.js";
+import { type AuthAttempt, AuthLog } from "../../src/gateway/auth-log.js";
 import { GatewayMetrics, LOGIN_FAILURE_CAUSES } from "../../src/gateway/metrics.js";
 import type { LoginFailureCause } from "../../src/gateway/outcome.js";
 import {

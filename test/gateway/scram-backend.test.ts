@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { postgresAccounts } from "../../src/engines/postgres/provision.js";
 import { generateAuthToken } from "../../src/index.js";
 import { newDbPassword } from "../../src/instances/accounts.js";
-import { type PgCluster, startPgCluster } from "../helpers/pgCluster.js";
+import { type PgCluster, startPgCluster } from "../helpers/pg-cluster.js";
 import { pgClient, refusal } from "./clients.js";
 import { REGION, startTestGateway, type TestGateway } from "./fixture.js";
 

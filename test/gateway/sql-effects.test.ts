@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { blankLiterals, sqlEffects } from "../../src/engines/postgres/sqlEffects.js";
+import { blankLiterals, sqlEffects } from "../../src/engines/postgres/sql-effects.js";
 import { MessageSplitter } from "../../src/wire/postgres/messages.js";
 
 describe("sqlEffects", () => {

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { describe, it } from "node:test";
-import { BorrowTimeoutError, TransactionPool, type TxBackend } from "../../src/engines/postgres/txPool.js";
+import { BorrowTimeoutError, TransactionPool, type TxBackend } from "../../src/engines/postgres/tx-pool.js";
 
 /** A stand-in for a backend socket: open until destroyed or ended. */
 function fakeSocket(): Socket {

@@ -15,7 +15,7 @@ import { promisify } from "node:util";
 import { type AdminApi, startAdminApi } from "../../src/api/server.js";
 import { awsCliResult } from "../helpers/aws.js";
 import { iamdb } from "../helpers/cli.js";
-import { startTestIssuer, type TestIssuer } from "../helpers/oidcIssuer.js";
+import { startTestIssuer, type TestIssuer } from "../helpers/oidc-issuer.js";
 import { pgClient, refusal } from "./clients.js";
 import { ACCOUNT, REGION, startTestGateway, type TestGateway } from "./fixture.js";
 

@@ -4,7 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { IdpCommunicationError, InvalidIdentityTokenError } from "../../src/iam/errors.js";
 import { createIamService, type IamService, type IamServiceOptions } from "../../src/iam/service.js";
 import { openSqliteStore } from "../../src/store/sqlite/open.js";
-import { signingKey, startTestIssuer, type TestIssuer } from "../helpers/oidcIssuer.js";
+import { signingKey, startTestIssuer, type TestIssuer } from "../helpers/oidc-issuer.js";
 import { ACCOUNT, doc, FakeClock, tempDir } from "./fixtures.js";
 
 const SUB = "system:serviceaccount:default:app";
@@ -118,7 +118,7 @@ describe("OIDC provider keys: trust, cache, refresh, outages", () => {
   it("a thumbprint does not vouch for a certificate that names another host", async () => {
     const other = await startTestIssuer({
       path: "/cluster",
-      chain: await (await import("../helpers/oidcIssuer.js")).makeIssuerChain({
+      chain: await (await import("../helpers/oidc-issuer.js")).makeIssuerChain({
         dns: ["elsewhere.example"],
         ip: [],
       }),

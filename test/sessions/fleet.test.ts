@@ -15,7 +15,7 @@ import { generateAuthToken } from "../../src/index.js";
 import { newDbPassword } from "../../src/instances/accounts.js";
 import { openPostgresStore } from "../../src/store/postgres/open.js";
 import { iamdb } from "../helpers/cli.js";
-import { type LiveCli, livePsql, until } from "./liveClients.js";
+import { type LiveCli, livePsql, until } from "./live-clients.js";
 
 const PG = { host: "127.0.0.1", port: 5432, user: "postgres", database: "test" };
 const SCHEMA = `iamdb_lsf_${randomBytes(4).toString("hex")}`;

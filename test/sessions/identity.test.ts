@@ -11,7 +11,7 @@ import { postgresAccounts } from "../../src/engines/postgres/provision.js";
 import type { BackendSpec } from "../../src/instances/types.js";
 import { MACHINE_PG, startGatewayFixture, type TestGateway } from "../gateway/fixture.js";
 import { type MysqlTestGateway, startMysqlTestGateway } from "../gateway/mysql-fixture.js";
-import { type MariadbServer, startMariadbServer } from "../helpers/mariadbServer.js";
+import { type MariadbServer, startMariadbServer } from "../helpers/mariadb-server.js";
 
 const DB = `iamdb_idt_${randomBytes(4).toString("hex")}`;
 const USER = "iamdb_idt_app";

@@ -9,7 +9,7 @@ import { postgresAccounts } from "../../src/engines/postgres/provision.js";
 import type { Principal } from "../../src/iam/principal.js";
 import { MACHINE_PG, REGION, startGatewayFixture, type TestGateway } from "../gateway/fixture.js";
 import { type MysqlTestGateway, startMysqlTestGateway } from "../gateway/mysql-fixture.js";
-import { type LiveCli, liveMariadb, livePsql, until } from "./liveClients.js";
+import { type LiveCli, liveMariadb, livePsql, until } from "./live-clients.js";
 
 type Creds = { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 

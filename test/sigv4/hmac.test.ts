@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { createHmac, randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { hmacPads, hmacSha256, hmacSha256Hex } from "../../src/sigv4/hmacSha256.js";
+import { hmacPads, hmacSha256, hmacSha256Hex } from "../../src/sigv4/hmac-sha256.js";
 import { deriveSigningKey, SigningKeyCache } from "../../src/sigv4/index.js";
 
 const expected = (key: Uint8Array | string, data: string) => createHmac("sha256", key).update(data, "utf8");

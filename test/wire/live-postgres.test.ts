@@ -24,7 +24,7 @@ import {
   startupMessage,
   terminate,
 } from "../../src/wire/postgres/index.js";
-import { type PgCluster, startPgCluster } from "../helpers/pgCluster.js";
+import { type PgCluster, startPgCluster } from "../helpers/pg-cluster.js";
 import { frontend } from "./buffers.js";
 
 const _run = promisify(execFile);

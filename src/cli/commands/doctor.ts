@@ -1,11 +1,11 @@
 import { generateAuthToken, TokenInputError } from "../../token/index.js";
 import { resolveConnection } from "../admin/connection.js";
-import { callIamdb, child, type XmlNode } from "../admin/iamdbClient.js";
+import { callIamdb, child, type XmlNode } from "../admin/iamdb-client.js";
 import { resolveCredentials } from "../credentials.js";
 import { EXIT_FAILURE, EXIT_OK, UsageError, UserError } from "../errors.js";
 import type { CliIO } from "../io.js";
 import { type DeploymentOptions, deploymentConfig } from "./context.js";
-import { explainNotFound } from "./dbUser.js";
+import { explainNotFound } from "./db-user.js";
 
 export interface DoctorOptions extends DeploymentOptions {
   dbInstanceIdentifier?: string;

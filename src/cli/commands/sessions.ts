@@ -1,8 +1,8 @@
-import { callIamdb, child, type XmlNode } from "../admin/iamdbClient.js";
+import { callIamdb, child, type XmlNode } from "../admin/iamdb-client.js";
 import { UsageError } from "../errors.js";
 import type { CliIO } from "../io.js";
 import { type AdminApiOptions, adminApiConnection } from "./context.js";
-import { explainNotFound } from "./dbUser.js";
+import { explainNotFound } from "./db-user.js";
 
 export interface SessionsOptions extends AdminApiOptions {
   dbInstanceIdentifier?: string;

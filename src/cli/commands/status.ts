@@ -1,7 +1,7 @@
 import type { IamdbStatus } from "../../app/status.js";
 import { readStatus } from "../../app/status.js";
 import { resolveConnection } from "../admin/connection.js";
-import { callIamdb, child, type XmlNode } from "../admin/iamdbClient.js";
+import { callIamdb, child, type XmlNode } from "../admin/iamdb-client.js";
 import { UserError } from "../errors.js";
 import type { CliIO } from "../io.js";
 import { type DeploymentOptions, deploymentConfig } from "./context.js";

@@ -7,7 +7,7 @@ import { log } from "../../log/logger.js";
 import type { CliIO } from "../io.js";
 import { untilStopSignal } from "../signals.js";
 import { type DeploymentOptions, deploymentConfig, deploymentFlags } from "./context.js";
-import { checkPorts, listenFailure } from "./listenError.js";
+import { checkPorts, listenFailure } from "./listen-error.js";
 
 /**
  * The first of `names` that resolves on this host (the quickstart's token must be signed for a

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { isLoopbackHost } from "../../config/backendTls.js";
+import { isLoopbackHost } from "../../config/backend-tls.js";
 import { CLIENT_ENGINES, type ClientEngine, clientEngineNamed, clientEngineNames } from "../engines.js";
 
 /** The wire protocol a target speaks. `mariadb` is an alias of `mysql`. */

@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { BackendLoginError, backendLogin } from "../../engines/postgres/backendLogin.js";
+import { BackendLoginError, backendLogin } from "../../engines/postgres/backend-login.js";
 import { ConnectionClosed, EventQueue } from "../../gateway/queue.js";
 import { log } from "../../log/logger.js";
 import {
@@ -17,7 +17,7 @@ import {
   sslResponse,
 } from "../../wire/postgres/index.js";
 import { NoCredentialsError } from "../credentials.js";
-import { CredentialsExpiredError } from "../tokenCache.js";
+import { CredentialsExpiredError } from "../token-cache.js";
 import {
   connectTarget,
   refusedHint,

@@ -8,7 +8,7 @@ import { log } from "../../log/logger.js";
 import { ErrorCode, encodePacket, errPacket } from "../../wire/mysql/index.js";
 import { errorResponse, FrontendParser, SqlState, sslResponse } from "../../wire/postgres/index.js";
 import { type CredentialProvider, standardCredentials } from "../credentials.js";
-import { TokenCache } from "../tokenCache.js";
+import { TokenCache } from "../token-cache.js";
 import { type ProxyConfig, ProxyConfigError, type ProxyEngine, type ProxyTargetConfig } from "./config.js";
 import { ProxyMetrics } from "./metrics.js";
 import { serveMysqlClient } from "./mysql.js";

@@ -7,8 +7,8 @@ import {
   type SecureContext,
   connect as tlsConnect,
 } from "node:tls";
-import { connectBackendTcp } from "../../gateway/backendSocket.js";
-import type { TokenCache } from "../tokenCache.js";
+import { connectBackendTcp } from "../../gateway/backend-socket.js";
+import type { TokenCache } from "../token-cache.js";
 import type { HostPort, ProxyTargetConfig } from "./config.js";
 import { isIpAddress } from "./config.js";
 import type { ProxyMetrics } from "./metrics.js";

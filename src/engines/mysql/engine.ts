@@ -1,8 +1,8 @@
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
-import { auditIdentity, type SessionAudit } from "../../gateway/audit/statementAudit.js";
+import { auditIdentity, type SessionAudit } from "../../gateway/audit/statement-audit.js";
+import type { AuthAttempt } from "../../gateway/auth-log.js";
 import type { LoginResult } from "../../gateway/authenticate.js";
-import type { AuthAttempt } from "../../gateway/authLog.js";
 import { LoginConnection, refuseThrottled } from "../../gateway/connection.js";
 import type { Engine, ListenerContext, RefusalReason } from "../../gateway/engine.js";
 import type { GatewayLimits } from "../../gateway/limits.js";
@@ -40,11 +40,11 @@ import {
   type MysqlBackendSession,
   type MysqlLogin,
   mysqlBackendLogin,
-} from "./backendLogin.js";
-import { readChangeUserToken } from "./changeUser.js";
+} from "./backend-login.js";
+import { readChangeUserToken } from "./change-user.js";
 import { MysqlBackendPool, type MysqlPooledBackend, mysqlPoolKey } from "./pool.js";
 import { mysqlRefusalPacket } from "./refusals.js";
-import { ServerVersions } from "./serverVersion.js";
+import { ServerVersions } from "./server-version.js";
 
 /**
  * How long the first client of an instance waits for the backend's version before the

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
-import { IdleBackends } from "../../gateway/idleBackends.js";
+import { IdleBackends } from "../../gateway/idle-backends.js";
 import type { BackendSpec } from "../../instances/types.js";
 import {
   Capability,

@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import { processIdFor } from "../../fleet/peerCancel.js";
+import { processIdFor } from "../../fleet/peer-cancel.js";
 
 /** Where a cancel request for one session must go, with the backend's own key. */
 export interface BackendTarget {

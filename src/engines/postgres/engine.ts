@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { auditIdentity } from "../../gateway/audit/statementAudit.js";
+import { auditIdentity } from "../../gateway/audit/statement-audit.js";
 import { LoginConnection, refuseThrottled } from "../../gateway/connection.js";
 import type { Engine, ListenerContext, RefusalReason } from "../../gateway/engine.js";
 import { ConnectionClosed } from "../../gateway/queue.js";
@@ -19,7 +19,7 @@ import {
   SqlState,
   sslResponse,
 } from "../../wire/postgres/index.js";
-import { BackendLoginError, backendLogin, openBackend, sendBackendCancel } from "./backendLogin.js";
+import { BackendLoginError, backendLogin, openBackend, sendBackendCancel } from "./backend-login.js";
 import { CancelKeys } from "./cancel.js";
 import {
   applyApplicationName,
@@ -33,14 +33,14 @@ import {
 import { postgresNameTooLong } from "./provision.js";
 import { type PostgresOwnError, postgresRefusalBytes } from "./refusals.js";
 import { SessionRelay } from "./relay.js";
-import { REAPPLIED_REPORTED } from "./sqlEffects.js";
-import { BorrowTimeoutError, TransactionPool, type TxBackend } from "./txPool.js";
+import { REAPPLIED_REPORTED } from "./sql-effects.js";
+import { BorrowTimeoutError, TransactionPool, type TxBackend } from "./tx-pool.js";
 import {
   parameterValue as parameterValueOf,
   startupParameterStatus,
   TransactionRelay,
   type TxClientState,
-} from "./txRelay.js";
+} from "./tx-relay.js";
 
 /** A TLS record of type handshake: a client that starts TLS without an SSLRequest (PostgreSQL 17 sslnegotiation=direct). */
 const TLS_HANDSHAKE_RECORD = 0x16;

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
-import { IdleBackends, type IdleBackendsOptions } from "../../gateway/idleBackends.js";
+import { IdleBackends, type IdleBackendsOptions } from "../../gateway/idle-backends.js";
 import type { BackendSpec } from "../../instances/types.js";
 import { BackendParser, query, terminate } from "../../wire/postgres/index.js";
 

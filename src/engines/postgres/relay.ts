@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import type { SessionAudit } from "../../gateway/audit/statementAudit.js";
+import type { SessionAudit } from "../../gateway/audit/statement-audit.js";
 import { destroySelf } from "../../gateway/connection.js";
 import { MessageFramer, StatementReader, type StatementText } from "../../wire/postgres/index.js";
 import { parameterName, sharedParameterStatus } from "./pool.js";

@@ -12,7 +12,7 @@ export const SSL_REQUEST_CODE = (1234 << 16) | 5679;
 export const GSSENC_REQUEST_CODE = (1234 << 16) | 5680;
 /** CancelRequest "protocol version": 1234.5678. */
 export const CANCEL_REQUEST_CODE = (1234 << 16) | 5678;
-/** iamdb's fleet "peer cancel" (1234.7890): a CancelRequest forwarded between gateways (`src/fleet/peerCancel.ts`). */
+/** iamdb's fleet "peer cancel" (1234.7890): a CancelRequest forwarded between gateways (`src/fleet/peer-cancel.ts`). */
 export const PEER_CANCEL_CODE = (1234 << 16) | 7890;
 
 /** PostgreSQL's MAX_STARTUP_PACKET_LENGTH (src/include/libpq/pqcomm.h). */

@@ -26,7 +26,7 @@ export type StartupPacket =
   | { kind: "SSLRequest" }
   | { kind: "GSSENCRequest" }
   | { kind: "CancelRequest"; processId: number; secretKey: Buffer }
-  /** iamdb's own: a cancel forwarded by another gateway of the fleet (`src/fleet/peerCancel.ts`); the body is checked there. */
+  /** iamdb's own: a cancel forwarded by another gateway of the fleet (`src/fleet/peer-cancel.ts`); the body is checked there. */
   | { kind: "PeerCancelRequest"; body: Buffer }
   | { kind: "StartupMessage"; protocolVersion: number; parameters: Record<string, string> };
 

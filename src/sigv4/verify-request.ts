@@ -1,12 +1,12 @@
-import { formatAmzDate, parseAmzDate } from "./amzDate.js";
-import { canonicalHeaders } from "./canonicalHeaders.js";
-import { canonicalPath } from "./canonicalPath.js";
-import { canonicalQuery } from "./canonicalQuery.js";
+import { formatAmzDate, parseAmzDate } from "./amz-date.js";
+import { canonicalHeaders } from "./canonical-headers.js";
+import { canonicalPath } from "./canonical-path.js";
+import { canonicalQuery } from "./canonical-query.js";
 import { secretsEqual, signaturesEqual } from "./compare.js";
 import { payloadHash } from "./hash.js";
 import { ALGORITHM, TERMINATOR } from "./scope.js";
-import { defaultSigningKeyCache, type SigningKeyCache } from "./signingKey.js";
-import { computeSignature } from "./signParts.js";
+import { computeSignature } from "./sign-parts.js";
+import { defaultSigningKeyCache, type SigningKeyCache } from "./signing-key.js";
 import type { SignableRequest } from "./types.js";
 
 /** The key as a verifier needs it. */

@@ -1,5 +1,5 @@
 import type { Connection } from "../admin/connection.js";
-import { callIamdb, child, IamdbApiError } from "../admin/iamdbClient.js";
+import { callIamdb, child, IamdbApiError } from "../admin/iamdb-client.js";
 import { UsageError, UserError } from "../errors.js";
 import type { CliIO } from "../io.js";
 import { type AdminApiOptions, adminApiConnection } from "./context.js";

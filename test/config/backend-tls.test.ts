@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { isLoopbackHost, plaintextBackendWarnings } from "../../src/config/backendTls.js";
+import { isLoopbackHost, plaintextBackendWarnings } from "../../src/config/backend-tls.js";
 import { parseConfig } from "../../src/config/load.js";
 
 const config = (backends: object[]) =>

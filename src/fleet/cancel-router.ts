@@ -5,7 +5,7 @@ import {
   type PeerCancelCheck,
   peerCancelPacket,
   sendPacket,
-} from "./peerCancel.js";
+} from "./peer-cancel.js";
 
 /**
  * What the PostgreSQL engine asks of the fleet: the member number to put in the keys it issues,

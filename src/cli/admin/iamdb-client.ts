@@ -1,5 +1,5 @@
 import { IAMDB_API_VERSION } from "../../api/iamdb-actions.js";
-import { signRequest } from "../../sigv4/signRequest.js";
+import { signRequest } from "../../sigv4/sign-request.js";
 import { UserError } from "../errors.js";
 import type { Connection } from "./connection.js";
 

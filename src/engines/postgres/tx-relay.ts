@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
-import type { SessionAudit } from "../../gateway/audit/statementAudit.js";
+import type { SessionAudit } from "../../gateway/audit/statement-audit.js";
 import { destroySelf } from "../../gateway/connection.js";
 import {
   bindMessage,
@@ -16,8 +16,8 @@ import {
   targetMessage,
 } from "../../wire/postgres/index.js";
 import { parameterName, sharedParameterStatus } from "./pool.js";
-import { type PinReason, REAPPLIED_REPORTED, type SqlEffects, sqlEffects } from "./sqlEffects.js";
-import type { Borrow, TxBackend } from "./txPool.js";
+import { type PinReason, REAPPLIED_REPORTED, type SqlEffects, sqlEffects } from "./sql-effects.js";
+import type { Borrow, TxBackend } from "./tx-pool.js";
 
 // Frontend message types.
 const F_QUERY = 0x51;
@@ -134,7 +134,7 @@ export interface TransactionRelayOptions {
  *   backend keeps at most `maxPreparedStatements`, the least recently used closed first;
  * - the client's reported parameters (TimeZone, DateStyle, …) and tracked SETs are applied
  *   to a backend whose values differ before the client's messages reach it;
- * - what cannot be carried between backends pins the session (see sqlEffects.ts).
+ * - what cannot be carried between backends pins the session (see sql-effects.ts).
  *
  * @see https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-EXT-QUERY
  */

@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { backendTls } from "../../gateway/backendSocket.js";
+import { backendTls } from "../../gateway/backend-socket.js";
 import { BackendDialError, type Dialer, dialBackend, tcpDialer } from "../../gateway/dialer.js";
 import { ConnectionClosed, EventQueue } from "../../gateway/queue.js";
 import type { BackendSpec } from "../../instances/types.js";

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { freePort } from "./pgCluster.js";
+import { freePort } from "./pg-cluster.js";
 
 const run = promisify(execFile);
 

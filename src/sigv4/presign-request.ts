@@ -1,11 +1,11 @@
-import { formatAmzDate } from "./amzDate.js";
-import { canonicalHeaders } from "./canonicalHeaders.js";
-import { canonicalPath } from "./canonicalPath.js";
-import { canonicalQuery } from "./canonicalQuery.js";
+import { formatAmzDate } from "./amz-date.js";
+import { canonicalHeaders } from "./canonical-headers.js";
+import { canonicalPath } from "./canonical-path.js";
+import { canonicalQuery } from "./canonical-query.js";
 import { payloadHash } from "./hash.js";
 import { ALGORITHM, scopeString } from "./scope.js";
-import type { SigningKeyCache } from "./signingKey.js";
-import { computeSignature } from "./signParts.js";
+import { computeSignature } from "./sign-parts.js";
+import type { SigningKeyCache } from "./signing-key.js";
 import type { SignableRequest, SignatureParts, SigningParams } from "./types.js";
 
 export interface PresignParams extends SigningParams {

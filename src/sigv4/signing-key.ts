@@ -1,4 +1,4 @@
-import { type HmacPads, hmacPads, hmacSha256, hmacSha256Hex } from "./hmacSha256.js";
+import { type HmacPads, hmacPads, hmacSha256, hmacSha256Hex } from "./hmac-sha256.js";
 import type { Scope } from "./types.js";
 
 /**
@@ -14,7 +14,7 @@ export function deriveSigningKey(secretAccessKey: string, scope: Scope): Buffer 
 
 /**
  * A derived key ready to sign. It holds the key's HMAC pads, computed once: a signature is
- * then two one-shot SHA-256 hashes (see hmacSha256.ts), about twice as fast as an Hmac
+ * then two one-shot SHA-256 hashes (see hmac-sha256.ts), about twice as fast as an Hmac
  * object per signature, even one keyed by a KeyObject.
  */
 export class SigningKey {

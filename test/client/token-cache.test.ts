@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { AwsCredentials, CredentialProvider } from "../../src/client/credentials.js";
-import { CredentialsExpiredError, TokenCache } from "../../src/client/tokenCache.js";
+import { CredentialsExpiredError, TokenCache } from "../../src/client/token-cache.js";
 import { parseAuthToken } from "../../src/token/index.js";
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);

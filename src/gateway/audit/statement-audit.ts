@@ -4,8 +4,8 @@ import { log } from "../../log/logger.js";
 import type { MysqlStatementText } from "../../wire/mysql/index.js";
 import { Command } from "../../wire/mysql/index.js";
 import type { StatementText } from "../../wire/postgres/index.js";
-import type { AuthAttempt } from "../authLog.js";
-import { type AuditDropReason, AuditFile } from "./auditFile.js";
+import type { AuthAttempt } from "../auth-log.js";
+import { type AuditDropReason, AuditFile } from "./audit-file.js";
 
 /** What a line says the statement was: a simple Query or a Parse (PostgreSQL), a COM_QUERY or COM_STMT_PREPARE (MySQL). */
 export type StatementKind = "query" | "parse" | "prepare";

@@ -1,7 +1,7 @@
-import { canonicalRequest } from "./canonicalRequest.js";
+import { canonicalRequest } from "./canonical-request.js";
 import { sha256Hex } from "./hash.js";
 import { stringToSign } from "./scope.js";
-import { defaultSigningKeyCache, type SigningKeyCache } from "./signingKey.js";
+import { defaultSigningKeyCache, type SigningKeyCache } from "./signing-key.js";
 import type { Scope, SignatureParts } from "./types.js";
 
 export interface CanonicalParts {

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { callIamdb, child } from "../admin/iamdbClient.js";
+import { callIamdb, child } from "../admin/iamdb-client.js";
 import { UsageError, UserError } from "../errors.js";
 import type { CliIO } from "../io.js";
 import { type AdminApiOptions, adminApiConnection } from "./context.js";
