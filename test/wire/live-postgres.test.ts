@@ -238,6 +238,8 @@ describe("login to a real PostgreSQL with only the wire codec", { timeout: 60_00
     const negotiate = messages.find((m) => m.kind === "NegotiateProtocolVersion");
     assert.ok(negotiate?.kind === "NegotiateProtocolVersion");
     assert.deepEqual(negotiate.unrecognized, ["_pq_.iamdb_test"]);
+    // PostgreSQL puts its newest protocol version whole (3.0 = 196608) where the docs say "minor".
+    assert.equal(negotiate.newestMinor, (3 << 16) | 0);
     assert.equal(messages.at(-1)?.kind, "ReadyForQuery");
   });
 });

@@ -14,6 +14,7 @@ import {
   type FrontendEvent,
   FrontendParser,
   negotiateProtocolVersion,
+  PROTOCOL_VERSION_3_0,
   readPasswordMessage,
   readyForQuery,
   SqlState,
@@ -304,7 +305,11 @@ class PostgresConnection extends LoginConnection<FrontendEvent, PostgresOwnError
       });
     }
     const unrecognized = Object.keys(parameters).filter(isProtocolOption);
-    if (minor > 0 || unrecognized.length > 0) this.socket.write(negotiateProtocolVersion(0, unrecognized));
+    // The newest version whole (3.0 = 196608), as PostgreSQL sends it: libpq 18 reads a 0 as
+    // "version 0.0" and refuses the server under its min_protocol_version.
+    if (minor > 0 || unrecognized.length > 0) {
+      this.socket.write(negotiateProtocolVersion(PROTOCOL_VERSION_3_0, unrecognized));
+    }
     if (!this.tls && !ctx.allowPlaintext) {
       return this.refuse({
         cause: "tls-required",

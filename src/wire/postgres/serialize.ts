@@ -94,9 +94,14 @@ export function noticeResponse(fields: NoticeFields): Buffer {
   return typed("N", encodeFields(fields));
 }
 
-/** @see https://www.postgresql.org/docs/current/protocol-message-formats.html#PROTOCOL-MESSAGE-FORMATS-NEGOTIATEPROTOCOLVERSION */
-export function negotiateProtocolVersion(newestMinor: number, unrecognized: string[]): Buffer {
-  return typed("v", int32(newestMinor), int32(unrecognized.length), ...unrecognized.map(cstring));
+/**
+ * `newest`: the newest protocol version the server speaks for the client's major version. The
+ * docs call it the "newest minor version"; PostgreSQL sends the whole version (3.0 = 196608),
+ * and libpq reads it so.
+ * @see https://www.postgresql.org/docs/current/protocol-message-formats.html#PROTOCOL-MESSAGE-FORMATS-NEGOTIATEPROTOCOLVERSION
+ */
+export function negotiateProtocolVersion(newest: number, unrecognized: string[]): Buffer {
+  return typed("v", int32(newest), int32(unrecognized.length), ...unrecognized.map(cstring));
 }
 
 // ---- to backends (the gateway as a client) ----
