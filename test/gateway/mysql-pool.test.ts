@@ -12,6 +12,7 @@ import { MACHINE_MARIADB, type MysqlTestGateway, startMysqlTestGateway } from ".
 
 const USER = "iamdb_mypool";
 const TABLE = "iamdb_mypool_leak";
+const ROLE = "iamdb_mypool_role";
 let gw: MysqlTestGateway;
 let creds: { accessKeyId: string; secretAccessKey: string };
 
@@ -19,14 +20,22 @@ before(async () => {
   gw = await startMysqlTestGateway();
   creds = await gw.userWithAccess("mypool-user", USER);
   await gw.provision(USER);
-  await withMysqlAdmin(MACHINE_MARIADB, (c) =>
-    c.query(`create or replace table test.${TABLE} (n int primary key) engine=InnoDB`),
-  );
+  await withMysqlAdmin(MACHINE_MARIADB, async (c) => {
+    await c.query(`create or replace table test.${TABLE} (n int primary key) engine=InnoDB`);
+    await c.query(`drop role if exists ${ROLE}`);
+    await c.query(`create role ${ROLE}`);
+    const [hosts] = await c.query("select host as host from mysql.user where user = ?", [USER]);
+    for (const { host } of hosts as Array<{ host: string }>)
+      await c.query(`grant ${ROLE} to ?@?`, [USER, host]);
+  });
 });
 
 after(async () => {
   try {
-    await withMysqlAdmin(MACHINE_MARIADB, (c) => c.query(`drop table if exists test.${TABLE}`));
+    await withMysqlAdmin(MACHINE_MARIADB, async (c) => {
+      await c.query(`drop table if exists test.${TABLE}`);
+      await c.query(`drop role if exists ${ROLE}`);
+    });
     await gw?.unprovision(USER);
   } finally {
     await gw?.close();
@@ -180,6 +189,22 @@ describe("mysqlpool: session state never reaches the next client on a reused bac
     );
   });
 
+  it("mysqlpool: a reused backend has the sql_mode a fresh login gets (mysql2 sends CLIENT_IGNORE_SPACE)", async () => {
+    // What the server gives a mysql2 login of its own: the global sql_mode plus IGNORE_SPACE.
+    const direct = await mysql.createConnection({ host: "127.0.0.1", port: 3306, user: "root" });
+    let fresh: string;
+    try {
+      fresh = await one<string>(direct, "select @@session.sql_mode");
+    } finally {
+      await direct.end();
+    }
+    assert.match(fresh, /IGNORE_SPACE/);
+    await nextOnSameBackend(
+      async (c) => assert.equal(await one(c, "select @@session.sql_mode"), fresh),
+      async (c) => assert.equal(await one(c, "select @@session.sql_mode"), fresh),
+    );
+  });
+
   it("mysqlpool: a GET_LOCK lock is released", async () => {
     await nextOnSameBackend(
       async (c) => assert.equal(await one(c, "select get_lock('iamdb_mypool_lock', 0)"), 1),
@@ -203,6 +228,36 @@ describe("mysqlpool: session state never reaches the next client on a reused bac
         assert.equal(await one(c, `select count(*) from ${TABLE}`), 0);
       },
     );
+  });
+
+  it("mysqlpool: a role left active with SET ROLE (COM_RESET_CONNECTION keeps it): the backend is closed, never handed on", async () => {
+    const c = await connect();
+    const id = await backendId(c);
+    await c.query(`set role ${ROLE}`);
+    assert.equal(await one(c, "select current_role()"), ROLE);
+    await c.end();
+    await closedOnBackend(id);
+    const next = await connect();
+    try {
+      assert.notEqual(await backendId(next), id);
+      assert.equal(await one(next, "select current_role()"), null);
+    } finally {
+      await next.end();
+    }
+  });
+
+  it("mysqlpool: a client that leaves inside an XA transaction: the backend is closed, never reset", async () => {
+    const c = await connect();
+    const id = await backendId(c);
+    await c.query(`xa start 'iamdb_mypool_xa'; insert into ${TABLE} values (2); xa end 'iamdb_mypool_xa'`);
+    await c.end();
+    await closedOnBackend(id);
+    const next = await connect();
+    try {
+      assert.equal(await one(next, `select count(*) from ${TABLE}`), 0);
+    } finally {
+      await next.end();
+    }
   });
 
   it("mysqlpool: a client that leaves inside a transaction: the backend is closed, the transaction rolled back", async () => {

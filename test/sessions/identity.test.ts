@@ -175,8 +175,10 @@ describe("MariaDB: iamdb.* connection attributes", () => {
     };
     gw = await startMysqlTestGateway({ backend });
     await gw.provision("idt_app");
+    await gw.provision("idt_other");
     await mysql.createConnection({ host: "127.0.0.1", port: server.port, user: "root" }).then(async (c) => {
       await c.query("GRANT SELECT ON performance_schema.* TO 'idt_app'@'%'");
+      await c.query("GRANT SELECT ON performance_schema.* TO 'idt_other'@'%'");
       await c.end();
     });
   });
@@ -220,6 +222,39 @@ describe("MariaDB: iamdb.* connection attributes", () => {
           .length,
         3,
       );
+    } finally {
+      await c.end();
+    }
+  });
+  it("after COM_CHANGE_USER the backend carries the gateway's iamdb.* attributes for the new identity, not the client's forgery", async () => {
+    const first = await gw.userWithAccess("idt-cu-a", "idt_app");
+    const other = await gw.userWithAccess("idt-cu-b", "idt_other");
+    const c = await mysql.createConnection({
+      host: "127.0.0.1",
+      port: gw.port,
+      user: "idt_app",
+      password: gw.token("idt_app", first, "127.0.0.1"),
+      database: "test",
+      ssl: { ca: gw.caPem },
+      connectAttributes: { "iamdb.principal_arn": "arn:aws:iam::123456789012:user/admin" },
+    });
+    try {
+      await c.changeUser({
+        user: "idt_other",
+        password: gw.token("idt_other", other, "127.0.0.1"),
+        database: "test",
+      });
+      const [rows] = await c.query(
+        "SELECT ATTR_NAME AS name, ATTR_VALUE AS value FROM performance_schema.session_connect_attrs WHERE PROCESSLIST_ID = CONNECTION_ID()",
+      );
+      const attrs = new Map((rows as Array<{ name: string; value: string }>).map((r) => [r.name, r.value]));
+      assert.equal(attrs.get("iamdb.principal_arn"), "arn:aws:iam::123456789012:user/idt-cu-b");
+      assert.equal(attrs.get("iamdb.access_key_id"), other.accessKeyId);
+      const success = gw
+        .log()
+        .filter((l) => l.decision === "success" && l.accessKeyId === other.accessKeyId)
+        .at(-1);
+      assert.equal(attrs.get("iamdb.session_id"), success?.correlationId);
     } finally {
       await c.end();
     }

@@ -183,6 +183,15 @@ describe("mysqlresp: answers followed to their end", () => {
     assert.equal(t.idle, true);
   });
 
+  it("mysqlresp: after COM_SET_OPTION (multi-statements, which a reset keeps) the backend is never idle again", () => {
+    const r = feed(false, cmd(0x1b, "\x00\x00"), ok(1, AUTOCOMMIT), 0);
+    assert.equal(r.before, false);
+    assert.equal(r.after, false, "answered, but not to be handed on");
+    r.t.scan(cmd(0x0e), NONE);
+    r.t.scanServer(ok(1, AUTOCOMMIT));
+    assert.equal(r.t.idle, false);
+  });
+
   it("mysqlresp: COM_FIELD_LIST's definitions up to the EOF", () => {
     idleOnlyAtEnd(false, cmd(0x04, "t\0"), Buffer.concat([colDef(1), colDef(2), eof(3, AUTOCOMMIT)]));
   });

@@ -670,13 +670,21 @@ class MysqlConnection extends LoginConnection<PacketEvent, ErrInfo> {
         release = admitted.release;
       }
       const request = read.request;
+      /** The client's own attributes, as it sent them (the first login's unless it sent new ones). */
+      const clientAttributes = request.attributes ?? login.attributes;
       const next: MysqlLogin = {
         username: user,
         password: auth.backendPassword,
         capabilities: login.capabilities,
         charset: request.charset ?? login.charset,
         database: request.database || undefined,
-        attributes: request.attributes ?? login.attributes,
+        // The gateway's iamdb.* attributes for the new identity, as at a login (a client's own
+        // are dropped): the backend connection may serve others of this principal later.
+        attributes: withGatewayAttributes(clientAttributes, {
+          "iamdb.session_id": change.correlationId,
+          "iamdb.principal_arn": auth.principalArn,
+          "iamdb.access_key_id": auth.accessKeyId,
+        }),
       };
       let fresh: MysqlBackendSession;
       try {
@@ -729,7 +737,7 @@ class MysqlConnection extends LoginConnection<PacketEvent, ErrInfo> {
         capabilities: next.capabilities,
         charset: next.charset,
         database: next.database,
-        attributes: next.attributes,
+        attributes: clientAttributes,
       };
       changing = false;
       start(encodePacket(read.seq, fresh.ok), fresh.remainder);

@@ -72,6 +72,11 @@ export const MYSQL_FALLBACK_MAX_IDLE_TOTAL = 16;
 const QUIT = encodePacket(0, Buffer.of(Command.QUIT));
 const RESET = encodePacket(0, Buffer.of(Command.RESET_CONNECTION));
 const PROBE = encodePacket(0, Buffer.from("\x03SELECT @@max_connections", "latin1"));
+const CURRENT_ROLE = encodePacket(0, Buffer.from("\x03SELECT CURRENT_ROLE()", "latin1"));
+const IGNORE_SPACE = encodePacket(
+  0,
+  Buffer.from("\x03SET SESSION sql_mode = CONCAT_WS(',', @@session.sql_mode, 'IGNORE_SPACE')", "latin1"),
+);
 
 /** Ends a backend connection politely (COM_QUIT, so the server counts no aborted connection), or at once. */
 export function retireMysql(socket: Socket): void {
@@ -83,12 +88,25 @@ export function retireMysql(socket: Socket): void {
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
-/** The value of a one-column, one-row text result's row (a length-encoded string of at most 250 bytes). */
-function singleValue(row: Buffer | undefined): string | undefined {
+/**
+ * The value of a one-column, one-row text result's row: a length-encoded string of at most 250
+ * bytes, or undefined for NULL (0xFB) or anything else.
+ */
+function textValue(row: Buffer | undefined): string | undefined {
   const n = row?.[0];
   if (row === undefined || n === undefined || n > 250 || 1 + n > row.length) return undefined;
   return row.toString("latin1", 1, 1 + n);
 }
+
+/**
+ * What one command of the reset must be answered with: an OK packet, or a one-row, one-column
+ * text result whose value `value` accepts (false: the connection goes); `error` says whether an
+ * ERR is accepted instead (a function: accepted, and called).
+ */
+type ResetStep =
+  | typeof OK_STEP
+  | { readonly value: (v: string | undefined) => boolean; readonly error: boolean | (() => void) };
+const OK_STEP = { ok: true } as const;
 
 /**
  * Logged-in MySQL / MariaDB backend connections, per {@link mysqlPoolKey}, reused as the
@@ -96,7 +114,9 @@ function singleValue(row: Buffer | undefined): string | undefined {
  * client leaves with the backend idle (every command answered, no transaction open), the
  * connection is reset with COM_RESET_CONNECTION (user variables, temporary tables, prepared
  * statements, table locks and GET_LOCK locks, session variables and the transaction go) and
- * COM_INIT_DB back to its database, and the next authenticated client with the same key
+ * COM_INIT_DB back to its database (IGNORE_SPACE put back in sql_mode for a client that asked
+ * for it, and a connection with a role still active closed: the reset keeps `SET ROLE`), and
+ * the next authenticated client with the same key
  * starts on it without a backend login. Every client is still authenticated and authorized on
  * its own. The same bounds: `maxIdle` per key, `maxIdleTotal` per server ("auto": half the
  * server's max_connections, read with the first reset), idle timeout, lifetime, kept by the
@@ -130,7 +150,7 @@ export class MysqlBackendPool {
   /**
    * Takes back a backend whose session ended with the backend idle: resets it and keeps it,
    * or closes it when the pool is full or closed, the connection too old, or the reset not
-   * answered with OK packets alone within `resetTimeoutMs`. The caller has removed its own
+   * answered as expected (OKs, no role active, nothing unasked) within `resetTimeoutMs`. The caller has removed its own
    * listeners from the socket.
    */
   release(key: string, backend: MysqlPooledBackend): void {
@@ -140,13 +160,43 @@ export class MysqlBackendPool {
       return;
     }
     const probe = this.#idle.beginProbe(backend.server);
-    const parser = new PacketParser(1 << 16);
-    /** The reset's OK, COM_INIT_DB's OK, then the probe's packets. */
-    let oks = 0;
-    const probed: Buffer[] = [];
-    const probePackets = backend.capabilities & Capability.DEPRECATE_EOF ? 4 : 5;
     let available: number | undefined;
     let probeRefused = false;
+    // The answers due, in order: a step per command sent below.
+    const steps: ResetStep[] = [OK_STEP, OK_STEP];
+    const commands: Buffer[] = [
+      RESET,
+      encodePacket(0, Buffer.concat([Buffer.of(Command.INIT_DB), Buffer.from(backend.database)])),
+    ];
+    if (backend.capabilities & Capability.IGNORE_SPACE) {
+      // The server adds IGNORE_SPACE to sql_mode at a login with CLIENT_IGNORE_SPACE; the reset
+      // brings back the global sql_mode without it.
+      commands.push(IGNORE_SPACE);
+      steps.push(OK_STEP);
+    }
+    // COM_RESET_CONNECTION keeps a role set with SET ROLE (MariaDB 10.11): a connection with a
+    // role still active is closed, never handed on (CURRENT_ROLE() is NULL on MariaDB, 'NONE'
+    // on MySQL without one; a server without roles answers ERR, and has none).
+    commands.push(CURRENT_ROLE);
+    steps.push({ value: (v) => v === undefined || v === "NONE", error: true });
+    if (probe) {
+      commands.push(PROBE);
+      steps.push({
+        value: (v) => {
+          const n = Number(v);
+          if (v !== undefined && Number.isInteger(n) && n >= 0) available = n;
+          else probeRefused = true;
+          return true;
+        },
+        error: () => {
+          probeRefused = true;
+        },
+      });
+    }
+    const resultPackets = backend.capabilities & Capability.DEPRECATE_EOF ? 4 : 5;
+    const parser = new PacketParser(1 << 16);
+    let step = 0;
+    let rows: Buffer[] = [];
     const cleanup = () => {
       clearTimeout(timer);
       socket.off("data", onData);
@@ -158,44 +208,44 @@ export class MysqlBackendPool {
       cleanup();
       socket.destroy();
     };
-    const finish = () => {
-      cleanup();
-      if (parser.buffered > 0) socket.destroy();
-      else this.#idle.park(key, backend);
+    /** One answer's packet; false when the connection must go. */
+    const take = (payload: Buffer): boolean => {
+      const s = steps[step] as ResetStep;
+      if ("ok" in s) {
+        // Anything but OK (an ERR: the reset or the database failed) and the connection goes.
+        if (payload[0] !== 0x00) return false;
+        step++;
+        return true;
+      }
+      if (payload[0] === 0xff && rows.length === 0) {
+        if (s.error === undefined || s.error === false) return false;
+        if (typeof s.error === "function") s.error();
+        step++;
+        return true;
+      }
+      rows.push(payload);
+      if (rows.length < resultPackets) return true;
+      const ok = s.value(textValue(rows[resultPackets - 2]));
+      rows = [];
+      step++;
+      return ok;
     };
     const onData = (chunk: Buffer) => {
       for (const e of parser.push(chunk)) {
-        if (e.kind === "error") return fail();
-        if (oks < 2) {
-          // Anything but OK (an ERR: the reset or the database failed) and the connection goes.
-          if (e.payload[0] !== 0x00) return fail();
-          oks++;
-          if (oks === 2 && !probe) return finish();
-          continue;
-        }
-        if (e.payload[0] === 0xff) {
-          probeRefused = true;
-          return finish();
-        }
-        probed.push(e.payload);
-        if (probed.length === probePackets) {
-          const value = Number(singleValue(probed[probePackets - 2]));
-          if (Number.isInteger(value) && value >= 0) available = value;
-          else probeRefused = true;
-          return finish();
-        }
+        // A packet after the last answer is one nobody asked for: the stream is not ours to trust.
+        if (e.kind === "error" || step >= steps.length || !take(e.payload)) return fail();
       }
+      if (step < steps.length) return;
+      cleanup();
+      if (parser.buffered > 0) socket.destroy();
+      else this.#idle.park(key, backend);
     };
     const timer = setTimeout(fail, this.options.resetTimeoutMs);
     socket.on("data", onData);
     socket.once("close", fail);
     socket.on("error", fail);
     socket.resume();
-    const initDb = encodePacket(
-      0,
-      Buffer.concat([Buffer.of(Command.INIT_DB), Buffer.from(backend.database)]),
-    );
-    socket.write(probe ? Buffer.concat([RESET, initDb, PROBE]) : Buffer.concat([RESET, initDb]));
+    socket.write(Buffer.concat(commands));
   }
 
   /** Closes every idle connection and keeps none from now on. */

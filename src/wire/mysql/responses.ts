@@ -121,6 +121,11 @@ export class ResponseTracker {
   /** The packet waiting for its prefix was an EOF (not an OK) packet. */
   #prefixIsEof = false;
   readonly #deprecateEof: boolean;
+  /**
+   * The client sent COM_SET_OPTION: the server's multi-statements setting, which
+   * COM_RESET_CONNECTION keeps, may no longer be the login's.
+   */
+  #optionSet = false;
 
   /**
    * @param deprecateEof the session's CLIENT_DEPRECATE_EOF: result sets end with an OK packet
@@ -132,9 +137,17 @@ export class ResponseTracker {
     this.#status = status;
   }
 
-  /** Every command sent so far is answered in full, and the last status says no transaction is open. */
+  /**
+   * Every command sent so far is answered in full, the last status says no transaction is open,
+   * and the session changed nothing a reset does not undo (COM_SET_OPTION's multi-statements).
+   */
   get idle(): boolean {
-    return this.#state === IDLE && this.#count === 0 && (this.#status & ServerStatus.IN_TRANS) === 0;
+    return (
+      this.#state === IDLE &&
+      this.#count === 0 &&
+      (this.#status & ServerStatus.IN_TRANS) === 0 &&
+      !this.#optionSet
+    );
   }
 
   /** Every command sent so far is answered in full (whatever the transaction state). */
@@ -159,6 +172,7 @@ export class ResponseTracker {
   /** The client started a command (its first byte). */
   command(command: number): void {
     if (this.#state === BROKEN) return;
+    if (command === 0x1b) this.#optionSet = true;
     const answer = answerOf(command);
     if (answer === undefined) return;
     if (answer === BROKEN) {
