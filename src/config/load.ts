@@ -108,12 +108,25 @@ function optStr(o: Json, key: string, where: string): string | undefined {
   return o[key] === undefined ? undefined : str(o, key, where);
 }
 
+/**
+ * A bad value as an error message may show it: numbers, `true`/`false`/`null`, and strings that
+ * look like a mistaken number or word ("30s", "half"); any other string (a password pasted into
+ * the wrong field, say) only by its length, and objects and arrays by their kind.
+ */
+function shown(v: unknown): string {
+  if (typeof v === "number" || typeof v === "boolean" || v === null) return String(v);
+  if (typeof v === "string") {
+    return /^(-?[0-9][0-9._]*\s*[a-z]{0,3}|[a-z][a-z-]{0,15})$/i.test(v)
+      ? JSON.stringify(v)
+      : `a string of ${v.length} characters, not shown`;
+  }
+  return Array.isArray(v) ? "an array" : "an object";
+}
+
 function int(o: Json, key: string, where: string, fallback: number, min: number, max: number): number {
   const v = o[key] ?? fallback;
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(
-      `${where}.${key} must be a whole number from ${min} to ${max} (got ${JSON.stringify(v)})`,
-    );
+    throw new ConfigError(`${where}.${key} must be a whole number from ${min} to ${max} (got ${shown(v)})`);
   }
   return v;
 }
@@ -123,7 +136,7 @@ function autoOrInt(o: Json, key: string, where: string, min: number, max: number
   if (v === "auto") return v;
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
     throw new ConfigError(
-      `${where}.${key} must be "auto" or a whole number from ${min} to ${max} (got ${JSON.stringify(v)})`,
+      `${where}.${key} must be "auto" or a whole number from ${min} to ${max} (got ${shown(v)})`,
     );
   }
   return v;
@@ -133,7 +146,7 @@ function oneOf<T extends string>(o: Json, key: string, where: string, choices: r
   const v = o[key] ?? fallback;
   if (typeof v !== "string" || !(choices as readonly string[]).includes(v))
     throw new ConfigError(
-      `${where}.${key} must be one of ${choices.map((c) => `"${c}"`).join(", ")} (got ${JSON.stringify(v)})`,
+      `${where}.${key} must be one of ${choices.map((c) => `"${c}"`).join(", ")} (got ${shown(v)})`,
     );
   return v as T;
 }

@@ -905,6 +905,21 @@ describe("config load: secrets in bad values are not echoed", () => {
       one({ backend: { ...PG_BACKEND, password: SECRET } }),
       /^instances\[0\]\.backend has an unknown field "password"/,
     ],
+    [
+      "a password pasted into a port field",
+      { store: { type: "postgres", port: SECRET } },
+      /^config\.store\.port must be a whole number from 1 to 65535 \(got a string of 19 characters, not shown\)$/,
+    ],
+    [
+      "a password pasted into an auto-or-number field",
+      { gateway: { backendPoolMaxIdleTotal: SECRET } },
+      /^config\.gateway\.backendPoolMaxIdleTotal must be "auto" or a whole number from 0 to 100000 \(got a string of 19 characters, not shown\)$/,
+    ],
+    [
+      "a password pasted into a field of fixed choices",
+      { gateway: { revocation: SECRET } },
+      /^config\.gateway\.revocation must be one of "terminate", "keep" \(got a string of 19 characters, not shown\)$/,
+    ],
   ];
   for (const [what, raw, pattern] of cases) {
     it(`config load: ${what} is refused without quoting it`, () => {
