@@ -1,4 +1,4 @@
-import { connect as netConnect, type Socket } from "node:net";
+import { isIP, connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { destroySelf } from "./connection.js";
 
@@ -98,7 +98,7 @@ export function startBackendTls(socket: Socket, tls: BackendTls): Promise<Socket
     const secure = tlsConnect({
       socket,
       host: tls.host,
-      servername: /^[\d.:]+$/.test(tls.host) ? undefined : tls.host,
+      servername: isIP(tls.host) === 0 ? tls.host : undefined,
       rejectUnauthorized: tls.verify,
       ...(tls.ca ? { ca: tls.ca } : {}),
     });

@@ -105,6 +105,26 @@ describe("dialer seam: tcpDialer TLS", () => {
     }
   }
 
+  it("dialer seam: no SNI for a backend configured by address, IPv6 with letters included; its name for a host name", async () => {
+    const servers: TLSSocket[] = [];
+    const peer = new ScriptedDialer((s) => {
+      const tls = new TLSSocket(s, { isServer: true, key: forAddress.keyPem, cert: forAddress.certPem });
+      servers.push(tls);
+      tls.on("error", () => s.destroy());
+    });
+    peers.push(peer);
+    for (const host of ["fe80::1", "127.0.0.1", "db.internal"]) {
+      const socket = await dialBackend(peer, { host, port: 5432 }, 5_000);
+      const secure = await peer.secure(socket, { host, port: 5432, verify: false });
+      secure.destroy();
+    }
+    // The server side has read each ClientHello by the time the client's handshake completed.
+    assert.deepEqual(
+      servers.map((s) => s.servername),
+      [null, null, "db.internal"],
+    );
+  });
+
   it("dialer seam: verify-full to a backend configured by address accepts a certificate for that address", async () => {
     const secure = await secureTo(forAddress);
     assert.equal((secure as unknown as TLSSocket).authorized, true);
