@@ -213,12 +213,12 @@ export class SharedBackend {
   /** Aborts a COPY FROM STDIN, ends an extended-protocol sequence, rolls back an open transaction. */
   private async settle(): Promise<void> {
     if (this.tracker.idle) return;
-    const discard = new BackendStreamTracker();
-    // Only CopyFail gets the backend out of COPY.
+    // Only CopyFail gets the backend out of COPY. What PGlite answers is nobody's to read.
+    const ignore = () => {};
     if (this.tracker.lastType === COPY_IN_RESPONSE || this.tracker.lastType === COPY_BOTH_RESPONSE) {
-      await this.raw(copyFail("client disconnected"), (d) => discard.push(d));
+      await this.raw(copyFail("client disconnected"), ignore);
     }
-    await this.raw(SYNC, (d) => discard.push(d));
+    await this.raw(SYNC, ignore);
     if (this.db.isInTransaction()) await this.rawQuery("ROLLBACK");
     this.tracker.markIdle();
   }

@@ -36,3 +36,14 @@ export async function asAdmin<C extends { end(): Promise<unknown> }, T>(
     await client.end().catch(() => undefined);
   }
 }
+
+/** What enabling a superuser takes: IAM would then hand full control of the backend to whoever holds rds-db:connect. */
+export function superuserRefusal(account: string, what: string): string {
+  return `${account} is ${what}: handing it to IAM gives every principal allowed rds-db:connect on it full control of the backend; use a role without it, or pass --allow-superuser (API: AllowSuperuser=true) if that is what you mean`;
+}
+
+/** Options of db-user enable. */
+export interface EnableOptions {
+  /** Hand a superuser (SUPERUSER; MySQL SUPER or ALL PRIVILEGES ON *.*) to IAM too. */
+  readonly allowSuperuser?: boolean;
+}

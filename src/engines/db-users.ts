@@ -102,5 +102,3 @@ export class DbUserService {
     });
   }
 }
-
-export { ProvisionError };

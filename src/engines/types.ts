@@ -1,6 +1,7 @@
 import type { GatewayEngines } from "../gateway/engine.js";
 import type { GatewayLimits } from "../gateway/limits.js";
 import type { BackendSpec } from "../instances/types.js";
+import type { EnableOptions } from "./admin.js";
 import type { EngineModuleName } from "./spec.js";
 
 /**
@@ -12,12 +13,7 @@ export interface AccountProvisioner {
   /** A new account; refused when one of that name exists (enable takes an existing one over). */
   create(backend: BackendSpec, user: string, password: string): Promise<void>;
   /** Takes an existing account over: the gateway-held password, and the engine's IAM marker. */
-  enable(
-    backend: BackendSpec,
-    user: string,
-    password: string,
-    options: { readonly allowSuperuser?: boolean },
-  ): Promise<void>;
+  enable(backend: BackendSpec, user: string, password: string, options: EnableOptions): Promise<void>;
   /** A new gateway-held password for an account iamdb holds. */
   rotate(backend: BackendSpec, user: string, password: string): Promise<void>;
   drop(backend: BackendSpec, user: string): Promise<void>;

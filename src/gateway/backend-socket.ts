@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from "node:fs";
 import type { Socket } from "node:net";
 import type { BackendSpec } from "../instances/types.js";
-import { type BackendTls, dialBackend, tcpDialer } from "./dialer.js";
+import { type BackendTls, dialBackend, orUnavailable, tcpDialer } from "./dialer.js";
 
 /**
  * Opens the TCP connection to a backend within `timeoutMs` with the production dialer, its
@@ -15,9 +15,7 @@ export function connectBackendTcp(
   timeoutMs: number,
   unavailable: (message: string) => Error,
 ): Promise<Socket> {
-  return dialBackend(tcpDialer, { host, port }, timeoutMs).catch((err: Error) => {
-    throw unavailable(err.message);
-  });
+  return orUnavailable(dialBackend(tcpDialer, { host, port }, timeoutMs), unavailable);
 }
 
 const caFiles = new Map<string, { mtimeMs: number; size: number; pem: Buffer }>();

@@ -115,6 +115,21 @@ export function startBackendTls(socket: Socket, tls: BackendTls): Promise<Socket
 }
 
 /**
+ * `work`, with a failure to reach the backend (a {@link BackendDialError}) worded by
+ * `unavailable`, the caller's error for it; any other error as it is.
+ */
+export async function orUnavailable<T>(
+  work: Promise<T>,
+  unavailable: (message: string) => Error,
+): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    throw err instanceof BackendDialError ? unavailable(err.message) : err;
+  }
+}
+
+/**
  * Opens a connection to `address` through `dialer` within `timeoutMs`. The timeout is here,
  * not in each dialer: a dialer that never answers is given up on all the same (its signal
  * aborted, and a socket it hands over late closed). The socket returned keeps a listener for

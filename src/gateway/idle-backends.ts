@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import type { GatewayLimits } from "./limits.js";
 
 /** What the store needs of a logged-in backend connection, whatever its engine. */
 export interface IdleBackend {
@@ -21,6 +22,23 @@ export interface IdleBackendsOptions {
   readonly maxIdleTotal: number | "auto";
   readonly idleTimeoutMs: number;
   readonly lifetimeMs: number;
+}
+
+/** An engine's pool: the store's bounds, and how long its reset may take. */
+export interface BackendPoolOptions extends IdleBackendsOptions {
+  /** How long the reset (DISCARD ALL, COM_RESET_CONNECTION …) may take before the connection is dropped. */
+  readonly resetTimeoutMs: number;
+}
+
+/** The pool options the gateway's limits give, the same for every engine. */
+export function backendPoolOptions(limits: GatewayLimits): BackendPoolOptions {
+  return {
+    maxIdle: limits.backendPoolMaxIdle,
+    maxIdleTotal: limits.backendPoolMaxIdleTotal,
+    idleTimeoutMs: limits.backendPoolIdleTimeoutMs,
+    lifetimeMs: limits.backendPoolLifetimeMs,
+    resetTimeoutMs: limits.backendConnectTimeoutMs,
+  };
 }
 
 /** What an engine's pool gives the store besides the bounds. */

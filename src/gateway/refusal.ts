@@ -45,12 +45,6 @@ export interface RefusalSubject {
 }
 
 /**
- * An engine's refusal table: the protocol error a refusal becomes, or undefined when there is
- * nobody to tell (the client has gone).
- */
-export type RefusalTable<Own, Err> = (refusal: Refusal<Own>, subject: RefusalSubject) => Err | undefined;
-
-/**
  * A refusal decided inside a step of a handshake (such as the TLS upgrade's check of what the
  * client sent early), thrown for the connection's edge to send: a type to catch, never a
  * message to match.

@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import { backendTls } from "../../gateway/backend-socket.js";
-import { BackendDialError, type Dialer, dialBackend, tcpDialer } from "../../gateway/dialer.js";
+import { type Dialer, dialBackend, orUnavailable } from "../../gateway/dialer.js";
 import { ConnectionClosed, EventQueue } from "../../gateway/queue.js";
 import type { BackendSpec } from "../../instances/types.js";
 import {
@@ -74,14 +74,9 @@ export async function mysqlBackendLogin(
   spec: BackendSpec,
   login: MysqlLogin,
   timeoutMs: number,
-  dialer: Dialer = tcpDialer,
+  dialer: Dialer,
 ): Promise<MysqlBackendSession> {
-  let socket: Socket;
-  try {
-    socket = await dialBackend(dialer, spec, timeoutMs);
-  } catch (err) {
-    throw err instanceof BackendDialError ? new MysqlBackendError(err.message, "unavailable") : err;
-  }
+  let socket = await orUnavailable(dialBackend(dialer, spec, timeoutMs), unavailable);
   const parser = new PacketParser(16 * 1024 * 1024);
   const queue = new EventQueue<PacketEvent>();
   const onData = (chunk: Buffer) => queue.push(parser.push(chunk));
@@ -145,7 +140,7 @@ export async function mysqlBackendLogin(
       caps |= Capability.SSL;
       socket.write(encodePacket(seq++, sslRequest(caps, login.charset)));
       detach(socket);
-      socket = await startTls(socket, spec, dialer);
+      socket = await orUnavailable(dialer.secure(socket, backendTls(spec)), unavailable);
       attach(socket);
       secure = true;
     }
@@ -244,11 +239,5 @@ export async function mysqlBackendLogin(
   }
 }
 
-/** TLS over the backend connection through `dialer`, after the SSLRequest packet. */
-async function startTls(socket: Socket, spec: BackendSpec, dialer: Dialer): Promise<Socket> {
-  try {
-    return await dialer.secure(socket, backendTls(spec));
-  } catch (err) {
-    throw err instanceof BackendDialError ? new MysqlBackendError(err.message, "unavailable") : err;
-  }
-}
+/** A failure to reach the backend, as the MySQL engine words it. */
+const unavailable = (message: string) => new MysqlBackendError(message, "unavailable");

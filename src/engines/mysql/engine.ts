@@ -5,7 +5,6 @@ import type { AuthAttempt } from "../../gateway/auth-log.js";
 import type { LoginResult } from "../../gateway/authenticate.js";
 import { LoginConnection, refuseThrottled } from "../../gateway/connection.js";
 import type { Engine, ListenerContext, RefusalReason } from "../../gateway/engine.js";
-import type { GatewayLimits } from "../../gateway/limits.js";
 import type { LoginFailureCause } from "../../gateway/outcome.js";
 import { type Refusal, type RefusalSubject, Refused, recordRefusal } from "../../gateway/refusal.js";
 import type { BackendSpec } from "../../instances/types.js";
@@ -42,8 +41,8 @@ import {
   mysqlBackendLogin,
 } from "./backend-login.js";
 import { readChangeUserToken } from "./change-user.js";
-import { MysqlBackendPool, type MysqlPooledBackend, mysqlPoolKey } from "./pool.js";
-import { mysqlRefusalPacket } from "./refusals.js";
+import { type MysqlBackendPool, type MysqlPooledBackend, mysqlPoolKey } from "./pool.js";
+import { accessDenied, mysqlRefusalPacket } from "./refusals.js";
 import { ServerVersions } from "./server-version.js";
 
 /**
@@ -71,15 +70,21 @@ const INTERCEPTED_COMMANDS: ReadonlySet<number> = new Set([Command.CHANGE_USER, 
 
 const EMPTY = Buffer.alloc(0);
 
-/** A backend pool with the gateway's limits (the same as PostgreSQL's). */
-export function newMysqlBackendPool(limits: GatewayLimits): MysqlBackendPool {
-  return new MysqlBackendPool({
-    maxIdle: limits.backendPoolMaxIdle,
-    maxIdleTotal: limits.backendPoolMaxIdleTotal,
-    idleTimeoutMs: limits.backendPoolIdleTimeoutMs,
-    lifetimeMs: limits.backendPoolLifetimeMs,
-    resetTimeoutMs: limits.backendConnectTimeoutMs,
-  });
+/** A fresh backend login, as the pool will hold it. */
+function pooledBackend(
+  session: MysqlBackendSession,
+  spec: BackendSpec,
+  login: Pick<MysqlLogin, "database" | "capabilities">,
+): MysqlPooledBackend {
+  return {
+    socket: session.socket,
+    ok: session.ok,
+    connectionId: session.connectionId,
+    createdAt: performance.now(),
+    server: `${spec.host}:${spec.port}`,
+    database: login.database ?? "",
+    capabilities: login.capabilities,
+  };
 }
 
 /** The pool key of a login, or undefined when its backend must not be pooled. */
@@ -146,21 +151,21 @@ export class MysqlEngine implements Engine {
   #pool: MysqlBackendPool | undefined;
 
   /**
-   * @param sharedPool the gateway's one pool for every MySQL / MariaDB instance, so the bound
-   *   on idle connections per server holds however many instances point at one server; without
-   *   it the engine makes its own.
+   * @param sharedPool the gateway's one pool for every MySQL / MariaDB instance (made at the
+   *   first connection), so the bound on idle connections per server holds however many
+   *   instances point at one server.
    */
-  constructor(private readonly sharedPool?: (ctx: ListenerContext) => MysqlBackendPool) {}
+  constructor(private readonly sharedPool: () => MysqlBackendPool) {}
 
-  /** Logged-in backend connections for reuse (created with the first listener context's limits). */
-  pool(ctx: ListenerContext): MysqlBackendPool {
-    this.#pool ??= this.sharedPool?.(ctx) ?? newMysqlBackendPool(ctx.limits);
+  /** Logged-in backend connections for reuse. */
+  pool(): MysqlBackendPool {
+    this.#pool ??= this.sharedPool();
     return this.#pool;
   }
 
   handle(socket: Socket, ctx: ListenerContext): void {
     const id = this.#connectionIds++ >>> 0;
-    new MysqlConnection(socket, ctx, id, this.#versions, this.pool(ctx)).run().catch(() => {
+    new MysqlConnection(socket, ctx, id, this.#versions, this.pool()).run().catch(() => {
       socket.destroy();
     });
   }
@@ -366,15 +371,7 @@ class MysqlConnection extends LoginConnection<PacketEvent, ErrInfo> {
         return;
       }
       this.versions.learned(instance.identifier, session.serverVersion);
-      backend = {
-        socket: session.socket,
-        ok: session.ok,
-        connectionId: session.connectionId,
-        createdAt: performance.now(),
-        server: `${spec.host}:${spec.port}`,
-        database: login.database ?? "",
-        capabilities: login.capabilities,
-      };
+      backend = pooledBackend(session, spec, login);
       remainder = session.remainder;
     }
     ctx.metrics.backendSession(instance.identifier, pooled !== undefined);
@@ -579,17 +576,10 @@ class MysqlConnection extends LoginConnection<PacketEvent, ErrInfo> {
       terminate,
     );
     /** COM_CHANGE_USER refused or failed: 1045, and the session ends (the backend never saw it). */
-    const denyChange = (seq: number, user: string) =>
-      closeWith(
-        encodePacket(
-          seq,
-          errPacket(
-            ErrorCode.ACCESS_DENIED,
-            `Access denied for user '${user}'@'${clientHost(raw)}' (using password: YES)`,
-            MysqlSqlState.INVALID_AUTHORIZATION,
-          ),
-        ),
-      );
+    const denyChange = (seq: number, user: string) => {
+      const e = accessDenied(user, clientHost(raw));
+      closeWith(encodePacket(seq, errPacket(e.code, e.message, e.sqlState)));
+    };
     /**
      * COM_CHANGE_USER with a token: the new user is authenticated and authorized as a login is,
      * and the session moves to a backend connection logged in as that user's IAM-only account
@@ -706,15 +696,7 @@ class MysqlConnection extends LoginConnection<PacketEvent, ErrInfo> {
       }
       ctx.metrics.backendSession(id, false);
       backend = fresh.socket;
-      current = {
-        socket: fresh.socket,
-        ok: fresh.ok,
-        connectionId: fresh.connectionId,
-        createdAt: performance.now(),
-        server: `${now.backend.host}:${now.backend.port}`,
-        database: next.database ?? "",
-        capabilities: next.capabilities,
-      };
+      current = pooledBackend(fresh, now.backend, next);
       key = keyFor(pool, now.backend, next, auth.principalArn);
       tracker.reset(okPacketStatus(fresh.ok));
       untrack.reidentify({

@@ -1,6 +1,7 @@
+import { backendPoolOptions } from "../../gateway/idle-backends.js";
 import type { EngineModule } from "../types.js";
-import { MysqlEngine, newMysqlBackendPool } from "./engine.js";
-import type { MysqlBackendPool } from "./pool.js";
+import { MysqlEngine } from "./engine.js";
+import { MysqlBackendPool } from "./pool.js";
 import { mysqlAccounts } from "./provision.js";
 
 /** MySQL and MariaDB: see docs/gateway-mysql.md. */
@@ -10,7 +11,7 @@ export const mysqlModule: EngineModule = {
     // One backend pool per gateway for every MySQL / MariaDB instance: its bounds are per server.
     let pool: MysqlBackendPool | undefined;
     const shared = () => {
-      pool ??= newMysqlBackendPool(limits);
+      pool ??= new MysqlBackendPool(backendPoolOptions(limits));
       return pool;
     };
     return {

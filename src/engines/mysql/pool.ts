@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
-import { IdleBackends } from "../../gateway/idle-backends.js";
+import { type BackendPoolOptions, IdleBackends } from "../../gateway/idle-backends.js";
 import type { BackendSpec } from "../../instances/types.js";
 import {
   Capability,
@@ -9,7 +9,6 @@ import {
   PacketParser,
   SESSION_CAPABILITIES,
 } from "../../wire/mysql/index.js";
-import type { BackendPoolOptions } from "../postgres/pool.js";
 
 /** A logged-in MySQL backend connection, in a session or waiting in the pool. */
 export interface MysqlPooledBackend {
@@ -100,12 +99,12 @@ function textValue(row: Buffer | undefined): string | undefined {
 
 /**
  * What one command of the reset must be answered with: an OK packet, or a one-row, one-column
- * text result whose value `value` accepts (false: the connection goes); `error` says whether an
- * ERR is accepted instead (a function: accepted, and called).
+ * text result whose value `value` accepts (false: the connection goes), or an ERR, which
+ * `onError` takes (a server without the feature asked about).
  */
 type ResetStep =
   | typeof OK_STEP
-  | { readonly value: (v: string | undefined) => boolean; readonly error: boolean | (() => void) };
+  | { readonly value: (v: string | undefined) => boolean; readonly onError: () => void };
 const OK_STEP = { ok: true } as const;
 
 /**
@@ -137,11 +136,6 @@ export class MysqlBackendPool {
     return this.#idle.enabled;
   }
 
-  /** Idle connections held now, for one server or all. */
-  idleCount(server?: string): number {
-    return this.#idle.idleCount(server);
-  }
-
   /** An idle connection for `key`, most recently used first, or undefined. */
   take(key: string): MysqlPooledBackend | undefined {
     return this.#idle.take(key);
@@ -150,8 +144,8 @@ export class MysqlBackendPool {
   /**
    * Takes back a backend whose session ended with the backend idle: resets it and keeps it,
    * or closes it when the pool is full or closed, the connection too old, or the reset not
-   * answered as expected (OKs, no role active, nothing unasked) within `resetTimeoutMs`. The caller has removed its own
-   * listeners from the socket.
+   * answered as expected (OKs, no role active, nothing unasked) within `resetTimeoutMs`. The
+   * caller has removed its own listeners from the socket.
    */
   release(key: string, backend: MysqlPooledBackend): void {
     const { socket } = backend;
@@ -178,7 +172,7 @@ export class MysqlBackendPool {
     // role still active is closed, never handed on (CURRENT_ROLE() is NULL on MariaDB, 'NONE'
     // on MySQL without one; a server without roles answers ERR, and has none).
     commands.push(CURRENT_ROLE);
-    steps.push({ value: (v) => v === undefined || v === "NONE", error: true });
+    steps.push({ value: (v) => v === undefined || v === "NONE", onError: () => {} });
     if (probe) {
       commands.push(PROBE);
       steps.push({
@@ -188,7 +182,7 @@ export class MysqlBackendPool {
           else probeRefused = true;
           return true;
         },
-        error: () => {
+        onError: () => {
           probeRefused = true;
         },
       });
@@ -218,8 +212,7 @@ export class MysqlBackendPool {
         return true;
       }
       if (payload[0] === 0xff && rows.length === 0) {
-        if (s.error === undefined || s.error === false) return false;
-        if (typeof s.error === "function") s.error();
+        s.onError();
         step++;
         return true;
       }

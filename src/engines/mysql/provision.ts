@@ -2,8 +2,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import mysql from "mysql2/promise";
 import type { BackendSpec } from "../../instances/types.js";
-import { asAdmin, ProvisionError } from "../admin.js";
-import { type EnableOptions, superuserRefusal } from "../postgres/provision.js";
+import { asAdmin, type EnableOptions, ProvisionError, superuserRefusal } from "../admin.js";
 
 /**
  * MySQL / MariaDB IAM-only accounts. RDS marks them `IDENTIFIED WITH AWSAuthenticationPlugin

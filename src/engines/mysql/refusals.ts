@@ -2,11 +2,13 @@ import type { Refusal, RefusalSubject } from "../../gateway/refusal.js";
 import type { FailureCause } from "../../token/causes.js";
 import { type ErrInfo, ErrorCode, encodePacket, errPacket, MysqlSqlState } from "../../wire/mysql/index.js";
 
-/** What an ERR packet says: its error number, SQLSTATE (none before the handshake) and message. */
-export interface MysqlError {
-  readonly code: number;
-  readonly sqlState: string | undefined;
-  readonly message: string;
+/** mysqld's "Access denied" for a login of `dbUser` from `clientAddress`, whatever the cause. */
+export function accessDenied(dbUser: string, clientAddress: string): ErrInfo {
+  return {
+    code: ErrorCode.ACCESS_DENIED,
+    sqlState: MysqlSqlState.INVALID_AUTHORIZATION,
+    message: `Access denied for user '${dbUser}'@'${clientAddress}' (using password: YES)`,
+  };
 }
 
 /** What a client without TLS is told, with the fix. */
@@ -28,14 +30,9 @@ export function mysqlRefusalPacket(seq: number, r: Refusal<ErrInfo>, s: RefusalS
  * operator's log only, as RDS does), or undefined when the client has gone.
  * @see https://mariadb.com/kb/en/mariadb-error-code-reference/
  */
-export function mysqlRefusal(r: Refusal<ErrInfo>, s: RefusalSubject): MysqlError | undefined {
+export function mysqlRefusal(r: Refusal<ErrInfo>, s: RefusalSubject): ErrInfo | undefined {
   const correlation = `iamdb correlation id ${s.correlationId}`;
-  const accessDenied = (): MysqlError => ({
-    code: ErrorCode.ACCESS_DENIED,
-    sqlState: MysqlSqlState.INVALID_AUTHORIZATION,
-    message: `Access denied for user '${s.dbUser}'@'${s.clientAddress}' (using password: YES)`,
-  });
-  const handshakeError = (message: string): MysqlError => ({
+  const handshakeError = (message: string): ErrInfo => ({
     code: ErrorCode.HANDSHAKE,
     sqlState: MysqlSqlState.COMMUNICATION_LINK_FAILURE,
     message,
@@ -52,7 +49,9 @@ export function mysqlRefusal(r: Refusal<ErrInfo>, s: RefusalSubject): MysqlError
     case "protocol-violation":
       // In the authentication exchange, whatever goes wrong is a failed login, as mysqld says
       // it; before it, the handshake itself is bad.
-      return s.stage === "password" ? accessDenied() : handshakeError("Bad handshake");
+      return s.stage === "password"
+        ? accessDenied(s.dbUser, s.clientAddress)
+        : handshakeError("Bad handshake");
     case "throttled":
       // Before the greeting, mysqld's ERR has no SQLSTATE: the client has not said it speaks 4.1.
       if (s.stage === "accept")
@@ -77,17 +76,17 @@ export function mysqlRefusal(r: Refusal<ErrInfo>, s: RefusalSubject): MysqlError
       // the client's to see, as connecting directly; its refusal of the gateway's password is not.
       return r.own
         ? { code: r.own.code, sqlState: r.own.sqlState ?? MysqlSqlState.GENERAL, message: r.own.message }
-        : accessDenied();
+        : accessDenied(s.dbUser, s.clientAddress);
     case "iam-disabled":
     case "db-user-not-iam-enabled":
     case "db-user-name-too-long":
     case "not-authorized":
-      return accessDenied();
+      return accessDenied(s.dbUser, s.clientAddress);
     default: {
       // The token's own causes: a new gateway cause must get a row above.
       const token: FailureCause = r.cause;
       void token;
-      return accessDenied();
+      return accessDenied(s.dbUser, s.clientAddress);
     }
   }
 }

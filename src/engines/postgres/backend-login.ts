@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import { backendTls } from "../../gateway/backend-socket.js";
-import { BackendDialError, type Dialer, dialBackend, tcpDialer } from "../../gateway/dialer.js";
+import { type Dialer, dialBackend, orUnavailable } from "../../gateway/dialer.js";
 import { ConnectionClosed, EventQueue } from "../../gateway/queue.js";
 import type { BackendSpec } from "../../instances/types.js";
 import {
@@ -89,19 +89,11 @@ function within<T>(work: Promise<T>, ms: number, onTimeout: () => void, error: (
  * keeps a listener for 'error' for its whole life: a reset while nobody reads it must close
  * it, not crash the process.
  */
-export async function openBackend(
-  spec: BackendSpec,
-  timeoutMs: number,
-  dialer: Dialer = tcpDialer,
-): Promise<Socket> {
+export async function openBackend(spec: BackendSpec, timeoutMs: number, dialer: Dialer): Promise<Socket> {
   // Read before connecting: a missing CA file must not leave a half-open socket behind.
   const tls = spec.tls !== "disable" ? backendTls(spec) : undefined;
-  let socket: Socket;
-  try {
-    socket = await dialBackend(dialer, spec, timeoutMs);
-  } catch (err) {
-    throw err instanceof BackendDialError ? new BackendLoginError(err.message, "unavailable") : err;
-  }
+  const unavailable = (message: string) => new BackendLoginError(message, "unavailable");
+  const socket = await orUnavailable(dialBackend(dialer, spec, timeoutMs), unavailable);
   if (tls === undefined) return socket;
   const negotiate = async (): Promise<Socket> => {
     socket.write(sslRequest());
@@ -112,11 +104,7 @@ export async function openBackend(
         "unavailable",
       );
     }
-    try {
-      return await dialer.secure(socket, tls);
-    } catch (err) {
-      throw err instanceof BackendDialError ? new BackendLoginError(err.message, "unavailable") : err;
-    }
+    return orUnavailable(dialer.secure(socket, tls), unavailable);
   };
   try {
     return await within(
@@ -242,7 +230,7 @@ export function sendBackendCancel(
   spec: BackendSpec,
   timeoutMs: number,
   cancel: Buffer,
-  dialer: Dialer = tcpDialer,
+  dialer: Dialer,
 ): void {
   openBackend(spec, timeoutMs, dialer)
     .then((s) => {

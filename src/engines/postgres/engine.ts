@@ -24,7 +24,7 @@ import { BackendLoginError, backendLogin, openBackend, sendBackendCancel } from 
 import { CancelKeys } from "./cancel.js";
 import {
   applyApplicationName,
-  BackendPool,
+  type BackendPool,
   type PooledBackend,
   poolKey,
   settableApplicationName,
@@ -48,17 +48,6 @@ const TLS_HANDSHAKE_RECORD = 0x16;
 
 /** Startup parameters that configure the protocol rather than the session: never forwarded. */
 const isProtocolOption = (name: string) => name.startsWith("_pq_.");
-
-/** A backend pool with the gateway's limits. */
-export function newBackendPool(limits: ListenerContext["limits"]): BackendPool {
-  return new BackendPool({
-    maxIdle: limits.backendPoolMaxIdle,
-    maxIdleTotal: limits.backendPoolMaxIdleTotal,
-    idleTimeoutMs: limits.backendPoolIdleTimeoutMs,
-    lifetimeMs: limits.backendPoolLifetimeMs,
-    resetTimeoutMs: limits.backendConnectTimeoutMs,
-  });
-}
 
 /**
  * What the operator should do about a backend that refused the gateway's login (28P01 or
@@ -94,15 +83,15 @@ export class PostgresEngine implements Engine {
   readonly #txPools = new Map<string, TransactionPool>();
 
   /**
-   * @param sharedPool the gateway's one pool for every PostgreSQL instance, so the bound on
-   *   idle connections per server holds however many instances point at one server; without
-   *   it the engine makes its own.
+   * @param sharedPool the gateway's one pool for every PostgreSQL instance (made at the first
+   *   connection), so the bound on idle connections per server holds however many instances
+   *   point at one server.
    */
-  constructor(private readonly sharedPool?: (ctx: ListenerContext) => BackendPool) {}
+  constructor(private readonly sharedPool: () => BackendPool) {}
 
-  /** Logged-in backend connections for reuse (created with the first listener context's limits). */
-  pool(ctx: ListenerContext): BackendPool {
-    this.#pool ??= this.sharedPool?.(ctx) ?? newBackendPool(ctx.limits);
+  /** Logged-in backend connections for reuse. */
+  pool(): BackendPool {
+    this.#pool ??= this.sharedPool();
     return this.#pool;
   }
 
@@ -128,7 +117,7 @@ export class PostgresEngine implements Engine {
   }
 
   handle(socket: Socket, ctx: ListenerContext): void {
-    new PostgresConnection(socket, ctx, this.cancelKeys, this.pool(ctx), this.transactionPool(ctx))
+    new PostgresConnection(socket, ctx, this.cancelKeys, this.pool(), this.transactionPool(ctx))
       .run()
       .catch(() => {
         socket.destroy();

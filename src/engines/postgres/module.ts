@@ -1,7 +1,8 @@
+import { backendPoolOptions } from "../../gateway/idle-backends.js";
 import type { EngineModule } from "../types.js";
-import { newBackendPool, PostgresEngine } from "./engine.js";
+import { PostgresEngine } from "./engine.js";
 import { SessionIdentityWriter } from "./identity.js";
-import type { BackendPool } from "./pool.js";
+import { BackendPool } from "./pool.js";
 import { postgresAccounts } from "./provision.js";
 
 /** PostgreSQL: see docs/gateway-postgres.md. */
@@ -13,7 +14,7 @@ export const postgresModule: EngineModule = {
     // instances point at one server.
     let pool: BackendPool | undefined;
     const shared = () => {
-      pool ??= newBackendPool(limits);
+      pool ??= new BackendPool(backendPoolOptions(limits));
       return pool;
     };
     return {

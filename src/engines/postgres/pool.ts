@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
-import { IdleBackends, type IdleBackendsOptions } from "../../gateway/idle-backends.js";
+import { type BackendPoolOptions, IdleBackends } from "../../gateway/idle-backends.js";
 import type { BackendSpec } from "../../instances/types.js";
 import { BackendParser, query, terminate } from "../../wire/postgres/index.js";
 
@@ -22,15 +22,6 @@ export interface PooledBackend {
   readonly createdAt: number;
   /** The server (`host:port`): the bound on idle connections is per server, in total. */
   readonly server: string;
-}
-
-/**
- * The store's bounds (for "auto", the connections ordinary roles may open:
- * max_connections - superuser_reserved_connections - reserved_connections) and the reset's.
- */
-export interface BackendPoolOptions extends IdleBackendsOptions {
-  /** How long the reset (DISCARD ALL) may take before the connection is dropped. */
-  readonly resetTimeoutMs: number;
 }
 
 /**
@@ -196,16 +187,6 @@ export class BackendPool {
 
   get enabled(): boolean {
     return this.#idle.enabled;
-  }
-
-  /** Idle connections held now, for one server or all. */
-  idleCount(server?: string): number {
-    return this.#idle.idleCount(server);
-  }
-
-  /** The bound on idle connections to `server` (undefined while "auto" has not read it yet). */
-  limitFor(server: string): number | undefined {
-    return this.#idle.limitFor(server);
   }
 
   /** An idle connection for `key`, most recently used first, or undefined. */

@@ -3,14 +3,9 @@ import type { BackendSpec } from "../../instances/types.js";
 import { MAX_IDENTIFIER_BYTES, SqlState } from "../../wire/postgres/constants.js";
 import { scramVerifier } from "../../wire/postgres/scram.js";
 
-import { asAdmin, ProvisionError } from "../admin.js";
+import { asAdmin, type EnableOptions, ProvisionError, superuserRefusal } from "../admin.js";
 
 export { ProvisionError };
-
-export interface BackendAddress {
-  readonly host: string;
-  readonly port: number;
-}
 
 /**
  * A DB-user name longer than PostgreSQL keeps (NAMEDATALEN - 1 = 63 bytes). PostgreSQL would
@@ -75,17 +70,6 @@ async function roleOf(client: pg.Client, user: string): Promise<{ rolsuper: bool
 }
 
 const roleExists = async (client: pg.Client, user: string) => (await roleOf(client, user)) !== undefined;
-
-/** What enabling a superuser takes: IAM would then hand full control of the backend to whoever holds rds-db:connect. */
-export function superuserRefusal(account: string, what: string): string {
-  return `${account} is ${what}: handing it to IAM gives every principal allowed rds-db:connect on it full control of the backend; use a role without it, or pass --allow-superuser (API: AllowSuperuser=true) if that is what you mean`;
-}
-
-/** Options of db-user enable. */
-export interface EnableOptions {
-  /** Hand a superuser (SUPERUSER; MySQL SUPER or ALL PRIVILEGES ON *.*) to IAM too. */
-  readonly allowSuperuser?: boolean;
-}
 
 /** PostgreSQL IAM-only accounts: roles that log in with a password only the gateway holds. */
 export const postgresAccounts = {

@@ -198,6 +198,8 @@ export class CommandTracker {
   #statements: MysqlStatementText[] = [];
 
   #responses: ResponseTracker;
+  /** The session's CLIENT_DEPRECATE_EOF: result sets end with an OK packet. */
+  readonly #deprecateEof: boolean;
 
   /**
    * @param capture when given, COM_QUERY and COM_STMT_PREPARE texts are read (the statement audit).
@@ -206,10 +208,11 @@ export class CommandTracker {
    */
   constructor(
     private readonly capture?: StatementCapture,
-    private readonly capabilities = 0,
+    capabilities = 0,
     status = 0,
   ) {
-    this.#responses = new ResponseTracker((capabilities & Capability.DEPRECATE_EOF) !== 0, status);
+    this.#deprecateEof = (capabilities & Capability.DEPRECATE_EOF) !== 0;
+    this.#responses = new ResponseTracker(this.#deprecateEof, status);
   }
 
   /**
@@ -217,7 +220,7 @@ export class CommandTracker {
    * connection (after COM_CHANGE_USER), from a packet boundary on both sides.
    */
   reset(status = 0): void {
-    this.#responses = new ResponseTracker((this.capabilities & Capability.DEPRECATE_EOF) !== 0, status);
+    this.#responses = new ResponseTracker(this.#deprecateEof, status);
     this.#client = new PacketWalker();
     this.#server = new PacketWalker();
     this.#unanswered = 0;

@@ -142,12 +142,7 @@ export class ResponseTracker {
    * and the session changed nothing a reset does not undo (COM_SET_OPTION's multi-statements).
    */
   get idle(): boolean {
-    return (
-      this.#state === IDLE &&
-      this.#count === 0 &&
-      (this.#status & ServerStatus.IN_TRANS) === 0 &&
-      !this.#optionSet
-    );
+    return this.answered && (this.#status & ServerStatus.IN_TRANS) === 0 && !this.#optionSet;
   }
 
   /** Every command sent so far is answered in full (whatever the transaction state). */
