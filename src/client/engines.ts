@@ -10,6 +10,8 @@ export type ClientEngine = "postgres" | "mysql";
 export interface ClientEngineFacts {
   /** The spellings `--engine` and a proxy config file take (lower case). */
   readonly names: readonly string[];
+  /** How an error message lists it among the engines. */
+  readonly label: string;
   /** The database's usual port: `iamdb connect --port` with it implies this engine. */
   readonly serverPort: number;
   /** The usual local port of an `iamdb proxy` listener for it, as the examples say. */
@@ -26,6 +28,7 @@ export interface ClientEngineFacts {
 export const CLIENT_ENGINES: Readonly<Record<ClientEngine, ClientEngineFacts>> = {
   postgres: {
     names: ["postgres", "postgresql"],
+    label: "postgres",
     serverPort: 5432,
     proxyPort: 6432,
     forwardRefusal: undefined,
@@ -37,6 +40,7 @@ export const CLIENT_ENGINES: Readonly<Record<ClientEngine, ClientEngineFacts>> =
   },
   mysql: {
     names: ["mysql", "mariadb"],
+    label: "mysql (mariadb)",
     serverPort: 3306,
     proxyPort: 3307,
     forwardRefusal:
@@ -63,9 +67,5 @@ export function clientEngineForPort(port: number): ClientEngine {
 
 /** "postgres or mysql (mariadb)": the names an error message lists. */
 export function clientEngineNames(): string {
-  return ENGINES.map((e) => {
-    const [first, ...rest] = CLIENT_ENGINES[e].names;
-    const aliases = rest.filter((n) => !n.startsWith(first as string));
-    return aliases.length > 0 ? `${first} (${aliases.join(", ")})` : first;
-  }).join(" or ");
+  return ENGINES.map((e) => CLIENT_ENGINES[e].label).join(" or ");
 }

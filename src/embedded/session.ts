@@ -150,20 +150,23 @@ export class ClientSession implements Holder {
     }
   }
 
+  /** One whole message of the authenticated session: queued for the backend. */
+  private readonly takeMessage = (type: number, message: Buffer): void => {
+    if (this.phase !== "ready" || this.terminating) return;
+    if (type === TERMINATE) {
+      this.terminating = true;
+      return;
+    }
+    if (!SESSION_MESSAGE_TYPES.has(type)) {
+      this.fatal({ code: SqlState.ProtocolViolation, message: `invalid frontend message type ${type}` });
+      return;
+    }
+    this.pending.push(message);
+  };
+
   /** Whole messages of the authenticated session, queued for the backend. */
   private relayInput(chunk: Buffer): void {
-    const ok = this.splitter.push(chunk, (type, message) => {
-      if (this.phase !== "ready" || this.terminating) return;
-      if (type === TERMINATE) {
-        this.terminating = true;
-        return;
-      }
-      if (!SESSION_MESSAGE_TYPES.has(type)) {
-        this.fatal({ code: SqlState.ProtocolViolation, message: `invalid frontend message type ${type}` });
-        return;
-      }
-      this.pending.push(message);
-    });
+    const ok = this.splitter.push(chunk, this.takeMessage);
     if (!ok) {
       this.fatal({ code: SqlState.ProtocolViolation, message: "invalid message length" });
       return;
